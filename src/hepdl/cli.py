@@ -1,0 +1,98 @@
+"""The ``hepdl`` command: a thin typer app over the library. Each command calls one function."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from hepdl.errors import HepdlError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="hepdl: deep learning for particle physics.")
+
+
+@app.command()
+def generate(
+    task: Annotated[str, typer.Argument(help="Task whose dataset to generate, e.g. top-tagging.")],
+    n_jets: Annotated[int, typer.Option("--n-jets", "-n", help="Total number of jets (classes balanced).")] = 2000,
+    seed: Annotated[int, typer.Option(help="Dataset seed; the same seed and settings give identical files.")] = 1,
+    out: Annotated[Optional[Path], typer.Option(help="Dataset directory (default: <cache>/datasets/<task>-<hash>).")] = None,
+    cache: Annotated[Optional[Path], typer.Option(help="Cache directory (default $HEPDL_CACHE or ~/.cache/hepdl).")] = None,
+    workers: Annotated[Optional[int], typer.Option(help="Worker processes (default: number of cores).")] = None,
+    scheduler: Annotated[Optional[str], typer.Option(help="Address of an existing Dask scheduler.")] = None,
+    detector: Annotated[str, typer.Option(help="Detector card: atlas, truth, or a path to a .toml card.")] = "atlas",
+    pileup: Annotated[float, typer.Option(help="Mean number of pile-up events (Poisson).")] = 0.0,
+    mpi: Annotated[bool, typer.Option("--mpi/--no-mpi", help="Multiple parton interactions.")] = True,
+    sqrt_s: Annotated[float, typer.Option("--sqrt-s", help="Centre-of-mass energy in GeV.")] = 14000.0,
+    pt_min: Annotated[float, typer.Option(help="Lower edge of the jet pT window (GeV).")] = 550.0,
+    pt_max: Annotated[float, typer.Option(help="Upper edge of the jet pT window (GeV).")] = 650.0,
+    pthat_min: Annotated[Optional[float], typer.Option(help="Lower edge of the pT-hat window (GeV).")] = None,
+    pthat_max: Annotated[Optional[float], typer.Option(help="Upper edge of the pT-hat window (GeV).")] = None,
+    jets_per_part: Annotated[int, typer.Option(help="Jets per Parquet part file.")] = 500,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Generate (or finish) a task's labelled dataset and print its summary."""
+    from hepdl import data, tasks
+    from hepdl.data.generate import settings_hash
+    from hepdl.sim.detector import load_card
+
+    spec = tasks.get(task).dataset_spec(
+        n_jets, seed=seed, detector=detector, pileup_mu=pileup, mpi=mpi, sqrt_s=sqrt_s, pt_min=pt_min, pt_max=pt_max,
+        pthat_min=pthat_min, pthat_max=pthat_max, jets_per_part=jets_per_part,
+    )
+    if out is None:
+        out = data.cache_dir(cache) / "datasets" / f"{task}-{settings_hash(spec.settings(load_card(spec.detector)))[:10]}"
+    path = data.generate_dataset(spec, out, workers=workers, scheduler=scheduler, progress=not quiet)
+    typer.echo(data.open(path).summary())
+    typer.echo(f"dataset written to {path}")
+
+
+@app.command()
+def info(path: Annotated[Path, typer.Argument(help="Dataset directory or file (.parquet, .h5, .root).")]) -> None:
+    """Print a dataset's summary: counts, class balance, cutflow, settings."""
+    from hepdl import data
+
+    typer.echo(data.open(path).summary())
+
+
+@app.command("list")
+def list_() -> None:
+    """List the registered tasks, physics processes and detector cards."""
+    from hepdl import sim, tasks
+
+    typer.echo("tasks:")
+    for name in tasks.list_tasks():
+        typer.echo(f"  {name:<16} {tasks.get(name).description}")
+    typer.echo("processes:")
+    for name in sim.list_processes():
+        typer.echo(f"  {name:<16} {sim.get_process(name).description}")
+    typer.echo(f"detector cards: {', '.join(sim.known_cards())}")
+
+
+def main() -> None:
+    """Entry point: run the app and turn hepdl's errors into one clear line and exit code 2."""
+    try:
+        app(standalone_mode=False)
+    except HepdlError as exc:
+        typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        typer.echo("interrupted: finished parts are kept; rerun the same command to resume", err=True)
+        sys.exit(130)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except Exception as exc:  # click usage errors
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        if isinstance(exc, click.exceptions.Abort):
+            sys.exit(1)
+        raise
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,20 @@
+"""Datasets on disk: generation into Parquet parts with provenance, and readers for the field's formats."""
+
+from __future__ import annotations
+
+from hepdl.data.dataset import JetDataset, jets_from_cartesian, open, validate_jets, write_toptagging_hdf5
+from hepdl.data.generate import DatasetSpec, SampleSpec, generate_dataset, generate_part
+from hepdl.data.paths import cache_dir
+
+__all__ = [
+    "DatasetSpec",
+    "JetDataset",
+    "SampleSpec",
+    "cache_dir",
+    "generate_dataset",
+    "generate_part",
+    "jets_from_cartesian",
+    "open",
+    "validate_jets",
+    "write_toptagging_hdf5",
+]

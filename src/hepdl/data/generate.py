@@ -1,0 +1,438 @@
+"""Generate a labelled jet dataset: Pythia 8 -> detector -> FastJet -> Parquet parts, over Dask.
+
+A dataset is a directory with one Parquet file per *part* (``<sample>-<k>.parquet``), a small JSON
+file per part (its cutflow and cross-section, written after the Parquet file: its presence marks
+the part finished), and ``dataset.json``. Each part has its own seeds, derived from the dataset
+seed, the sample name and the part number, so parts are independent, can run on any worker in any
+order, and the same settings always give byte-identical files. Rerunning an interrupted generation
+keeps the finished parts and makes only the missing ones.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import awkward as ak
+import numpy as np
+
+import hepdl
+from hepdl import schema
+from hepdl.config import to_dict
+from hepdl.data.paths import atomic_write, atomic_write_json, ensure_writable_dir
+from hepdl.errors import ConfigError, DataError
+from hepdl.sim.detector import DetectorCard, load_card, simulate
+from hepdl.sim.generator import EventGenerator, GeneratorConfig, derive_seed
+from hepdl.sim.jets import JetSelection, leading_jets
+from hepdl.sim.truth import hadronic_tops, match_top
+
+__all__ = ["SampleSpec", "DatasetSpec", "generate_dataset", "generate_part", "TRUTH_MATCHERS", "CUT_LABELS"]
+
+TRUTH_MATCHERS = ("none", "top")
+
+#: Human-readable names of the cutflow steps.
+CUT_LABELS = {
+    "events": "events generated",
+    "has_jet": "leading jet found",
+    "jet_eta": "leading jet |eta| < eta_max",
+    "jet_pt": "leading jet pT in window",
+    "top_match": "matched to hadronic top (top + 3 quarks within R)",
+    "jets": "jets kept",
+}
+
+#: Give up on a part when this many events in a row gave no jet passing the selection.
+MAX_EVENTS_WITHOUT_JET = 5000
+
+
+@dataclass
+class SampleSpec:
+    """One class of a dataset: a process, its label and how many jets to keep.
+
+    Parameters
+    ----------
+    name
+        Class name (``"top"``, ``"qcd"``); also the prefix of its part files.
+    label
+        Integer label stored with each jet.
+    generator
+        The Pythia process settings.
+    n_jets
+        Number of jets to keep (one per event: the leading jet).
+    truth_match
+        ``"top"`` keeps only jets matched to a hadronic top (arXiv:1902.09914); ``"none"`` keeps all.
+    """
+
+    name: str
+    label: int
+    generator: GeneratorConfig
+    n_jets: int
+    truth_match: str = "none"
+
+    def __post_init__(self) -> None:
+        if isinstance(self.generator, dict):
+            from hepdl.config import from_dict
+
+            self.generator = from_dict(GeneratorConfig, self.generator, f"sample {self.name}.generator")
+        if not isinstance(self.n_jets, (int, np.integer)) or self.n_jets <= 0:
+            raise ConfigError(f"number of jets for sample {self.name!r} must be a positive integer, got {self.n_jets!r}")
+        if self.truth_match not in TRUTH_MATCHERS:
+            raise ConfigError(f"unknown truth_match {self.truth_match!r} for sample {self.name!r}; known: {', '.join(TRUTH_MATCHERS)}")
+        if not self.name or "/" in self.name or "-" in self.name:
+            raise ConfigError(f"sample name must be a non-empty word without '/' or '-', got {self.name!r}")
+
+
+@dataclass
+class DatasetSpec:
+    """Everything that determines a generated dataset (and its hash)."""
+
+    task: str
+    samples: list[SampleSpec]
+    selection: JetSelection = field(default_factory=JetSelection)
+    detector: str = "atlas"
+    seed: int = 1
+    jets_per_part: int = 500
+    batch_size: int = 200
+
+    def __post_init__(self) -> None:
+        if not self.samples:
+            raise ConfigError("a dataset needs at least one sample")
+        names = [s.name for s in self.samples]
+        labels = [s.label for s in self.samples]
+        if len(set(names)) != len(names) or len(set(labels)) != len(labels):
+            raise ConfigError(f"sample names and labels must be unique, got names {names} and labels {labels}")
+        if self.jets_per_part <= 0:
+            raise ConfigError(f"jets_per_part must be positive, got {self.jets_per_part}")
+        if self.batch_size <= 0:
+            raise ConfigError(f"batch_size must be positive, got {self.batch_size}")
+        if not 0 <= self.seed < 2**63:
+            raise ConfigError(f"seed must be a non-negative integer, got {self.seed}")
+
+    @property
+    def label_names(self) -> list[str]:
+        """Class names ordered by label."""
+        return [s.name for s in sorted(self.samples, key=lambda s: s.label)]
+
+    def parts(self) -> list[tuple[int, int, int]]:
+        """``(sample index, part index, jets in part)`` for every part, interleaved across samples."""
+        out = []
+        for i, s in enumerate(self.samples):
+            n_parts = math.ceil(s.n_jets / self.jets_per_part)
+            for k in range(n_parts):
+                out.append((k, i, min(self.jets_per_part, s.n_jets - k * self.jets_per_part)))
+        return [(i, k, n) for k, i, n in sorted(out)]
+
+    def settings(self, card: DetectorCard | None) -> dict[str, Any]:
+        """Plain-data settings, with the resolved detector card, as stored in ``dataset.json``."""
+        d = to_dict(self)
+        d["detector_card"] = card.to_dict() if card is not None else None
+        return d
+
+
+def settings_hash(settings: dict[str, Any]) -> str:
+    """Stable hash of a dataset's settings (keys sorted)."""
+    blob = json.dumps(settings, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def part_name(sample: str, part: int) -> str:
+    """File stem of a part."""
+    return f"{sample}-{part:05d}"
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _jet_records(lj: dict[str, Any], idx: np.ndarray, sample: SampleSpec, weight: np.ndarray,
+                 event: np.ndarray, truth: dict[str, np.ndarray]) -> ak.Array:
+    cons = lj["constituents"][idx]
+    counts = ak.to_numpy(ak.num(cons))
+    px, py, pz, e = (ak.to_numpy(ak.flatten(cons[f])) for f in ("px", "py", "pz", "e"))
+    pt = np.hypot(px, py)
+    flat = ak.zip(
+        {
+            "pt": pt,
+            "eta": np.arcsinh(pz / np.maximum(pt, 1e-12)),
+            "phi": np.arctan2(py, px),
+            "e": e,
+            "charge": ak.to_numpy(ak.flatten(cons.charge)).astype(np.int8),
+            "type": ak.to_numpy(ak.flatten(cons["type"])).astype(np.int8),
+        }
+    )
+    n = len(idx)
+    fields: dict[str, Any] = {"constituents": ak.unflatten(flat, counts)}
+    for f in ("pt", "eta", "phi", "m", "e"):
+        fields[f"jet_{f}"] = lj[f][idx].astype(np.float64)
+    fields["label"] = np.full(n, sample.label, dtype=np.int8)
+    fields["process"] = ak.Array([sample.generator.process] * n) if n else ak.Array(np.zeros(0, dtype="U1"))
+    fields["weight"] = weight[idx]
+    fields["event"] = event[idx].astype(np.int64)
+    for f in schema.TRUTH_FIELDS:
+        fields[f] = truth[f][idx]
+    return ak.zip(fields, depth_limit=1)
+
+
+def generate_part(
+    spec: DatasetSpec,
+    sample_index: int,
+    part_index: int,
+    n_jets: int,
+    card: DetectorCard | None,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[ak.Array, dict[str, Any]]:
+    """Generate one part: ``n_jets`` selected jets of one sample, and its bookkeeping.
+
+    Returns the jet records (schema in :mod:`hepdl.schema`) and a metadata dict with the cutflow
+    (counted over exactly the events used: generation stops at the event that gives the last jet),
+    the seeds, and Pythia's cross-section estimate.
+    """
+    sample = spec.samples[sample_index]
+    sel = spec.selection
+    pythia_seed = derive_seed(spec.seed, sample.name, part_index)
+    det_seed = derive_seed(spec.seed, sample.name, part_index, "detector")
+    gen = EventGenerator(sample.generator, pythia_seed)
+    rng = np.random.default_rng(det_seed)
+    steps = ["events", "has_jet", "jet_eta", "jet_pt"] + (["top_match"] if sample.truth_match == "top" else [])
+    cutflow = dict.fromkeys(steps, 0)
+    chunks: list[ak.Array] = []
+    kept = 0
+    offset = 0
+    since_last = 0
+    while kept < n_jets:
+        batch = gen.next_batch(spec.batch_size)
+        n_ev = len(batch)
+        if n_ev == 0:
+            raise DataError(f"Pythia produced no events for process {sample.generator.process!r}")
+        objs = simulate(batch.particles, card, rng)
+        lj = leading_jets(objs, sel)
+        masks = [lj["has_jet"], lj["eta_ok"], lj["pt_ok"]]
+        truth = {f: np.full(n_ev, np.nan) for f in schema.TRUTH_FIELDS}
+        if sample.truth_match == "top":
+            tops = hadronic_tops(batch.record)
+            which = match_top(lj["eta"], lj["phi"], tops, sel.radius)
+            masks.append(which >= 0)
+            rows = np.nonzero(which >= 0)[0]
+            for f in ("pt", "eta", "phi", "m"):
+                truth[f"truth_{f}"][rows] = tops[f"top_{f}"][rows, which[rows]]
+        cum_masks = np.logical_and.accumulate(np.stack(masks), axis=0)
+        passed = cum_masks[-1]
+        used = n_ev
+        need = n_jets - kept
+        cum = np.cumsum(passed)
+        if cum[-1] >= need:
+            used = int(np.searchsorted(cum, need)) + 1
+        cutflow["events"] += used
+        for name, m in zip(steps[1:], cum_masks):
+            cutflow[name] += int(m[:used].sum())
+        idx = np.nonzero(passed[:used])[0]
+        if len(idx):
+            chunks.append(_jet_records(lj, idx, sample, batch.weight, offset + np.arange(n_ev), truth))
+            since_last = 0
+        else:
+            since_last += used
+            if since_last >= MAX_EVENTS_WITHOUT_JET:
+                flow = ", ".join(f"{CUT_LABELS[k]}: {v}" for k, v in cutflow.items())
+                raise DataError(
+                    f"no jet of sample {sample.name!r} passed the selection in {since_last} events in a row "
+                    f"(cutflow so far: {flow}); the cuts look impossible for process "
+                    f"{sample.generator.process!r} with pT-hat window [{sample.generator.pthat_min}, {sample.generator.pthat_max}] GeV "
+                    f"and jet pT window [{sel.pt_min}, {sel.pt_max}] GeV"
+                )
+        kept += len(idx)
+        offset += n_ev
+        if progress is not None and len(idx):
+            progress(len(idx))
+    cutflow["jets"] = kept
+    jets = ak.concatenate(chunks) if len(chunks) > 1 else chunks[0]
+    meta = {
+        "sample": sample.name,
+        "process": sample.generator.process,
+        "label": sample.label,
+        "part": part_index,
+        "n_jets": kept,
+        "cutflow": cutflow,
+        "pythia_seed": pythia_seed,
+        "detector_seed": det_seed,
+        "sigma_mb": gen.sigma_mb,
+        "sigma_err_mb": gen.sigma_err_mb,
+        "n_tried": gen.n_tried,
+        "sum_weights": float(np.sum(ak.to_numpy(jets.weight))),
+    }
+    return jets, meta
+
+
+def write_part(jets: ak.Array, meta: dict[str, Any], out: Path) -> dict[str, Any]:
+    """Write a part's Parquet file, then its JSON (the JSON marks it finished), both atomically."""
+    stem = part_name(meta["sample"], meta["part"])
+    pq = out / f"{stem}.parquet"
+    atomic_write(pq, lambda tmp: ak.to_parquet(jets, tmp, compression="zstd", row_group_size=65536))
+    meta = dict(meta, file=pq.name, sha256=_sha256(pq), bytes=pq.stat().st_size)
+    atomic_write_json(out / f"{stem}.json", meta)
+    return meta
+
+
+def _run_part(spec: DatasetSpec, sample_index: int, part_index: int, n_jets: int,
+              card: DetectorCard | None, out: str, progress: Callable[[int], None] | None = None) -> dict[str, Any]:
+    jets, meta = generate_part(spec, sample_index, part_index, n_jets, card, progress)
+    return write_part(jets, meta, Path(out))
+
+
+def finished_part(out: Path, sample: str, part: int, n_jets: int) -> dict[str, Any] | None:
+    """The metadata of a finished, intact part, or None if it must be (re)generated."""
+    stem = part_name(sample, part)
+    js, pq = out / f"{stem}.json", out / f"{stem}.parquet"
+    if not (js.exists() and pq.exists()):
+        return None
+    try:
+        meta: dict[str, Any] = json.loads(js.read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+    if meta.get("n_jets") != n_jets or meta.get("bytes") != pq.stat().st_size or meta.get("sha256") != _sha256(pq):
+        return None
+    return meta
+
+
+def _summarise(spec: DatasetSpec, parts: list[dict[str, Any]]) -> dict[str, Any]:
+    parts = sorted(parts, key=lambda m: (m["sample"], m["part"]))
+    cutflow: dict[str, dict[str, int]] = {}
+    xsec: dict[str, dict[str, float]] = {}
+    for s in spec.samples:
+        mine = [p for p in parts if p["sample"] == s.name]
+        flow: dict[str, int] = {}
+        for p in mine:
+            for k, v in p["cutflow"].items():
+                flow[k] = flow.get(k, 0) + v
+        cutflow[s.name] = flow
+        tried = sum(p["n_tried"] for p in mine)
+        sigma = sum(p["sigma_mb"] * p["n_tried"] for p in mine) / max(tried, 1)
+        err = math.sqrt(sum((p["sigma_err_mb"] * p["n_tried"]) ** 2 for p in mine)) / max(tried, 1)
+        xsec[s.name] = {"process": s.generator.process, "sigma_mb": sigma, "sigma_err_mb": err, "sigma_pb": sigma * 1e9}
+    counts = {s.name: cutflow[s.name].get("jets", 0) for s in spec.samples}
+    counts["total"] = sum(counts.values())
+    return {"parts": parts, "cutflow": cutflow, "cross_section": xsec, "counts": counts}
+
+
+def generate_dataset(
+    spec: DatasetSpec,
+    out: str | Path,
+    *,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    progress: bool = True,
+) -> Path:
+    """Generate (or finish) the dataset ``spec`` in directory ``out``.
+
+    Parameters
+    ----------
+    spec
+        What to generate.
+    out
+        Dataset directory; created if needed. If it already holds a dataset with other settings,
+        nothing is touched and a :class:`DataError` says so.
+    workers
+        Processes to fan the parts out to (default: the number of cores). 1 runs in this process.
+    scheduler
+        Address of a running Dask scheduler (``tcp://host:8786``); its workers must see ``out``.
+    progress
+        Show a progress bar (jets/s and ETA) on stderr.
+
+    Returns
+    -------
+    Path
+        The dataset directory.
+    """
+    from tqdm.auto import tqdm
+
+    out = ensure_writable_dir(Path(out))
+    card = load_card(spec.detector)
+    settings = spec.settings(card)
+    shash = settings_hash(settings)
+    meta_path = out / "dataset.json"
+    if meta_path.exists():
+        try:
+            old = json.loads(meta_path.read_text())
+        except json.JSONDecodeError as exc:
+            raise DataError(f"{meta_path} is corrupt ({exc}); move it away to regenerate the dataset") from None
+        if old.get("settings_hash") != shash:
+            diff = sorted(k for k in set(old.get("settings", {})) | set(settings) if old.get("settings", {}).get(k) != settings.get(k))
+            raise DataError(
+                f"{out} already holds a dataset made with other settings (differing keys: {', '.join(diff) or 'detector card'}); "
+                "choose another output directory or remove it"
+            )
+    header = {
+        "schema_version": schema.SCHEMA_VERSION,
+        "hepdl_version": hepdl.__version__,
+        "task": spec.task,
+        "label_names": spec.label_names,
+        "settings": settings,
+        "settings_hash": shash,
+        "format": "hepdl-jets",
+    }
+    atomic_write_json(meta_path, dict(header, complete=False))
+
+    todo, done = [], []
+    for i, k, n in spec.parts():
+        meta = finished_part(out, spec.samples[i].name, k, n)
+        if meta is None:
+            todo.append((i, k, n))
+        else:
+            done.append(meta)
+    total = sum(s.n_jets for s in spec.samples)
+    bar = tqdm(total=total, initial=sum(m["n_jets"] for m in done), unit="jet", desc=f"generate {spec.task}",
+               disable=not progress, smoothing=0.1, dynamic_ncols=True)
+    t0 = time.perf_counter()
+    n_workers = workers or os.cpu_count() or 1
+    try:
+        if scheduler is None and n_workers == 1:
+            for i, k, n in todo:
+                done.append(_run_part(spec, i, k, n, card, str(out), bar.update))
+        elif todo:
+            done.extend(_run_dask(spec, todo, card, out, n_workers, scheduler, bar))
+    finally:
+        bar.close()
+    summary = _summarise(spec, done)
+    header.update(summary)
+    header["complete"] = True  # no timings here: the file stays reproducible
+    atomic_write_json(meta_path, header)
+    logging.getLogger("hepdl").info("generated %s in %.1f s", out, time.perf_counter() - t0)
+    return out
+
+
+def _run_dask(spec: DatasetSpec, todo: list[tuple[int, int, int]], card: DetectorCard | None, out: Path,
+              n_workers: int, scheduler: str | None, bar: Any) -> list[dict[str, Any]]:
+    from dask.distributed import Client, LocalCluster, as_completed
+
+    if scheduler is not None:
+        try:
+            client = Client(scheduler, timeout="20s")
+        except OSError as exc:
+            raise DataError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
+        cluster = None
+    else:
+        cluster = LocalCluster(n_workers=min(n_workers, len(todo)), threads_per_worker=1, processes=True,
+                               dashboard_address=None, silence_logs=logging.ERROR)
+        client = Client(cluster)
+    results = []
+    try:
+        futures = [client.submit(_run_part, spec, i, k, n, card, str(out), pure=False) for i, k, n in todo]
+        for fut in as_completed(futures):
+            meta = fut.result()
+            results.append(meta)
+            bar.update(meta["n_jets"])
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+    return results

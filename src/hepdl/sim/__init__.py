@@ -1,0 +1,31 @@
+"""Simulation: physics processes -> Pythia 8 batches -> parametric detector -> FastJet jets."""
+
+from __future__ import annotations
+
+from hepdl.sim.detector import DetectorCard, known_cards, load_card, simulate
+from hepdl.sim.generator import EventGenerator, GeneratedBatch, GeneratorConfig, derive_seed
+from hepdl.sim.jets import JetSelection, cluster, leading_jets
+from hepdl.sim.processes import PROCESSES, Process, get_process, list_processes, register_process
+from hepdl.sim.truth import delta_r, hadronic_tops, match_top
+
+__all__ = [
+    "DetectorCard",
+    "EventGenerator",
+    "GeneratedBatch",
+    "GeneratorConfig",
+    "JetSelection",
+    "PROCESSES",
+    "Process",
+    "cluster",
+    "delta_r",
+    "derive_seed",
+    "get_process",
+    "hadronic_tops",
+    "known_cards",
+    "leading_jets",
+    "list_processes",
+    "load_card",
+    "match_top",
+    "register_process",
+    "simulate",
+]

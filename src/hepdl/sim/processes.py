@@ -1,0 +1,96 @@
+"""Registry of named physics processes: Pythia 8 settings plus default kinematics.
+
+Adding a process is one :func:`register_process` call with its Pythia settings strings, e.g.::
+
+    register_process(Process("zjets-nunu", ("WeakBosonAndParton:qqbar2gmZg = on", ...), "..."))
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from hepdl.errors import UnknownNameError
+
+__all__ = ["Process", "PROCESSES", "register_process", "get_process", "list_processes"]
+
+
+@dataclass(frozen=True)
+class Process:
+    """A named physics process.
+
+    Parameters
+    ----------
+    name
+        Registry key, e.g. ``"ttbar-allhad"``.
+    settings
+        Pythia 8 settings strings that switch the process on and force its decays.
+    description
+        One line for humans.
+    pthat_min, pthat_max
+        Default window of the hard-process pT-hat in GeV (``None``: no cut). Ignored for
+        processes without a pT-hat (soft QCD, s-channel resonances).
+    sqrt_s
+        Default centre-of-mass energy in GeV.
+    """
+
+    name: str
+    settings: tuple[str, ...]
+    description: str
+    pthat_min: float | None = None
+    pthat_max: float | None = None
+    sqrt_s: float = 14000.0
+    tags: tuple[str, ...] = field(default_factory=tuple)
+
+
+PROCESSES: dict[str, Process] = {}
+
+
+def register_process(process: Process, *, overwrite: bool = False) -> Process:
+    """Add ``process`` to the registry (an existing name is an error unless ``overwrite``)."""
+    if process.name in PROCESSES and not overwrite:
+        raise ValueError(f"process {process.name!r} is already registered")
+    PROCESSES[process.name] = process
+    return process
+
+
+def get_process(name: str) -> Process:
+    """Look a process up by name; unknown names raise with the list of known ones."""
+    try:
+        return PROCESSES[name]
+    except KeyError:
+        raise UnknownNameError("process", name, list(PROCESSES)) from None
+
+
+def list_processes() -> list[str]:
+    """Names of all registered processes."""
+    return sorted(PROCESSES)
+
+
+_HADRONIC_W = ("24:onMode = off", "24:onIfAny = 1 2 3 4 5")
+
+register_process(
+    Process(
+        "ttbar-allhad",
+        ("Top:gg2ttbar = on", "Top:qqbar2ttbar = on", *_HADRONIC_W),
+        "top-quark pairs, both W bosons decaying to quarks",
+        pthat_min=500.0,
+        pthat_max=750.0,
+        tags=("top",),
+    )
+)
+register_process(
+    Process(
+        "qcd-dijet",
+        ("HardQCD:all = on",),
+        "QCD 2->2 scattering (HardQCD:all)",
+        pthat_min=500.0,
+        pthat_max=750.0,
+    )
+)
+register_process(
+    Process(
+        "minbias",
+        ("SoftQCD:inelastic = on",),
+        "inelastic minimum-bias events (SoftQCD:inelastic), used for pile-up",
+    )
+)

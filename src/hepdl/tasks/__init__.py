@@ -1,0 +1,59 @@
+"""Physics tasks: each composes simulation, data, features, models and metrics with good defaults.
+
+Tasks live in a registry keyed by name: ``hepdl.tasks.get("top-tagging")``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from hepdl.errors import UnknownNameError
+
+__all__ = ["Task", "TASKS", "register_task", "get", "list_tasks"]
+
+
+@dataclass(frozen=True)
+class Task:
+    """A named physics task.
+
+    Attributes
+    ----------
+    name
+        Registry key (``"top-tagging"``).
+    description
+        One line for humans.
+    dataset_spec
+        Function of keyword overrides returning the :class:`hepdl.data.DatasetSpec` of the task's
+        dataset.
+    """
+
+    name: str
+    description: str
+    dataset_spec: Callable[..., Any]
+
+
+TASKS: dict[str, Task] = {}
+
+
+def register_task(task: Task) -> Task:
+    """Add a task to the registry."""
+    TASKS[task.name] = task
+    return task
+
+
+def get(name: str) -> Task:
+    """Look a task up by name; unknown names raise with the list of known ones."""
+    try:
+        return TASKS[name]
+    except KeyError:
+        raise UnknownNameError("task", name, list(TASKS)) from None
+
+
+def list_tasks() -> list[str]:
+    """Names of all registered tasks."""
+    return sorted(TASKS)
+
+
+from hepdl.tasks import top_tagging as _top_tagging  # noqa: E402,F401  (registers itself)
