@@ -22,7 +22,8 @@ class UnknownNameError(HepdlError, KeyError):
 
     def __init__(self, kind: str, name: str, known: list[str]) -> None:
         self.kind, self.name, self.known = kind, name, sorted(known)
-        super().__init__(f"unknown {kind} {name!r}; known {kind}s: {', '.join(self.known)}")
+        plural = kind + ("es" if kind.endswith("s") else "s")
+        super().__init__(f"unknown {kind} {name!r}; known {plural}: {', '.join(self.known)}")
 
     def __str__(self) -> str:  # KeyError would quote the message
         return str(self.args[0])

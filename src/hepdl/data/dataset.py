@@ -234,7 +234,7 @@ def _open_toptagging_hdf5(path: Path, key: str | None) -> JetDataset:
 
     try:
         with pd.HDFStore(path, mode="r") as store:
-            keys = [k.lstrip("/") for k in store.keys()]
+            keys = [k.lstrip("/") for k in store.keys() if k.strip("/")]
             if key is None:
                 if len(keys) != 1:
                     raise DataError(f"{path}: holds tables {keys}; say which one with key=")
@@ -299,32 +299,34 @@ _JETCLASS_TYPES = [
 ]
 
 
-def _root_tree(path: Path, tree: str | None) -> Any:
+def _root_tree(path: Path, tree: str | None) -> tuple[Any, str]:
+    """The TTree (or RNTuple) ``tree`` of a ROOT file, or its only one."""
     import uproot
 
     try:
         f = uproot.open(path)
+        classes = f.classnames()
     except Exception as exc:  # uproot raises many types for a bad file
         raise DataError(f"{path} is not a readable ROOT file: {exc}") from None
-    trees = [k.split(";")[0] for k, v in f.classnames().items() if v == "TTree"]
+    trees = sorted({k.split(";")[0] for k, v in classes.items() if v in ("TTree", "ROOT::RNTuple")})
     if tree is None:
         if len(trees) != 1:
-            raise DataError(f"{path}: holds TTrees {trees}; say which one with tree=")
+            raise DataError(f"{path}: holds trees {trees}; say which one with tree=")
         tree = trees[0]
     if tree not in trees:
         raise DataError(f"{path}: no TTree {tree!r}; trees: {trees}")
-    return f[tree]
+    return f[tree], tree
 
 
-def _require(t: Any, path: Path, branches: dict[str, str]) -> None:
+def _require(t: Any, name: str, path: Path, branches: dict[str, str]) -> None:
     have = set(t.keys())
     for key, b in branches.items():
         if b not in have:
-            raise DataError(f"{path}: TTree {t.name!r} has no branch {b!r} (for {key!r}); branches: {', '.join(sorted(have))}")
+            raise DataError(f"{path}: TTree {name!r} has no branch {b!r} (for {key!r}); branches: {', '.join(sorted(have))}")
 
 
 def _open_root(path: Path, tree: str | None, mapping: dict[str, str] | None, max_jets: int | None) -> JetDataset:
-    t = _root_tree(path, tree)
+    t, tname = _root_tree(path, tree)
     keys = set(t.keys())
     stop = max_jets
     if mapping is None:
@@ -333,7 +335,7 @@ def _open_root(path: Path, tree: str | None, mapping: dict[str, str] | None, max
                 f"{path}: not a JetClass-style file (no branch 'part_px'); give a column mapping "
                 f"from {', '.join(MAPPABLE_COLUMNS)} to branch names"
             )
-        _require(t, path, dict(_JETCLASS_PART))
+        _require(t, tname, path, dict(_JETCLASS_PART))
         label_branches = sorted(k for k in keys if k.startswith("label_"))
         type_branches = [(b, code) for b, code in _JETCLASS_TYPES if b in keys]
         names = list(_JETCLASS_PART.values()) + label_branches + [b for b, _ in type_branches]
@@ -355,7 +357,7 @@ def _open_root(path: Path, tree: str | None, mapping: dict[str, str] | None, max
             charge=arr["part_charge"] if "part_charge" in keys else None,
             ptype=ptype, label=label, process="jetclass",
         )
-        return JetDataset(jets, {"tree": t.name, "label_branches": label_branches}, path, "root-jetclass", label_names)
+        return JetDataset(jets, {"tree": tname, "label_branches": label_branches}, path, "root-jetclass", label_names)
 
     unknown = [k for k in mapping if k not in MAPPABLE_COLUMNS]
     if unknown:
@@ -364,7 +366,7 @@ def _open_root(path: Path, tree: str | None, mapping: dict[str, str] | None, max
     cart = all(k in mapping for k in ("px", "py", "pz", "e"))
     if not (polar or cart):
         raise DataError(f"column mapping for {path} needs constituent branches for pt, eta, phi, e or px, py, pz, e; got {sorted(mapping)}")
-    _require(t, path, mapping)
+    _require(t, tname, path, mapping)
     arr = t.arrays(list(dict.fromkeys(mapping.values())), entry_stop=stop)
     col = {k: arr[b] for k, b in mapping.items()}
     if cart:
@@ -375,7 +377,7 @@ def _open_root(path: Path, tree: str | None, mapping: dict[str, str] | None, max
     weight = ak.to_numpy(col["weight"]) if "weight" in col else None
     jets = jets_from_cartesian(px, py, pz, e, charge=col.get("charge"), ptype=col.get("type"), label=label, weight=weight, process="root")
     n_labels = int(label.max()) + 1 if label is not None and len(label) else 1
-    return JetDataset(jets, {"tree": t.name, "mapping": mapping}, path, "root", [str(i) for i in range(n_labels)])
+    return JetDataset(jets, {"tree": tname, "mapping": mapping}, path, "root", [str(i) for i in range(n_labels)])
 
 
 def open(  # noqa: A001 - the natural name, as in uproot.open

@@ -1,0 +1,37 @@
+# hepdl developer entry points. `make demo` and `make test` work on a fresh machine.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.hepdl-installed
+DEMO_DATA ?= data/top-tagging-demo
+
+.PHONY: demo test test-all lint bench install clean
+
+# torch is pinned and installed first: an open range pulls several GB of CUDA packages on a CPU
+# machine. pythia8mc is pinned in pyproject.toml (8.317.2 has a wheel for Python 3.11).
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q torch==2.13.0
+	$(BIN)/python -m pip install -q -e ".[test]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/hepdl generate top-tagging --n-jets 1000 --out $(DEMO_DATA)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow and not gpu" --durations=10
+
+test-all: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_generate.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache

@@ -1,0 +1,28 @@
+"""Shared fixtures: small datasets generated once per test session with the real chain."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from hepdl.data import generate_dataset, open as open_dataset
+from hepdl.tasks import top_tagging
+
+
+@pytest.fixture(scope="session")
+def top_dataset_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """600 jets (300 top, 300 QCD) of the top-tagging task, ATLAS-like detector, one process."""
+    spec = top_tagging.dataset_spec(600, seed=7, jets_per_part=150)
+    return generate_dataset(spec, tmp_path_factory.mktemp("top") / "ds", workers=1, progress=False)
+
+
+@pytest.fixture(scope="session")
+def top_dataset(top_dataset_path: Path):
+    return open_dataset(top_dataset_path)
+
+
+@pytest.fixture(scope="session")
+def tiny_spec():
+    """A tiny, fast dataset spec (qcd + top, 12 jets each in parts of 5)."""
+    return top_tagging.dataset_spec(24, seed=3, jets_per_part=5)

@@ -1,0 +1,65 @@
+"""The command line and the public API."""
+
+from __future__ import annotations
+
+from typer.testing import CliRunner
+
+import hepdl
+import hepdl.data
+import hepdl.sim
+from hepdl.cli import app
+
+
+def test_public_api_is_pinned():
+    assert hepdl.__all__ == ["__version__"]
+    assert sorted(hepdl.sim.__all__) == sorted([
+        "DetectorCard", "EventGenerator", "GeneratedBatch", "GeneratorConfig", "JetSelection", "PROCESSES", "Process",
+        "cluster", "delta_r", "derive_seed", "get_process", "hadronic_tops", "known_cards", "leading_jets",
+        "list_processes", "load_card", "match_top", "register_process", "simulate",
+    ])
+    assert sorted(hepdl.data.__all__) == sorted([
+        "DatasetSpec", "JetDataset", "SampleSpec", "cache_dir", "generate_dataset", "generate_part",
+        "jets_from_cartesian", "open", "validate_jets", "write_toptagging_hdf5",
+    ])
+    for mod in (hepdl.sim, hepdl.data):
+        for name in mod.__all__:
+            assert hasattr(mod, name), name
+
+
+def test_adding_a_process_is_a_few_lines():
+    from hepdl.sim import GeneratorConfig, Process, register_process
+    from hepdl.sim.processes import PROCESSES
+
+    register_process(Process("zjets-test", ("WeakBosonAndParton:qqbar2gmZg = on", "23:onMode = off", "23:onIfAny = 1 2 3"),
+                             "Z+jet, Z to light quarks", pthat_min=300.0))
+    try:
+        cfg = GeneratorConfig("zjets-test")
+        assert "PhaseSpace:pTHatMin = 300.0" in cfg.pythia_settings(1)
+    finally:
+        del PROCESSES["zjets-test"]
+
+
+def test_info_command(top_dataset_path):
+    res = CliRunner().invoke(app, ["info", str(top_dataset_path)])
+    assert res.exit_code == 0, res.output
+    assert "jets: 600" in res.output
+    assert "cutflow [top]" in res.output and "matched to hadronic top" in res.output
+    assert "cross-section [qcd, qcd-dijet]" in res.output
+
+
+def test_list_command():
+    res = CliRunner().invoke(app, ["list"])
+    assert res.exit_code == 0
+    assert "top-tagging" in res.output and "ttbar-allhad" in res.output and "atlas" in res.output
+
+
+def test_generate_command_end_to_end(tmp_path):
+    out = tmp_path / "ds"
+    res = CliRunner().invoke(app, ["generate", "top-tagging", "-n", "6", "--jets-per-part", "3", "--workers", "1",
+                                   "--out", str(out), "--quiet", "--detector", "truth", "--no-mpi"])
+    assert res.exit_code == 0, res.output
+    assert "dataset written to" in res.output
+    ds = hepdl.data.open(out)
+    assert ds.class_counts() == {"qcd": 3, "top": 3}
+    assert ds.metadata["settings"]["detector_card"] is None
+    assert ds.metadata["settings"]["samples"][0]["generator"]["mpi"] is False
