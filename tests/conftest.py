@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from hepdl.data import generate_dataset, open as open_dataset
+from hepdl.data import generate_dataset
+from hepdl.data import open as open_dataset
 from hepdl.tasks import top_tagging
 
 
@@ -24,5 +25,5 @@ def top_dataset(top_dataset_path: Path):
 
 @pytest.fixture(scope="session")
 def tiny_spec():
-    """A tiny, fast dataset spec (qcd + top, 12 jets each in parts of 5)."""
-    return top_tagging.dataset_spec(24, seed=3, jets_per_part=5)
+    """A tiny, fast dataset spec (qcd + top, 12 jets each in parts of 6)."""
+    return top_tagging.dataset_spec(24, seed=3, jets_per_part=6)

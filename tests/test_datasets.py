@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 import hepdl.data.generate as gen_mod
-from hepdl.data import generate_dataset, open as open_dataset
+from hepdl.data import generate_dataset
+from hepdl.data import open as open_dataset
 from hepdl.data.paths import atomic_write, atomic_write_json
 from hepdl.errors import DataError
 
@@ -26,7 +27,7 @@ def test_same_settings_same_bytes(reference, tiny_spec, tmp_path):
     again = generate_dataset(tiny_spec, tmp_path / "ds", workers=1, progress=False)
     a, b = _files(reference), _files(again)
     assert sorted(a) == sorted(b)
-    assert len([n for n in a if n.endswith(".parquet")]) == 6  # 12 jets per class in parts of 5
+    assert len([n for n in a if n.endswith(".parquet")]) == 4  # 12 jets per class in parts of 6
     for name in a:
         assert a[name] == b[name], name
 
@@ -34,7 +35,7 @@ def test_same_settings_same_bytes(reference, tiny_spec, tmp_path):
 def test_other_seed_other_events(reference, tmp_path):
     from hepdl.tasks import top_tagging
 
-    other = generate_dataset(top_tagging.dataset_spec(24, seed=4, jets_per_part=5), tmp_path / "ds", workers=1, progress=False)
+    other = generate_dataset(top_tagging.dataset_spec(24, seed=4, jets_per_part=6), tmp_path / "ds", workers=1, progress=False)
     assert _files(other)["top-00000.parquet"] != _files(reference)["top-00000.parquet"]
 
 
@@ -106,7 +107,7 @@ def test_other_settings_refuse_and_touch_nothing(reference, tmp_path):
     shutil.copytree(reference, out)
     before = _files(out)
     with pytest.raises(DataError, match="other settings"):
-        generate_dataset(top_tagging.dataset_spec(24, seed=99, jets_per_part=5), out, workers=1, progress=False)
+        generate_dataset(top_tagging.dataset_spec(24, seed=99, jets_per_part=6), out, workers=1, progress=False)
     assert _files(out) == before
 
 
@@ -117,7 +118,7 @@ def test_dataset_metadata(reference, tiny_spec):
     assert meta["counts"] == {"qcd": 12, "top": 12, "total": 24}
     assert meta["settings"]["detector_card"]["name"] == "atlas"
     assert {p["file"] for p in meta["parts"]} == {p.name for p in reference.glob("*.parquet")}
-    assert len({p["pythia_seed"] for p in meta["parts"]}) == 6  # every part its own seed
+    assert len({p["pythia_seed"] for p in meta["parts"]}) == 4  # every part its own seed
     assert ds.label_names == ["qcd", "top"]
     assert ds.class_counts() == {"qcd": 12, "top": 12}
     for f in ("constituents", "jet_pt", "jet_eta", "jet_phi", "jet_m", "jet_e", "label", "process", "weight"):

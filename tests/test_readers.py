@@ -9,7 +9,8 @@ import pytest
 import uproot
 
 from hepdl import schema
-from hepdl.data import jets_from_cartesian, open as open_dataset, write_toptagging_hdf5
+from hepdl.data import jets_from_cartesian, write_toptagging_hdf5
+from hepdl.data import open as open_dataset
 from hepdl.errors import DataError
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -18,18 +18,18 @@ def generate(
     task: Annotated[str, typer.Argument(help="Task whose dataset to generate, e.g. top-tagging.")],
     n_jets: Annotated[int, typer.Option("--n-jets", "-n", help="Total number of jets (classes balanced).")] = 2000,
     seed: Annotated[int, typer.Option(help="Dataset seed; the same seed and settings give identical files.")] = 1,
-    out: Annotated[Optional[Path], typer.Option(help="Dataset directory (default: <cache>/datasets/<task>-<hash>).")] = None,
-    cache: Annotated[Optional[Path], typer.Option(help="Cache directory (default $HEPDL_CACHE or ~/.cache/hepdl).")] = None,
-    workers: Annotated[Optional[int], typer.Option(help="Worker processes (default: number of cores).")] = None,
-    scheduler: Annotated[Optional[str], typer.Option(help="Address of an existing Dask scheduler.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Dataset directory (default: <cache>/datasets/<task>-<hash>).")] = None,
+    cache: Annotated[Path | None, typer.Option(help="Cache directory (default $HEPDL_CACHE or ~/.cache/hepdl).")] = None,
+    workers: Annotated[int | None, typer.Option(help="Worker processes (default: number of cores).")] = None,
+    scheduler: Annotated[str | None, typer.Option(help="Address of an existing Dask scheduler.")] = None,
     detector: Annotated[str, typer.Option(help="Detector card: atlas, truth, or a path to a .toml card.")] = "atlas",
     pileup: Annotated[float, typer.Option(help="Mean number of pile-up events (Poisson).")] = 0.0,
     mpi: Annotated[bool, typer.Option("--mpi/--no-mpi", help="Multiple parton interactions.")] = True,
     sqrt_s: Annotated[float, typer.Option("--sqrt-s", help="Centre-of-mass energy in GeV.")] = 14000.0,
     pt_min: Annotated[float, typer.Option(help="Lower edge of the jet pT window (GeV).")] = 550.0,
     pt_max: Annotated[float, typer.Option(help="Upper edge of the jet pT window (GeV).")] = 650.0,
-    pthat_min: Annotated[Optional[float], typer.Option(help="Lower edge of the pT-hat window (GeV).")] = None,
-    pthat_max: Annotated[Optional[float], typer.Option(help="Upper edge of the pT-hat window (GeV).")] = None,
+    pthat_min: Annotated[float | None, typer.Option(help="Lower edge of the pT-hat window (GeV).")] = None,
+    pthat_max: Annotated[float | None, typer.Option(help="Upper edge of the pT-hat window (GeV).")] = None,
     jets_per_part: Annotated[int, typer.Option(help="Jets per Parquet part file.")] = 500,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:

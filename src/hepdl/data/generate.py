@@ -210,8 +210,14 @@ def generate_part(
     kept = 0
     offset = 0
     since_last = 0
+    generated = 0
     while kept < n_jets:
-        batch = gen.next_batch(spec.batch_size)
+        # near the end, ask only for about the events still needed (at the efficiency so far)
+        n_ask = spec.batch_size
+        if kept:
+            n_ask = min(n_ask, max(10, math.ceil(1.2 * (n_jets - kept) * generated / kept)))
+        batch = gen.next_batch(n_ask)
+        generated += len(batch)
         n_ev = len(batch)
         if n_ev == 0:
             raise DataError(f"Pythia produced no events for process {sample.generator.process!r}")
@@ -389,6 +395,9 @@ def generate_dataset(
             todo.append((i, k, n))
         else:
             done.append(meta)
+    # longest first, so that no worker is left alone with a long part at the end: truth-matched
+    # samples keep fewer of their events, and the last part of a sample may be smaller
+    todo.sort(key=lambda t: (spec.samples[t[0]].truth_match == "none", -t[2], t[1], t[0]))
     total = sum(s.n_jets for s in spec.samples)
     bar = tqdm(total=total, initial=sum(m["n_jets"] for m in done), unit="jet", desc=f"generate {spec.task}",
                disable=not progress, smoothing=0.1, dynamic_ncols=True)
@@ -421,8 +430,14 @@ def _run_dask(spec: DatasetSpec, todo: list[tuple[int, int, int]], card: Detecto
             raise DataError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
         cluster = None
     else:
-        cluster = LocalCluster(n_workers=min(n_workers, len(todo)), threads_per_worker=1, processes=True,
-                               dashboard_address=None, silence_logs=logging.ERROR)
+        try:
+            cluster = LocalCluster(n_workers=min(n_workers, len(todo)), threads_per_worker=1, processes=True,
+                                   dashboard_address=None, silence_logs=logging.ERROR)
+        except RuntimeError as exc:
+            raise DataError(
+                f"could not start {n_workers} local Dask worker processes ({exc}); in a script, call "
+                "generate_dataset under `if __name__ == '__main__':`, or use workers=1"
+            ) from None
         client = Client(cluster)
     results = []
     try:

@@ -163,20 +163,24 @@ class _ChargeTable:
 
 
 def _final_state(record: ak.Array, charges: _ChargeTable) -> ak.Array:
-    fs = record[record.status > 0]
-    counts = ak.num(fs)
-    pid = ak.to_numpy(ak.flatten(fs.id)).astype(np.int64)
+    """Final-state particles (status > 0) with the columns the detector needs, built from flat arrays."""
+    n = len(record)
+    counts = ak.to_numpy(ak.num(record))
+    keep = ak.to_numpy(ak.flatten(record.status)) > 0
+    event = np.repeat(np.arange(n), counts)[keep]
+    pid = ak.to_numpy(ak.flatten(record.id))[keep].astype(np.int64)
+    p = record.p
     flat = ak.zip(
         {
-            "px": ak.to_numpy(ak.flatten(fs.p.px)),
-            "py": ak.to_numpy(ak.flatten(fs.p.py)),
-            "pz": ak.to_numpy(ak.flatten(fs.p.pz)),
-            "e": ak.to_numpy(ak.flatten(fs.p.e)),
+            "px": ak.to_numpy(ak.flatten(p.px))[keep],
+            "py": ak.to_numpy(ak.flatten(p.py))[keep],
+            "pz": ak.to_numpy(ak.flatten(p.pz))[keep],
+            "e": ak.to_numpy(ak.flatten(p.e))[keep],
             "pid": pid.astype(np.int32),
             "charge": charges.charge(pid).astype(np.int8),
         }
     )
-    return ak.unflatten(flat, counts)
+    return ak.unflatten(flat, np.bincount(event, minlength=n))
 
 
 class EventGenerator:

@@ -66,6 +66,17 @@ def _jet_definition(algorithm: str, radius: float) -> Any:
     return fastjet.JetDefinition(algo[algorithm], radius)
 
 
+def _cluster_unsorted(objects: ak.Array, radius: float, algorithm: str, pt_min: float) -> tuple[ak.Array, ak.Array]:
+    import fastjet
+
+    inputs = ak.zip({"px": objects.px, "py": objects.py, "pz": objects.pz, "E": objects.e}, with_name="Momentum4D")
+    with quiet_stdout():  # FastJet prints its banner on first use
+        seq = fastjet.ClusterSequence(inputs, _jet_definition(algorithm, radius))
+        jets = seq.inclusive_jets(min_pt=pt_min)
+        index = seq.constituent_index(min_pt=pt_min)
+    return ak.zip({"px": jets.px, "py": jets.py, "pz": jets.pz, "e": jets.E}), index
+
+
 def cluster(objects: ak.Array, radius: float = 0.8, algorithm: str = "antikt", pt_min: float = 20.0) -> tuple[ak.Array, ak.Array]:
     """Cluster every event of ``objects`` in one FastJet call.
 
@@ -81,14 +92,7 @@ def cluster(objects: ak.Array, radius: float = 0.8, algorithm: str = "antikt", p
     constituents
         ``n_events * var * var * int``: for each jet the indices of its objects in ``objects``.
     """
-    import fastjet
-
-    inputs = ak.zip({"px": objects.px, "py": objects.py, "pz": objects.pz, "E": objects.e}, with_name="Momentum4D")
-    with quiet_stdout():  # FastJet prints its banner on first use
-        seq = fastjet.ClusterSequence(inputs, _jet_definition(algorithm, radius))
-        jets = seq.inclusive_jets(min_pt=pt_min)
-        index = seq.constituent_index(min_pt=pt_min)
-    jets = ak.zip({"px": jets.px, "py": jets.py, "pz": jets.pz, "e": jets.E})
+    jets, index = _cluster_unsorted(objects, radius, algorithm, pt_min)
     order = ak.argsort(np.hypot(jets.px, jets.py), axis=1, ascending=False)
     return jets[order], index[order]
 
@@ -101,8 +105,9 @@ def leading_jets(objects: ak.Array, selection: JetSelection) -> dict[str, Any]:
     ``max_constituents``), ``pt``, ``eta``, ``phi``, ``m``, ``e`` (NaN without a jet), and
     the cut masks ``has_jet``, ``eta_ok``, ``pt_ok``.
     """
-    jets, index = cluster(objects, selection.radius, selection.algorithm, selection.cluster_pt_min)
-    lead = ak.firsts(jets)
+    jets, index = _cluster_unsorted(objects, selection.radius, selection.algorithm, selection.cluster_pt_min)
+    hardest = ak.argmax(jets.px**2 + jets.py**2, axis=1, keepdims=True)
+    lead = ak.firsts(jets[hardest])
     has_jet = ~ak.to_numpy(ak.is_none(lead))
     px, py, pz, e = (ak.to_numpy(ak.fill_none(lead[f], np.nan)) for f in ("px", "py", "pz", "e"))
     pt = np.hypot(px, py)
@@ -110,7 +115,7 @@ def leading_jets(objects: ak.Array, selection: JetSelection) -> dict[str, Any]:
         eta = np.arcsinh(pz / pt)
     phi = np.arctan2(py, px)
     m = np.sqrt(np.clip(e**2 - px**2 - py**2 - pz**2, 0, None))
-    lead_index = ak.firsts(index, axis=1)
+    lead_index = ak.firsts(index[hardest], axis=1)
     cons = objects[ak.fill_none(lead_index, [], axis=0)]
     cons_pt = np.hypot(cons.px, cons.py)
     cons = cons[ak.argsort(cons_pt, axis=1, ascending=False)][:, : selection.max_constituents]

@@ -25,13 +25,28 @@ def _eta_phi(px: np.ndarray, py: np.ndarray, pz: np.ndarray) -> tuple[np.ndarray
     return np.arcsinh(pz / np.maximum(pt, 1e-12)), np.arctan2(py, px)
 
 
+def _first_per_event(event: np.ndarray, index: np.ndarray, n_events: int, slots: int) -> np.ndarray:
+    """For flat candidates (event number, flat index) sorted by index, the first ``slots`` per event.
+
+    Returns an ``(n_events, slots)`` array of flat indices, -1 where an event has fewer candidates.
+    """
+    out = np.full((n_events, slots), -1, dtype=np.int64)
+    if len(event) == 0:
+        return out
+    start = np.searchsorted(event, np.arange(n_events))
+    rank = np.arange(len(event)) - start[event]
+    keep = rank < slots
+    out[event[keep], rank[keep]] = index[keep]
+    return out
+
+
 def hadronic_tops(record: ak.Array) -> dict[str, np.ndarray]:
     """The top quark and anti-quark of each event and their decay quarks.
 
     A top's decay products are found through status codes: the first W copy (status -22) whose
     mother is a top marks that top's last copy (its momentum before decay); the b quark is the
     status -23 daughter of the top; the W's quarks are the status -23 daughters of the last W copy,
-    assigned to the top of the same charge sign.
+    assigned to the top of the same charge sign. Works on the flattened record, no loop over events.
 
     Parameters
     ----------
@@ -42,47 +57,44 @@ def hadronic_tops(record: ak.Array) -> dict[str, np.ndarray]:
     -------
     dict
         Arrays of shape ``(n_events, 2)`` (index 0: top, 1: anti-top): ``top_pt, top_eta, top_phi,
-        top_m`` and ``eta``/``phi`` of the decay quarks with shape ``(n_events, 2, 3)``
-        (``quark_eta``, ``quark_phi``), and ``hadronic`` (bool, both W quarks found). NaN where a
-        top is absent.
+        top_m``; ``quark_eta``, ``quark_phi`` of the decay quarks (b, q, q') with shape
+        ``(n_events, 2, 3)``; and ``hadronic`` (bool: the top and both W quarks were found). NaN
+        where a top is absent.
     """
-    pid, status, m1 = record.id, record.status, record.mother1
-    mother_id = pid[m1]
     n = len(record)
-    out_shape = (n, 2)
-    res = {k: np.full(out_shape, np.nan) for k in ("top_pt", "top_eta", "top_phi", "top_m")}
+    counts = ak.to_numpy(ak.num(record))
+    offsets = np.concatenate([[0], np.cumsum(counts)])
+    event = np.repeat(np.arange(n), counts)
+    pid = ak.to_numpy(ak.flatten(record.id)).astype(np.int64)
+    status = ak.to_numpy(ak.flatten(record.status))
+    mother = ak.to_numpy(ak.flatten(record.mother1)).astype(np.int64) + offsets[event]
+    mother_id = pid[mother]
+    p = record.p
+    px, py, pz, e = (ak.to_numpy(ak.flatten(getattr(p, f))) for f in ("px", "py", "pz", "e"))
+
+    def kinematics(idx: np.ndarray) -> tuple[np.ndarray, ...]:
+        ok = idx >= 0
+        i = np.where(ok, idx, 0)
+        qx, qy, qz, qe = px[i], py[i], pz[i], e[i]
+        pt = np.hypot(qx, qy)
+        eta, phi = _eta_phi(qx, qy, qz)
+        m = np.sqrt(np.clip(qe**2 - qx**2 - qy**2 - qz**2, 0, None))
+        nan = np.where(ok, 1.0, np.nan)
+        return pt * nan, eta * nan, phi * nan, m * nan
+
+    res = {k: np.full((n, 2), np.nan) for k in ("top_pt", "top_eta", "top_phi", "top_m")}
     q_eta = np.full((n, 2, 3), np.nan)
     q_phi = np.full((n, 2, 3), np.nan)
-    hadronic = np.zeros(out_shape, dtype=bool)
+    hadronic = np.zeros((n, 2), dtype=bool)
     for k, sign in enumerate((1, -1)):
-        w_first = (pid == 24 * sign) & (status == -22) & (mother_id == 6 * sign)
-        top_idx = ak.firsts(m1[w_first])
-        has_top = ~ak.to_numpy(ak.is_none(top_idx))
-        ti = ak.to_numpy(ak.fill_none(top_idx, 0))
-        ev = np.nonzero(has_top)[0]
-        p = record.p
-        tpx = ak.to_numpy(p.px[ev, ti[ev]]) if len(ev) else np.zeros(0)
-        tpy = ak.to_numpy(p.py[ev, ti[ev]]) if len(ev) else np.zeros(0)
-        tpz = ak.to_numpy(p.pz[ev, ti[ev]]) if len(ev) else np.zeros(0)
-        te = ak.to_numpy(p.e[ev, ti[ev]]) if len(ev) else np.zeros(0)
-        res["top_pt"][ev, k] = np.hypot(tpx, tpy)
-        res["top_eta"][ev, k], res["top_phi"][ev, k] = _eta_phi(tpx, tpy, tpz)
-        res["top_m"][ev, k] = np.sqrt(np.clip(te**2 - tpx**2 - tpy**2 - tpz**2, 0, None))
-        b_sel = (pid == 5 * sign) & (status == -23) & (mother_id == 6 * sign)
-        q_sel = (abs(pid) <= 5) & (status == -23) & (mother_id == 24 * sign)
-        for j, sel, slots in ((0, b_sel, 1), (1, q_sel, 2)):
-            cand = p[sel]
-            padded = ak.pad_none(cand, slots, clip=True)
-            for s in range(slots):
-                c = padded[:, s]
-                present = ~ak.to_numpy(ak.is_none(c))
-                cpx = ak.to_numpy(ak.fill_none(c.px, 0.0))
-                cpy = ak.to_numpy(ak.fill_none(c.py, 0.0))
-                cpz = ak.to_numpy(ak.fill_none(c.pz, 0.0))
-                eta, phi = _eta_phi(cpx, cpy, cpz)
-                q_eta[present, k, j + s] = eta[present]
-                q_phi[present, k, j + s] = phi[present]
-        hadronic[:, k] = has_top & np.all(np.isfinite(q_eta[:, k, :]), axis=1)
+        w_first = np.nonzero((pid == 24 * sign) & (status == -22) & (mother_id == 6 * sign))[0]
+        top = _first_per_event(event[w_first], mother[w_first], n, 1)[:, 0]
+        res["top_pt"][:, k], res["top_eta"][:, k], res["top_phi"][:, k], res["top_m"][:, k] = kinematics(top)
+        b = np.nonzero((pid == 5 * sign) & (status == -23) & (mother_id == 6 * sign))[0]
+        q = np.nonzero((np.abs(pid) <= 5) & (status == -23) & (mother_id == 24 * sign))[0]
+        quarks = np.concatenate([_first_per_event(event[b], b, n, 1), _first_per_event(event[q], q, n, 2)], axis=1)
+        _, q_eta[:, k, :], q_phi[:, k, :], _ = kinematics(quarks)
+        hadronic[:, k] = (top >= 0) & np.all(quarks >= 0, axis=1)
     res["quark_eta"], res["quark_phi"], res["hadronic"] = q_eta, q_phi, hadronic  # type: ignore[assignment]
     return res
 
