@@ -57,6 +57,26 @@ def info(path: Annotated[Path, typer.Argument(help="Dataset directory or file (.
     typer.echo(data.open(path).summary())
 
 
+@app.command()
+def features(
+    path: Annotated[Path, typer.Argument(help="Dataset directory or file.")],
+    set_name: Annotated[str, typer.Option("--set", "-s", help="Feature set: kinematics, nsub, hls4ml, expert, efp.")] = "expert",
+) -> None:
+    """Build (or reuse the cached) feature set for a dataset and print a per-class summary."""
+    from hepdl.data import open as open_dataset
+    from hepdl.features import build_features
+
+    ds = open_dataset(path)
+    df = build_features(ds, set_name)
+    names = ds.label_names or [str(i) for i in sorted(df["label"].unique())]
+    typer.echo(f"feature set {set_name!r}: {len(df)} jets x {df.shape[1] - 1} features")
+    cols = [c for c in df.columns if c != "label"][:20]
+    typer.echo(f"  {'median':<14}" + "".join(f"{n:>12}" for n in names))
+    for c in cols:
+        meds = [df.loc[df['label'] == i, c].median() for i in range(len(names))]
+        typer.echo(f"  {c:<14}" + "".join(f"{m:>12.4g}" for m in meds))
+
+
 @app.command("list")
 def list_() -> None:
     """List the registered tasks, physics processes and detector cards."""
@@ -69,6 +89,11 @@ def list_() -> None:
     for name in sim.list_processes():
         typer.echo(f"  {name:<16} {sim.get_process(name).description}")
     typer.echo(f"detector cards: {', '.join(sim.known_cards())}")
+    from hepdl.features import FEATURE_SETS
+
+    typer.echo("feature sets:")
+    for name, (_, desc) in sorted(FEATURE_SETS.items()):
+        typer.echo(f"  {name:<16} {desc}")
 
 
 def main() -> None:

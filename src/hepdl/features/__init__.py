@@ -6,7 +6,10 @@ vectorised across jets.
 
 from __future__ import annotations
 
+from hepdl.features.clouds import PARTICLE_FEATURES, ParticleCloud, particle_cloud
 from hepdl.features.efp import EFPSet, efp, efp_graphs
+from hepdl.features.images import ImageConfig, image_coordinates, jet_images
+from hepdl.features.sets import FEATURE_SETS, build_features, compute_feature_set, list_feature_sets
 from hepdl.features.substructure import (
     HLS4ML_FEATURES,
     ecf_ratios,
@@ -24,7 +27,18 @@ from hepdl.features.substructure import (
 
 __all__ = [
     "EFPSet",
+    "FEATURE_SETS",
     "HLS4ML_FEATURES",
+    "ImageConfig",
+    "PARTICLE_FEATURES",
+    "ParticleCloud",
+    "build_features",
+    "compute_feature_set",
+    "image_coordinates",
+    "jet_images",
+    "list_feature_sets",
+    "pairwise_features",
+    "particle_cloud",
     "ecf_ratios",
     "efp",
     "efp_graphs",
@@ -39,3 +53,11 @@ __all__ = [
     "soft_drop",
     "zlogz",
 ]
+
+
+def __getattr__(name: str):  # torch is imported only when the pairwise features are asked for
+    if name == "pairwise_features":
+        from hepdl.features.pairwise import pairwise_features
+
+        return pairwise_features
+    raise AttributeError(f"module 'hepdl.features' has no attribute {name!r}")

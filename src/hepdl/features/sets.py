@@ -1,0 +1,156 @@
+"""Named sets of per-jet features, built for a whole dataset and cached beside it.
+
+``build_features(path, "hls4ml")`` computes the set once and writes ``<dataset>/features/hls4ml.parquet``
+with ``hls4ml.json`` (the settings, their hash and the dataset's hash); a later call with the same
+settings reads the file back, other settings recompute it (the new file replaces the old one
+atomically).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import awkward as ak
+import numpy as np
+import pandas as pd
+
+from hepdl.data.dataset import JetDataset, open as open_dataset
+from hepdl.data.paths import atomic_write, atomic_write_json
+from hepdl.errors import ConfigError, DataError, UnknownNameError
+from hepdl.features import substructure as sub
+from hepdl.features._arrays import FlatJets, flat_jets
+from hepdl.features.efp import EFPSet
+
+__all__ = ["FEATURE_SETS", "compute_feature_set", "build_features", "list_feature_sets"]
+
+
+def _ratio(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.where(b > 0, a / np.where(b > 0, b, 1.0), 0.0)
+
+
+def _kinematics(f: FlatJets, r0: float = 0.8) -> dict[str, np.ndarray]:
+    k = sub.jet_kinematics(f)
+    return {"pt": k["pt"], "eta": k["eta"], "phi": k["phi"], "mass": k["mass"], "multiplicity": sub.multiplicity(f)}
+
+
+def _nsub(f: FlatJets, beta: float = 1.0, r0: float = 0.8) -> dict[str, np.ndarray]:
+    tau = sub.nsubjettiness(f, 4, beta, r0)
+    out = {f"tau{n + 1}": tau[:, n] for n in range(4)}
+    out.update(tau21=_ratio(tau[:, 1], tau[:, 0]), tau32=_ratio(tau[:, 2], tau[:, 1]), tau43=_ratio(tau[:, 3], tau[:, 2]))
+    return out
+
+
+def _hls4ml(f: FlatJets) -> dict[str, np.ndarray]:
+    return sub.hls4ml_features(f)
+
+
+def _expert(f: FlatJets, r0: float = 0.8, sd_beta: float = 0.0, sd_z_cut: float = 0.1) -> dict[str, np.ndarray]:
+    out = _kinematics(f)
+    out.update(ptd=sub.ptd(f), girth=sub.girth(f), zlogz=sub.zlogz(f))
+    sd = sub.soft_drop(f, sd_beta, sd_z_cut, r0)
+    out.update(mass_sd=sd["mass"], z_g=sd["z_g"], r_g=sd["r_g"])
+    out.update(_nsub(f, 1.0, r0))
+    ratios = sub.ecf_ratios(sub.energy_correlations(f, (1.0, 2.0)))
+    out.update(c2_b1=ratios["c2_b1"], d2_b1=ratios["d2_b1"], n2_b1=ratios["n2_b1"], m2_b1=ratios["m2_b1"])
+    return out
+
+
+def _efp(f: FlatJets, d_max: int = 5, beta: float = 1.0, kappa: float = 1.0) -> dict[str, np.ndarray]:
+    s = EFPSet(d_max, beta=beta, kappa=kappa)
+    values = s.compute(f)
+    return {name: values[:, i] for i, name in enumerate(s.names)}
+
+
+#: name -> (function of flat jets and settings, description)
+FEATURE_SETS: dict[str, tuple[Callable[..., dict[str, np.ndarray]], str]] = {
+    "kinematics": (_kinematics, "jet pT, eta, phi, mass, multiplicity"),
+    "nsub": (_nsub, "N-subjettiness tau1..tau4 and ratios tau21, tau32, tau43 (arXiv:1011.2268)"),
+    "hls4ml": (_hls4ml, "the 16 inputs of the hls4ml jet tagger (arXiv:1804.06913)"),
+    "expert": (_expert, "kinematics, pT_D, girth, zlogz, soft drop, N-subjettiness, C2/D2/N2/M2"),
+    "efp": (_efp, "energy flow polynomials d <= 5 (arXiv:1712.07124)"),
+}
+
+
+def list_feature_sets() -> list[str]:
+    """Names of the feature sets."""
+    return sorted(FEATURE_SETS)
+
+
+def _check_settings(name: str, settings: dict[str, Any]) -> None:
+    import inspect
+
+    fn = FEATURE_SETS[name][0]
+    valid = [p for p in inspect.signature(fn).parameters if p != "f"]
+    unknown = [k for k in settings if k not in valid]
+    if unknown:
+        raise ConfigError(f"feature set {name!r}: unknown setting(s) {unknown}; valid: {', '.join(valid) or 'none'}")
+
+
+def compute_feature_set(jets: ak.Array | FlatJets, name: str, **settings: Any) -> pd.DataFrame:
+    """Compute the feature set ``name`` for ``jets``: a DataFrame with one row per jet."""
+    if name not in FEATURE_SETS:
+        raise UnknownNameError("feature set", name, list(FEATURE_SETS))
+    _check_settings(name, settings)
+    f = jets if isinstance(jets, FlatJets) else flat_jets(jets)
+    return pd.DataFrame(FEATURE_SETS[name][0](f, **settings))
+
+
+def _dataset_key(ds: JetDataset) -> str:
+    meta = ds.metadata
+    if ds.format == "hepdl":
+        return str(meta.get("settings_hash")) + ":" + ",".join(p["sha256"] for p in meta.get("parts", []))
+    return f"{ds.path}:{ds.path.stat().st_mtime_ns}:{len(ds)}"
+
+
+def build_features(dataset: str | Path | JetDataset, name: str, *, cache_dir: str | Path | None = None, **settings: Any) -> pd.DataFrame:
+    """Compute (or read back from the cache) the feature set ``name`` for a whole dataset.
+
+    Parameters
+    ----------
+    dataset
+        A path understood by :func:`hepdl.data.open`, or an opened dataset.
+    name
+        One of :data:`FEATURE_SETS`.
+    cache_dir
+        Where to cache (default: ``<dataset dir>/features``, or beside a single file as
+        ``<file>.features``).
+    settings
+        Settings of the set (e.g. ``r0=1.0`` for ``nsub``); part of the cache key.
+
+    Returns
+    -------
+    pd.DataFrame
+        One row per jet, in the dataset's order, plus a ``label`` column.
+    """
+    ds = dataset if isinstance(dataset, JetDataset) else open_dataset(dataset)
+    if name not in FEATURE_SETS:
+        raise UnknownNameError("feature set", name, list(FEATURE_SETS))
+    _check_settings(name, settings)
+    base = Path(cache_dir) if cache_dir else (ds.path / "features" if ds.path.is_dir() else ds.path.with_name(ds.path.name + ".features"))
+    key = {"set": name, "settings": settings, "dataset": _dataset_key(ds)}
+    key_hash = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    pq, js = base / f"{name}.parquet", base / f"{name}.json"
+    if pq.exists() and js.exists():
+        try:
+            meta = json.loads(js.read_text())
+        except json.JSONDecodeError:
+            meta = {}
+        if meta.get("key_hash") == key_hash:
+            try:
+                return pd.read_parquet(pq)
+            except Exception as exc:  # corrupt cache: recompute below
+                del exc
+    df = compute_feature_set(ds.jets, name, **settings)
+    df["label"] = ds.labels
+    for col in df.columns:
+        bad = ~np.isfinite(df[col].to_numpy(dtype=np.float64))
+        if bad.any():
+            raise DataError(f"feature {col!r} of set {name!r} is NaN/inf for {int(bad.sum())} of {len(df)} jets in {ds.path}")
+    base.mkdir(parents=True, exist_ok=True)
+    atomic_write(pq, lambda tmp: df.to_parquet(tmp, index=False))
+    atomic_write_json(js, {"set": name, "settings": settings, "key_hash": key_hash, "n_jets": len(df), "columns": list(df.columns)})
+    return df
