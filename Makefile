@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.hepdl-installed
+# energyflow 1.4.0 (the EFP reference for a cross-check test and a benchmark) imports only with numpy<2
+EFVENV ?= .venv-energyflow
+EFSTAMP := $(EFVENV)/.installed
 DEMO_DATA ?= data/top-tagging-demo
 
 .PHONY: demo test test-all lint bench install clean
@@ -16,22 +19,28 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e ".[test]"
 	touch $(STAMP)
 
+$(EFSTAMP):
+	$(PYTHON) -m venv $(EFVENV)
+	$(EFVENV)/bin/python -m pip install -q "numpy<2" energyflow==1.4.0
+	touch $(EFSTAMP)
+
 install: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/hepdl generate top-tagging --n-jets 1000 --out $(DEMO_DATA)
 
-test: $(STAMP)
+test: $(STAMP) $(EFSTAMP)
 	$(BIN)/python -m pytest -q -m "not slow and not gpu" --durations=10
 
-test-all: $(STAMP)
+test-all: $(STAMP) $(EFSTAMP)
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 
-bench: $(STAMP)
+bench: $(STAMP) $(EFSTAMP)
 	$(BIN)/python benchmarks/bench_generate.py
+	$(BIN)/python benchmarks/bench_features.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache
+	rm -rf $(VENV) $(EFVENV) build *.egg-info src/*.egg-info .pytest_cache

@@ -14,7 +14,8 @@ from hepdl.errors import ConfigError
 
 __all__ = ["PARTICLE_FEATURES", "ParticleCloud", "particle_cloud"]
 
-#: Per-particle features, in order. Deltas are relative to the jet axis (sum of the constituents).
+#: Per-particle features, in order. ``deta``/``dphi`` are relative to the jet axis (the sum of the
+#: constituents; its rapidity, so that boosts along z leave them unchanged for massless constituents).
 PARTICLE_FEATURES = (
     "deta", "dphi", "log_pt", "log_e", "log_pt_rel", "log_e_rel", "delta_r", "charge",
     "is_charged_hadron", "is_neutral_hadron", "is_photon", "is_electron", "is_muon",
@@ -63,7 +64,8 @@ def particle_cloud(jets: ak.Array, n_max: int = 128, features: tuple[str, ...] =
     px_all, py_all, pz_all = cons.pt * np.cos(cons.phi), cons.pt * np.sin(cons.phi), cons.pt * np.sinh(cons.eta)
     jpx, jpy, jpz, je = (ak.to_numpy(ak.sum(a, axis=1)) for a in (px_all, py_all, pz_all, cons.e))
     jpt = np.maximum(np.hypot(jpx, jpy), 1e-300)
-    jeta, jphi = np.arcsinh(jpz / jpt), np.arctan2(jpy, jpx)
+    # the axis in rapidity: a boost along z shifts it, and the eta of massless constituents, alike
+    jeta, jphi = 0.5 * np.log(np.maximum(je + jpz, 1e-300) / np.maximum(je - jpz, 1e-300)), np.arctan2(jpy, jpx)
     counts = np.minimum(ak.to_numpy(ak.num(cons)), n_max)
     mask = np.arange(n_max)[None, :] < counts[:, None]
     pt, eta, phi, e = (_pad(cons[f], n_max) for f in ("pt", "eta", "phi", "e"))

@@ -105,8 +105,10 @@ def image_coordinates(jets: ak.Array | FlatJets, config: ImageConfig | None = No
         ca, sa = np.cos(alpha)[j], np.sin(alpha)[j]
         x, y = ca * x - sa * y, sa * x + ca * y
     if cfg.flip:
-        sx = np.sign(f.jet_sum(w * x))
-        sy = np.sign(f.jet_sum(w * y))
+        # more intensity in the right (x > 0) and upper (y > 0) halves; the first moments vanish
+        # after centroid centring, so the halves decide
+        sx = f.jet_sum(w * np.sign(x))
+        sy = f.jet_sum(w * np.sign(y))
         x = x * np.where(sx < 0, -1.0, 1.0)[j]
         y = y * np.where(sy < 0, -1.0, 1.0)[j]
     return x, y, f
