@@ -30,6 +30,7 @@ demo: $(STAMP)
 	$(BIN)/hepdl generate top-tagging --n-jets 1000 --out $(DEMO_DATA)
 
 test: $(STAMP) $(EFSTAMP)
+	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/python -m pytest -q -m "not slow and not gpu" --durations=10
 
 test-all: $(STAMP) $(EFSTAMP)

@@ -21,7 +21,16 @@ def test_public_api_is_pinned():
         "DatasetSpec", "JetDataset", "SampleSpec", "cache_dir", "generate_dataset", "generate_part",
         "jets_from_cartesian", "open", "validate_jets", "write_toptagging_hdf5",
     ])
-    for mod in (hepdl.sim, hepdl.data):
+    import hepdl.features
+
+    assert sorted(hepdl.features.__all__) == sorted([
+        "EFPSet", "FEATURE_SETS", "HLS4ML_FEATURES", "ImageConfig", "PARTICLE_FEATURES", "ParticleCloud",
+        "build_features", "compute_feature_set", "ecf_ratios", "efp", "efp_graphs", "energy_correlations",
+        "exclusive_subjets", "girth", "hls4ml_features", "image_coordinates", "jet_images", "jet_kinematics",
+        "list_feature_sets", "multiplicity", "nsubjettiness", "pairwise_features", "particle_cloud", "ptd",
+        "soft_drop", "zlogz",
+    ])
+    for mod in (hepdl.sim, hepdl.data, hepdl.features):
         for name in mod.__all__:
             assert hasattr(mod, name), name
 
@@ -45,6 +54,17 @@ def test_info_command(top_dataset_path):
     assert "jets: 600" in res.output
     assert "cutflow [top]" in res.output and "matched to hadronic top" in res.output
     assert "cross-section [qcd, qcd-dijet]" in res.output
+
+
+def test_features_command(top_dataset_path, tmp_path):
+    import shutil
+
+    ds = tmp_path / "ds"
+    shutil.copytree(top_dataset_path, ds, ignore=shutil.ignore_patterns("features"))
+    res = CliRunner().invoke(app, ["features", str(ds), "--set", "nsub"])
+    assert res.exit_code == 0, res.output
+    assert "600 jets x 7 features" in res.output and "tau32" in res.output
+    assert (ds / "features" / "nsub.parquet").exists()
 
 
 def test_list_command():

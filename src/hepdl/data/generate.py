@@ -240,7 +240,7 @@ def generate_part(
         if cum[-1] >= need:
             used = int(np.searchsorted(cum, need)) + 1
         cutflow["events"] += used
-        for name, m in zip(steps[1:], cum_masks):
+        for name, m in zip(steps[1:], cum_masks, strict=True):
             cutflow[name] += int(m[:used].sum())
         idx = np.nonzero(passed[:used])[0]
         if len(idx):

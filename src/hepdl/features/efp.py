@@ -104,7 +104,7 @@ def _order(g: Graph) -> tuple[int, int, tuple[Edge, ...]]:
     return (g.degree, g.n, g.edges)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _connected_graphs(d_max: int) -> tuple[Graph, ...]:
     layers = [{Graph(1, ())}]
     for _ in range(d_max):

@@ -18,7 +18,8 @@ import awkward as ak
 import numpy as np
 import pandas as pd
 
-from hepdl.data.dataset import JetDataset, open as open_dataset
+from hepdl.data.dataset import JetDataset
+from hepdl.data.dataset import open as open_dataset
 from hepdl.data.paths import atomic_write, atomic_write_json
 from hepdl.errors import ConfigError, DataError, UnknownNameError
 from hepdl.features import substructure as sub

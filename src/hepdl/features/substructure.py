@@ -8,8 +8,8 @@ distances; momentum fractions are z_i = pT_i / sum_j pT_j over the jet's constit
 
 from __future__ import annotations
 
-import numpy as np
 import awkward as ak
+import numpy as np
 
 from hepdl.errors import ConfigError
 from hepdl.features import _kernels as K

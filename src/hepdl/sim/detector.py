@@ -56,7 +56,7 @@ _SPECIES = ("charged_hadron", "electron", "muon")
 
 
 def _check_edges(edges: list[float], what: str) -> None:
-    if len(edges) < 2 or any(b <= a for a, b in zip(edges, edges[1:])):
+    if len(edges) < 2 or any(b <= a for a, b in zip(edges, edges[1:], strict=False)):
         raise ConfigError(f"{what}: edges must be at least two increasing numbers, got {edges}")
 
 
@@ -181,7 +181,7 @@ class Calorimeter:
         if not self.regions:
             raise ConfigError("a calorimeter needs at least one region")
         spans = sorted((r.eta_min, r.eta_max) for r in self.regions)
-        if any(b[0] < a[1] for a, b in zip(spans, spans[1:])):
+        if any(b[0] < a[1] for a, b in zip(spans, spans[1:], strict=False)):
             raise ConfigError(f"calorimeter regions overlap in |eta|: {spans}")
 
 
