@@ -1,0 +1,141 @@
+"""Physics metrics of classifiers: ROC, AUC, background rejection 1/eps_B at fixed signal efficiency,
+accuracy, each with a bootstrap uncertainty; ensembles of runs.
+
+Conventions follow the top-tagging comparison (Kasieczka et al., arXiv:1902.09914): the ROC is
+eps_B (background efficiency) against eps_S (signal efficiency); 1/eps_B at a working point is read
+off the ROC by linear interpolation in eps_S.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from hepdl.errors import DataError
+
+__all__ = [
+    "Measurement",
+    "roc_curve",
+    "auc",
+    "background_rejection",
+    "accuracy",
+    "bootstrap",
+    "classifier_metrics",
+    "ensemble",
+]
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """A value with its (bootstrap) standard uncertainty."""
+
+    value: float
+    error: float
+
+    def __str__(self) -> str:
+        return f"{self.value:.4g} ± {self.error:.2g}"
+
+
+def _check(labels: np.ndarray, scores: np.ndarray, weights: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    y = np.asarray(labels).astype(np.int64).ravel()
+    s = np.asarray(scores, dtype=np.float64).ravel()
+    if len(y) != len(s):
+        raise DataError(f"labels ({len(y)}) and scores ({len(s)}) differ in length")
+    bad = ~np.isfinite(s)
+    if bad.any():
+        raise DataError(f"scores contain {int(bad.sum())} NaN/inf values")
+    if not np.isin(y, (0, 1)).all():
+        raise DataError(f"labels must be 0 (background) or 1 (signal), got values {np.unique(y)[:10]}")
+    if y.min() == y.max():
+        raise DataError(f"only one class present (label {y[0]}): ROC metrics need signal and background")
+    w = np.ones(len(y)) if weights is None else np.asarray(weights, dtype=np.float64).ravel()
+    return y, s, w
+
+
+def roc_curve(labels: np.ndarray, scores: np.ndarray, weights: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """ROC of a score (higher = more signal-like).
+
+    Returns
+    -------
+    eps_s, eps_b, thresholds
+        Signal and background efficiencies of the cut ``score >= threshold`` for every distinct
+        threshold, from (0, 0) to (1, 1).
+    """
+    y, s, w = _check(labels, scores, weights)
+    order = np.argsort(-s, kind="mergesort")
+    s, y, w = s[order], y[order], w[order]
+    distinct = np.r_[np.nonzero(np.diff(s))[0], len(s) - 1]
+    tps = np.cumsum(w * y)[distinct]
+    fps = np.cumsum(w * (1 - y))[distinct]
+    eps_s = np.r_[0.0, tps / tps[-1]]
+    eps_b = np.r_[0.0, fps / fps[-1]]
+    return eps_s, eps_b, np.r_[np.inf, s[distinct]]
+
+
+def auc(labels: np.ndarray, scores: np.ndarray, weights: np.ndarray | None = None) -> float:
+    """Area under the ROC (probability that a signal jet scores above a background jet)."""
+    eps_s, eps_b, _ = roc_curve(labels, scores, weights)
+    return float(np.trapezoid(eps_s, eps_b))
+
+
+def background_rejection(labels: np.ndarray, scores: np.ndarray, eps_s: float = 0.3, weights: np.ndarray | None = None) -> float:
+    """1/eps_B at signal efficiency ``eps_s``, eps_B interpolated linearly in eps_S (arXiv:1902.09914).
+
+    Returns ``inf`` when no background passes at that efficiency.
+    """
+    if not 0 < eps_s <= 1:
+        raise DataError(f"signal efficiency must lie in (0, 1], got {eps_s}")
+    es, eb, _ = roc_curve(labels, scores, weights)
+    # eps_S is non-decreasing; at a repeated eps_S the first point has the smallest eps_B
+    i = int(np.searchsorted(es, eps_s, side="left"))
+    if es[i] == eps_s:
+        b = float(eb[i])
+    else:
+        t = (eps_s - es[i - 1]) / (es[i] - es[i - 1])
+        b = float(eb[i - 1] + t * (eb[i] - eb[i - 1]))
+    return float(np.inf) if b <= 0 else 1.0 / b
+
+
+def accuracy(labels: np.ndarray, scores: np.ndarray, threshold: float = 0.5, weights: np.ndarray | None = None) -> float:
+    """Fraction of jets on the right side of ``threshold``."""
+    y, s, w = _check(labels, scores, weights)
+    return float(np.sum(w * ((s >= threshold) == (y == 1))) / np.sum(w))
+
+
+def bootstrap(metric: Callable[..., float], labels: np.ndarray, scores: np.ndarray, *, n: int = 100, seed: int = 0,
+              weights: np.ndarray | None = None, **kwargs: float) -> Measurement:
+    """``metric`` on the sample, with the standard deviation over ``n`` bootstrap resamplings."""
+    y, s, w = _check(labels, scores, weights)
+    value = metric(y, s, weights=w, **kwargs)
+    rng = np.random.default_rng(seed)
+    reps = []
+    for _ in range(n):
+        idx = rng.integers(0, len(y), len(y))
+        if y[idx].min() == y[idx].max():
+            continue
+        reps.append(metric(y[idx], s[idx], weights=w[idx], **kwargs))
+    reps_arr = np.asarray(reps)
+    finite = reps_arr[np.isfinite(reps_arr)]
+    return Measurement(float(value), float(np.std(finite)) if len(finite) > 1 else float("nan"))
+
+
+def classifier_metrics(labels: np.ndarray, scores: np.ndarray, *, threshold: float = 0.5, n_bootstrap: int = 100,
+                       seed: int = 0, weights: np.ndarray | None = None) -> dict[str, Measurement]:
+    """Accuracy, AUC and 1/eps_B at eps_S = 0.3 and 0.5, each with a bootstrap uncertainty."""
+    kw = dict(n=n_bootstrap, seed=seed, weights=weights)
+    return {
+        "accuracy": bootstrap(accuracy, labels, scores, threshold=threshold, **kw),
+        "auc": bootstrap(auc, labels, scores, **kw),
+        "rej_at_0.3": bootstrap(background_rejection, labels, scores, eps_s=0.3, **kw),
+        "rej_at_0.5": bootstrap(background_rejection, labels, scores, eps_s=0.5, **kw),
+    }
+
+
+def ensemble(scores: Sequence[np.ndarray]) -> np.ndarray:
+    """Mean score of several runs (an ensemble), shape ``(n_jets,)``."""
+    arrs = [np.asarray(s, dtype=np.float64).ravel() for s in scores]
+    if not arrs or any(len(a) != len(arrs[0]) for a in arrs):
+        raise DataError("an ensemble needs one or more score arrays of equal length")
+    return np.mean(arrs, axis=0)

@@ -1,0 +1,52 @@
+"""Metrics against analytic values."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from hepdl.errors import DataError
+from hepdl.metrics import accuracy, auc, background_rejection, bootstrap, classifier_metrics, ensemble, roc_curve
+
+
+@pytest.mark.parametrize("d", [0.5, 1.0, 2.0])
+def test_auc_of_two_gaussians(d):
+    rng = np.random.default_rng(1)
+    n = 20000
+    scores = np.r_[rng.normal(0, 1, n), rng.normal(d, 1, n)]
+    labels = np.r_[np.zeros(n), np.ones(n)]
+    m = bootstrap(auc, labels, scores, n=50)
+    expected = 0.5 * (1 + math.erf(d / 2))  # Phi(d / sqrt(2))
+    assert abs(m.value - expected) < 3 * m.error + 1e-3
+    assert m.error < 0.01
+
+
+def test_rejection_on_hand_made_roc():
+    # 4 signal jets at 0.9, 0.8, 0.4, 0.3 and 4 background jets at 0.85, 0.5, 0.2, 0.1
+    labels = np.array([1, 1, 1, 1, 0, 0, 0, 0])
+    scores = np.array([0.9, 0.8, 0.4, 0.3, 0.85, 0.5, 0.2, 0.1])
+    es, eb, _ = roc_curve(labels, scores)
+    assert np.allclose(es, [0, 0.25, 0.25, 0.5, 0.5, 0.75, 1, 1, 1])
+    assert np.allclose(eb, [0, 0, 0.25, 0.25, 0.5, 0.5, 0.5, 0.75, 1])
+    assert background_rejection(labels, scores, 0.5) == pytest.approx(1 / 0.25)
+    assert background_rejection(labels, scores, 0.25) == math.inf
+    assert background_rejection(labels, scores, 0.875) == pytest.approx(1 / 0.5)
+    assert auc(labels, scores) == pytest.approx(0.6875)
+    assert accuracy(labels, scores) == pytest.approx(4 / 8)  # 0.9, 0.8 and 0.2, 0.1 right
+    assert accuracy(labels, scores, threshold=0.35) == pytest.approx(5 / 8)
+
+
+def test_metrics_report_and_errors():
+    rng = np.random.default_rng(2)
+    labels = rng.integers(0, 2, 2000)
+    scores = labels + rng.normal(0, 1, 2000)
+    m = classifier_metrics(labels, scores, n_bootstrap=20)
+    assert set(m) == {"accuracy", "auc", "rej_at_0.3", "rej_at_0.5"}
+    assert m["rej_at_0.3"].value > m["rej_at_0.5"].value > 1
+    assert np.allclose(ensemble([scores, scores + 2]), scores + 1)
+    with pytest.raises(DataError, match="only one class"):
+        auc(np.ones(5), np.arange(5.0))
+    with pytest.raises(DataError, match="2 NaN/inf"):
+        auc(np.array([0, 1, 0, 1]), np.array([0.1, np.nan, np.inf, 0.3]))
