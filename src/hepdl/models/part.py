@@ -1,0 +1,107 @@
+"""Particle Transformer (Qu, Li, Qian, arXiv:2202.03772): self-attention over particles with a
+pairwise interaction bias, then class-attention blocks.
+
+Dimensions: B jets, N particles (padded), F per-particle features, P = 4 pairwise features
+(ln Delta, ln kT, ln z, ln m^2), E embedding size, H heads, C outputs.
+
+Padded particles are masked as keys in every attention, and the output is read from the class
+token only, so padding does not change it; attention is permutation equivariant and the class
+token makes the output invariant.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from hepdl.features.pairwise import pairwise_features
+
+__all__ = ["ParticleTransformer"]
+
+
+class _Attention(nn.Module):
+    def __init__(self, dim: int, heads: int, dropout: float) -> None:
+        super().__init__()
+        self.heads, self.dk = heads, dim // heads
+        self.q, self.k, self.v = nn.Linear(dim, dim), nn.Linear(dim, dim), nn.Linear(dim, dim)
+        self.out = nn.Linear(dim, dim)
+        self.drop = nn.Dropout(dropout)
+
+    def forward(self, query: torch.Tensor, keys: torch.Tensor, key_mask: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+        b, nq, d = query.shape
+        nk = keys.shape[1]
+        q = self.q(query).view(b, nq, self.heads, self.dk).transpose(1, 2)
+        k = self.k(keys).view(b, nk, self.heads, self.dk).transpose(1, 2)
+        v = self.v(keys).view(b, nk, self.heads, self.dk).transpose(1, 2)
+        scores = q @ k.transpose(-1, -2) / math.sqrt(self.dk)  # (B, H, Nq, Nk)
+        if bias is not None:
+            scores = scores + bias
+        scores = scores.masked_fill(~key_mask[:, None, None, :], float("-inf"))
+        att = self.drop(torch.softmax(scores, dim=-1))
+        return self.out((att @ v).transpose(1, 2).reshape(b, nq, d))
+
+
+class _Block(nn.Module):
+    def __init__(self, dim: int, heads: int, ffn: int, dropout: float) -> None:
+        super().__init__()
+        self.norm1, self.norm2 = nn.LayerNorm(dim), nn.LayerNorm(dim)
+        self.attn = _Attention(dim, heads, dropout)
+        self.ffn = nn.Sequential(nn.Linear(dim, ffn), nn.GELU(), nn.Dropout(dropout), nn.Linear(ffn, dim))
+
+    def forward(self, x: torch.Tensor, keys: torch.Tensor, key_mask: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+        x = x + self.attn(self.norm1(x), self.norm1(keys), key_mask, bias)
+        return x + self.ffn(self.norm2(x))
+
+
+class ParticleTransformer(nn.Module):
+    """ParT, (B, N, F) + mask (B, N) + four-momenta (B, N, 4) -> (B, C).
+
+    Paper: embedding (128, 512, 128), pair embedding (64, 64, 64) to 8 heads, 8 particle-attention
+    blocks and 2 class-attention blocks of dimension 128 with 8 heads, FFN 512, dropout 0.1.
+    """
+
+    def __init__(self, n_features: int, embed: tuple[int, ...] = (128, 512, 128), pair_embed: tuple[int, ...] = (64, 64, 64),
+                 heads: int = 8, n_blocks: int = 8, n_class_blocks: int = 2, ffn: int = 512, dropout: float = 0.1,
+                 n_outputs: int = 1, use_pairs: bool = True) -> None:
+        super().__init__()
+        dim = embed[-1]
+        layers: list[nn.Module] = [nn.LayerNorm(n_features)]
+        prev = n_features
+        for e in embed:
+            layers += [nn.Linear(prev, e), nn.GELU()]
+            prev = e
+        self.embed = nn.Sequential(*layers)
+        self.use_pairs = use_pairs
+        if use_pairs:
+            pl: list[nn.Module] = [nn.BatchNorm2d(4)]
+            prev = 4
+            for e in pair_embed:
+                pl += [nn.Conv2d(prev, e, 1), nn.BatchNorm2d(e), nn.GELU()]
+                prev = e
+            pl.append(nn.Conv2d(prev, heads, 1))
+            self.pair_embed = nn.Sequential(*pl)
+        self.blocks = nn.ModuleList(_Block(dim, heads, ffn, dropout) for _ in range(n_blocks))
+        self.class_blocks = nn.ModuleList(_Block(dim, heads, ffn, 0.0) for _ in range(n_class_blocks))
+        self.cls = nn.Parameter(torch.zeros(1, 1, dim))
+        nn.init.trunc_normal_(self.cls, std=0.02)
+        self.norm = nn.LayerNorm(dim)
+        self.head = nn.Linear(dim, n_outputs)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor, p4: torch.Tensor | None = None) -> torch.Tensor:
+        h = self.embed(x) * mask.unsqueeze(-1)
+        bias = None
+        if self.use_pairs:
+            if p4 is None:
+                raise ValueError("ParticleTransformer with use_pairs needs the four-momenta p4 (B, N, 4)")
+            pairs = pairwise_features(p4, mask)
+            bias = self.pair_embed(pairs)  # (B, H, N, N)
+        for blk in self.blocks:
+            h = blk(h, h, mask, bias)
+        cls = self.cls.expand(h.shape[0], -1, -1)
+        ones = torch.ones_like(mask[:, :1])
+        for blk in self.class_blocks:
+            keys = torch.cat([cls, h], dim=1)
+            cls = blk(cls, keys, torch.cat([ones, mask], dim=1), None)
+        return self.head(self.norm(cls[:, 0]))

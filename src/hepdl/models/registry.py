@@ -1,0 +1,68 @@
+"""Registry of models by name: ``hepdl.models.get("part", **config)``.
+
+Each entry knows its input representation (``features``: a vector of observables; ``image``: jet
+images; ``cloud``: padded particles with a mask and four-momenta) and its configurations: the
+``paper`` one (the published hyper-parameters) and a ``small`` one for a CPU.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from hepdl.errors import ConfigError, UnknownNameError
+
+__all__ = ["ModelSpec", "MODELS", "register", "get", "list_models", "spec"]
+
+INPUT_KINDS = ("features", "image", "cloud", "cut", "bdt")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """How to build a model and what it eats."""
+
+    name: str
+    build: Callable[..., Any]
+    input_kind: str
+    paper: str
+    configs: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+MODELS: dict[str, ModelSpec] = {}
+
+
+def register(spec: ModelSpec) -> ModelSpec:
+    """Add a model to the registry."""
+    if spec.input_kind not in INPUT_KINDS:
+        raise ValueError(f"unknown input kind {spec.input_kind!r}")
+    MODELS[spec.name] = spec
+    return spec
+
+
+def spec(name: str) -> ModelSpec:
+    """The registry entry of ``name``; unknown names list the known ones."""
+    try:
+        return MODELS[name]
+    except KeyError:
+        raise UnknownNameError("model", name, list(MODELS)) from None
+
+
+def get(name: str, preset: str | None = None, **config: Any) -> Any:
+    """Build model ``name`` with the preset configuration (``paper`` or ``small``) updated by ``config``."""
+    s = spec(name)
+    cfg: dict[str, Any] = {}
+    if preset is not None:
+        if preset not in s.configs:
+            raise ConfigError(f"model {name!r} has no preset {preset!r}; presets: {', '.join(s.configs)}")
+        cfg.update(s.configs[preset])
+    cfg.update(config)
+    try:
+        return s.build(**cfg)
+    except TypeError as exc:
+        raise ConfigError(f"model {name!r}: {exc}") from None
+
+
+def list_models() -> list[str]:
+    """Names of all registered models."""
+    return sorted(MODELS)

@@ -1,0 +1,121 @@
+"""Model zoo on tiny configurations: shapes, permutation and padding invariance, overfitting, save/load."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import hepdl.models as M
+from hepdl.errors import ConfigError, UnknownNameError
+from hepdl.features import ImageConfig, hls4ml_features, jet_images, particle_cloud
+
+TINY = {
+    "dnn": {"hidden": (8, 8)},
+    "cnn": {"filters": 2, "dense": (8,), "n_pixels": 16},
+    "pfn": {"phi": (8, 8), "f": (8,)},
+    "efn": {"phi": (8, 8), "f": (8,)},
+    "particlenet": {"k": 4, "blocks": ((8, 8), (8, 8)), "fusion": 8, "dense": 8},
+    "particlenet-lite": {"k": 3, "blocks": ((8,),), "fusion": 8, "dense": 8},
+    "part": {"embed": (8, 8), "pair_embed": (8,), "heads": 2, "n_blocks": 2, "n_class_blocks": 1, "ffn": 8, "dropout": 0.0},
+    "lbn": {"n_particles": 8, "n_combinations": 4, "hidden": (8,)},
+}
+SET_MODELS = ["pfn", "efn", "particlenet", "particlenet-lite", "part"]
+
+
+@pytest.fixture(scope="module")
+def batch(top_dataset):
+    torch.manual_seed(0)
+    jets = top_dataset.jets[::37][:16]
+    pc = particle_cloud(jets, n_max=32)
+    hl = np.column_stack(list(hls4ml_features(jets).values()))
+    hl = (hl - hl.mean(0)) / (hl.std(0) + 1e-9)
+    img = jet_images(jets, ImageConfig(n_pixels=16)) * 16**2  # unit-sum images scaled to O(1) pixels
+    return {
+        "x": torch.from_numpy(pc.features), "mask": torch.from_numpy(pc.mask), "p4": torch.from_numpy(pc.four_momenta),
+        "features": torch.from_numpy(hl.astype(np.float32)), "image": torch.from_numpy(img),
+        "y": torch.from_numpy(top_dataset.labels[::37][:16].astype(np.float32)),
+    }
+
+
+def build(name: str, batch) -> torch.nn.Module:
+    torch.manual_seed(1)
+    kind = M.spec(name).input_kind
+    cfg = dict(TINY[name])
+    if kind == "features":
+        cfg["n_inputs"] = batch["features"].shape[1]
+    elif kind == "cloud" and name != "lbn":
+        cfg["n_features"] = batch["x"].shape[-1]
+    return M.get(name, **cfg)
+
+
+def run(model: torch.nn.Module, name: str, batch, x=None, mask=None, p4=None) -> torch.Tensor:
+    kind = M.spec(name).input_kind
+    if kind == "features":
+        return model(batch["features"])
+    if kind == "image":
+        return model(batch["image"])
+    return model(batch["x"] if x is None else x, batch["mask"] if mask is None else mask, batch["p4"] if p4 is None else p4)
+
+
+@pytest.mark.parametrize("name", sorted(TINY))
+def test_output_shape_and_save_load(name, batch, tmp_path):
+    model = build(name, batch).eval()
+    out = run(model, name, batch)
+    assert out.shape == (16, 1) and torch.isfinite(out).all()
+    torch.save(model.state_dict(), tmp_path / "m.pt")
+    again = build(name, batch)
+    with torch.no_grad():
+        for p in again.parameters():
+            p.add_(1.0)  # make sure loading really overwrites
+    again.load_state_dict(torch.load(tmp_path / "m.pt"))
+    assert torch.equal(run(again.eval(), name, batch), out)
+
+
+@pytest.mark.parametrize("name", sorted(TINY))
+def test_tiny_batch_overfits(name, batch):
+    model = build(name, batch).train()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    loss_fn = torch.nn.BCEWithLogitsLoss()
+    losses = []
+    for _ in range(120):
+        opt.zero_grad()
+        loss = loss_fn(run(model, name, batch)[:, 0], batch["y"])
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.6 * losses[0], losses[::10]
+
+
+@pytest.mark.parametrize("name", SET_MODELS)
+def test_set_models_are_permutation_invariant(name, batch):
+    model = build(name, batch).eval()
+    ref = run(model, name, batch)
+    perm = torch.randperm(batch["x"].shape[1])
+    out = run(model, name, batch, batch["x"][:, perm], batch["mask"][:, perm], batch["p4"][:, perm])
+    assert torch.allclose(out, ref, atol=1e-5), (out - ref).abs().max()
+
+
+@pytest.mark.parametrize("name", SET_MODELS)
+def test_padding_does_not_change_the_output(name, batch):
+    model = build(name, batch).eval()
+    ref = run(model, name, batch)
+    pad = 7
+    x = torch.cat([batch["x"], torch.full((16, pad, batch["x"].shape[-1]), 3.0)], dim=1)  # garbage in the padding
+    mask = torch.cat([batch["mask"], torch.zeros(16, pad, dtype=torch.bool)], dim=1)
+    p4 = torch.cat([batch["p4"], torch.zeros(16, pad, 4)], dim=1)
+    x = x * mask.unsqueeze(-1) if name in ("efn",) else x
+    out = run(model, name, batch, x, mask, p4)
+    assert torch.allclose(out, ref, atol=1e-5), (out - ref).abs().max()
+
+
+def test_registry_errors():
+    with pytest.raises(UnknownNameError, match="unknown model 'resnet'; known models: .*particlenet"):
+        M.get("resnet")
+    with pytest.raises(ConfigError, match="no preset 'huge'"):
+        M.get("pfn", preset="huge", n_features=3)
+    with pytest.raises(ConfigError, match="model 'pfn'"):
+        M.get("pfn", n_features=3, depth=4)
+    for name in M.list_models():
+        assert M.spec(name).paper.startswith("arXiv:")
+        assert {"paper", "small"} <= set(M.spec(name).configs)
