@@ -6,6 +6,9 @@ from typer.testing import CliRunner
 
 import hepdl
 import hepdl.data
+import hepdl.features
+import hepdl.metrics
+import hepdl.models
 import hepdl.sim
 from hepdl.cli import app
 
@@ -21,8 +24,6 @@ def test_public_api_is_pinned():
         "DatasetSpec", "JetDataset", "SampleSpec", "cache_dir", "generate_dataset", "generate_part",
         "jets_from_cartesian", "open", "validate_jets", "write_toptagging_hdf5",
     ])
-    import hepdl.features
-
     assert sorted(hepdl.features.__all__) == sorted([
         "EFPSet", "FEATURE_SETS", "HLS4ML_FEATURES", "ImageConfig", "PARTICLE_FEATURES", "ParticleCloud",
         "build_features", "compute_feature_set", "ecf_ratios", "efp", "efp_graphs", "energy_correlations",
@@ -30,7 +31,12 @@ def test_public_api_is_pinned():
         "list_feature_sets", "multiplicity", "nsubjettiness", "pairwise_features", "particle_cloud", "ptd",
         "soft_drop", "zlogz",
     ])
-    for mod in (hepdl.sim, hepdl.data, hepdl.features):
+    assert sorted(hepdl.metrics.__all__) == sorted([
+        "Measurement", "accuracy", "auc", "background_rejection", "bootstrap", "classifier_metrics", "ensemble", "roc_curve"])
+    assert sorted(hepdl.models.__all__) == sorted([
+        "CNN", "DNN", "EFN", "LBN", "MODELS", "ModelSpec", "PFN", "ParticleNet", "ParticleTransformer",
+        "get", "list_models", "register", "spec"])
+    for mod in (hepdl.sim, hepdl.data, hepdl.features, hepdl.metrics, hepdl.models):
         for name in mod.__all__:
             assert hasattr(mod, name), name
 
