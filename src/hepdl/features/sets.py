@@ -21,10 +21,11 @@ import pandas as pd
 from hepdl.data.dataset import JetDataset
 from hepdl.data.dataset import open as open_dataset
 from hepdl.data.paths import atomic_write, atomic_write_json
-from hepdl.errors import ConfigError, DataError, UnknownNameError
+from hepdl.errors import ConfigError, DataError
 from hepdl.features import substructure as sub
 from hepdl.features._arrays import FlatJets, flat_jets
 from hepdl.features.efp import EFPSet
+from hepdl.registry import Registry
 
 __all__ = ["FEATURE_SETS", "compute_feature_set", "build_features", "list_feature_sets"]
 
@@ -67,24 +68,23 @@ def _efp(f: FlatJets, d_max: int = 5, beta: float = 1.0, kappa: float = 1.0) -> 
 
 
 #: name -> (function of flat jets and settings, description)
-FEATURE_SETS: dict[str, tuple[Callable[..., dict[str, np.ndarray]], str]] = {
-    "kinematics": (_kinematics, "jet pT, eta, phi, mass, multiplicity"),
-    "nsub": (_nsub, "N-subjettiness tau1..tau4 and ratios tau21, tau32, tau43 (arXiv:1011.2268)"),
-    "hls4ml": (_hls4ml, "the 16 inputs of the hls4ml jet tagger (arXiv:1804.06913)"),
-    "expert": (_expert, "kinematics, pT_D, girth, zlogz, soft drop, N-subjettiness, C2/D2/N2/M2"),
-    "efp": (_efp, "energy flow polynomials d <= 5 (arXiv:1712.07124)"),
-}
+FEATURE_SETS: Registry[tuple[Callable[..., dict[str, np.ndarray]], str]] = Registry("feature set")
+FEATURE_SETS.add("kinematics", (_kinematics, "jet pT, eta, phi, mass, multiplicity"))
+FEATURE_SETS.add("nsub", (_nsub, "N-subjettiness tau1..tau4 and ratios tau21, tau32, tau43 (arXiv:1011.2268)"))
+FEATURE_SETS.add("hls4ml", (_hls4ml, "the 16 inputs of the hls4ml jet tagger (arXiv:1804.06913)"))
+FEATURE_SETS.add("expert", (_expert, "kinematics, pT_D, girth, zlogz, soft drop, N-subjettiness, C2/D2/N2/M2"))
+FEATURE_SETS.add("efp", (_efp, "energy flow polynomials d <= 5 (arXiv:1712.07124)"))
 
 
 def list_feature_sets() -> list[str]:
     """Names of the feature sets."""
-    return sorted(FEATURE_SETS)
+    return FEATURE_SETS.names()
 
 
 def _check_settings(name: str, settings: dict[str, Any]) -> None:
     import inspect
 
-    fn = FEATURE_SETS[name][0]
+    fn = FEATURE_SETS.lookup(name)[0]
     valid = [p for p in inspect.signature(fn).parameters if p != "f"]
     unknown = [k for k in settings if k not in valid]
     if unknown:
@@ -93,8 +93,6 @@ def _check_settings(name: str, settings: dict[str, Any]) -> None:
 
 def compute_feature_set(jets: ak.Array | FlatJets, name: str, **settings: Any) -> pd.DataFrame:
     """Compute the feature set ``name`` for ``jets``: a DataFrame with one row per jet."""
-    if name not in FEATURE_SETS:
-        raise UnknownNameError("feature set", name, list(FEATURE_SETS))
     _check_settings(name, settings)
     f = jets if isinstance(jets, FlatJets) else flat_jets(jets)
     return pd.DataFrame(FEATURE_SETS[name][0](f, **settings))
@@ -128,8 +126,6 @@ def build_features(dataset: str | Path | JetDataset, name: str, *, cache_dir: st
         One row per jet, in the dataset's order, plus a ``label`` column.
     """
     ds = dataset if isinstance(dataset, JetDataset) else open_dataset(dataset)
-    if name not in FEATURE_SETS:
-        raise UnknownNameError("feature set", name, list(FEATURE_SETS))
     _check_settings(name, settings)
     base = Path(cache_dir) if cache_dir else (ds.path / "features" if ds.path.is_dir() else ds.path.with_name(ds.path.name + ".features"))
     key = {"set": name, "settings": settings, "dataset": _dataset_key(ds)}

@@ -11,7 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from hepdl.errors import ConfigError, UnknownNameError
+from hepdl.errors import ConfigError
+from hepdl.registry import Registry
 
 __all__ = ["ModelSpec", "MODELS", "register", "get", "list_models", "spec"]
 
@@ -29,23 +30,19 @@ class ModelSpec:
     configs: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
-MODELS: dict[str, ModelSpec] = {}
+MODELS: Registry[ModelSpec] = Registry("model")
 
 
 def register(spec: ModelSpec) -> ModelSpec:
     """Add a model to the registry."""
     if spec.input_kind not in INPUT_KINDS:
         raise ValueError(f"unknown input kind {spec.input_kind!r}")
-    MODELS[spec.name] = spec
-    return spec
+    return MODELS.add(spec.name, spec, overwrite=True)
 
 
 def spec(name: str) -> ModelSpec:
     """The registry entry of ``name``; unknown names list the known ones."""
-    try:
-        return MODELS[name]
-    except KeyError:
-        raise UnknownNameError("model", name, list(MODELS)) from None
+    return MODELS.lookup(name)
 
 
 def get(name: str, preset: str | None = None, **config: Any) -> Any:
@@ -65,4 +62,4 @@ def get(name: str, preset: str | None = None, **config: Any) -> Any:
 
 def list_models() -> list[str]:
     """Names of all registered models."""
-    return sorted(MODELS)
+    return MODELS.names()

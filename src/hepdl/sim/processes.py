@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from hepdl.errors import UnknownNameError
+from hepdl.registry import Registry
 
 __all__ = ["Process", "PROCESSES", "register_process", "get_process", "list_processes"]
 
@@ -42,28 +42,22 @@ class Process:
     tags: tuple[str, ...] = field(default_factory=tuple)
 
 
-PROCESSES: dict[str, Process] = {}
+PROCESSES: Registry[Process] = Registry("process")
 
 
 def register_process(process: Process, *, overwrite: bool = False) -> Process:
     """Add ``process`` to the registry (an existing name is an error unless ``overwrite``)."""
-    if process.name in PROCESSES and not overwrite:
-        raise ValueError(f"process {process.name!r} is already registered")
-    PROCESSES[process.name] = process
-    return process
+    return PROCESSES.add(process.name, process, overwrite=overwrite)
 
 
 def get_process(name: str) -> Process:
     """Look a process up by name; unknown names raise with the list of known ones."""
-    try:
-        return PROCESSES[name]
-    except KeyError:
-        raise UnknownNameError("process", name, list(PROCESSES)) from None
+    return PROCESSES.lookup(name)
 
 
 def list_processes() -> list[str]:
     """Names of all registered processes."""
-    return sorted(PROCESSES)
+    return PROCESSES.names()
 
 
 _HADRONIC_W = ("24:onMode = off", "24:onIfAny = 1 2 3 4 5")

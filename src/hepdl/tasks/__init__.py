@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from hepdl.errors import UnknownNameError
+from hepdl.registry import Registry
 
 __all__ = ["Task", "TASKS", "register_task", "get", "list_tasks"]
 
@@ -34,26 +34,22 @@ class Task:
     dataset_spec: Callable[..., Any]
 
 
-TASKS: dict[str, Task] = {}
+TASKS: Registry[Task] = Registry("task")
 
 
 def register_task(task: Task) -> Task:
     """Add a task to the registry."""
-    TASKS[task.name] = task
-    return task
+    return TASKS.add(task.name, task, overwrite=True)
 
 
 def get(name: str) -> Task:
     """Look a task up by name; unknown names raise with the list of known ones."""
-    try:
-        return TASKS[name]
-    except KeyError:
-        raise UnknownNameError("task", name, list(TASKS)) from None
+    return TASKS.lookup(name)
 
 
 def list_tasks() -> list[str]:
     """Names of all registered tasks."""
-    return sorted(TASKS)
+    return TASKS.names()
 
 
 from hepdl.tasks import top_tagging as _top_tagging  # noqa: E402,F401  (registers itself)
