@@ -105,6 +105,16 @@ def _dataset_key(ds: JetDataset) -> str:
     return f"{ds.path}:{ds.path.stat().st_mtime_ns}:{len(ds)}"
 
 
+def _computed(ds: JetDataset, name: str, settings: dict[str, Any]) -> pd.DataFrame:
+    df = compute_feature_set(ds.jets, name, **settings)
+    df["label"] = ds.labels
+    for col in df.columns:
+        bad = ~np.isfinite(df[col].to_numpy(dtype=np.float64))
+        if bad.any():
+            raise DataError(f"feature {col!r} of set {name!r} is NaN/inf for {int(bad.sum())} of {len(df)} jets in {ds.path}")
+    return df
+
+
 def build_features(dataset: str | Path | JetDataset, name: str, *, cache_dir: str | Path | None = None, **settings: Any) -> pd.DataFrame:
     """Compute (or read back from the cache) the feature set ``name`` for a whole dataset.
 
@@ -127,6 +137,8 @@ def build_features(dataset: str | Path | JetDataset, name: str, *, cache_dir: st
     """
     ds = dataset if isinstance(dataset, JetDataset) else open_dataset(dataset)
     _check_settings(name, settings)
+    if not ds.path.exists() and cache_dir is None:  # an in-memory dataset: nothing to cache beside
+        return _computed(ds, name, settings)
     base = Path(cache_dir) if cache_dir else (ds.path / "features" if ds.path.is_dir() else ds.path.with_name(ds.path.name + ".features"))
     key = {"set": name, "settings": settings, "dataset": _dataset_key(ds)}
     key_hash = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:16]
@@ -141,12 +153,7 @@ def build_features(dataset: str | Path | JetDataset, name: str, *, cache_dir: st
                 return pd.read_parquet(pq)
             except Exception as exc:  # corrupt cache: recompute below
                 del exc
-    df = compute_feature_set(ds.jets, name, **settings)
-    df["label"] = ds.labels
-    for col in df.columns:
-        bad = ~np.isfinite(df[col].to_numpy(dtype=np.float64))
-        if bad.any():
-            raise DataError(f"feature {col!r} of set {name!r} is NaN/inf for {int(bad.sum())} of {len(df)} jets in {ds.path}")
+    df = _computed(ds, name, settings)
     base.mkdir(parents=True, exist_ok=True)
     atomic_write(pq, lambda tmp: df.to_parquet(tmp, index=False))
     atomic_write_json(js, {"set": name, "settings": settings, "key_hash": key_hash, "n_jets": len(df), "columns": list(df.columns)})

@@ -1,0 +1,92 @@
+"""Model inputs from a dataset: deterministic splits, representations, standardisation.
+
+Dimensions: B jets, F features, N particles, K channels, H = W pixels.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from hepdl.data.dataset import JetDataset
+from hepdl.errors import ConfigError, DataError
+from hepdl.features import ImageConfig, build_features, jet_images, particle_cloud
+
+__all__ = ["split_indices", "Inputs", "make_inputs", "DEFAULT_FEATURE_SET", "FEATURE_EXCLUDE"]
+
+DEFAULT_FEATURE_SET = "expert"
+#: Columns of the expert set that carry no tagging information (and would sculpt nothing useful).
+FEATURE_EXCLUDE = ("eta", "phi")
+
+
+def split_indices(n: int, fractions: tuple[float, float, float] = (0.6, 0.2, 0.2), seed: int = 0) -> dict[str, np.ndarray]:
+    """Deterministic train/val/test indices of ``n`` jets (a seeded permutation, sorted within each split).
+
+    The test split is only ever read by evaluation.
+    """
+    if len(fractions) != 3 or min(fractions) <= 0 or abs(sum(fractions) - 1) > 1e-9:
+        raise ConfigError(f"split fractions must be three positive numbers summing to 1, got {fractions}")
+    perm = np.random.default_rng(seed).permutation(n)
+    n_train = int(round(fractions[0] * n))
+    n_val = int(round(fractions[1] * n))
+    parts = {"train": perm[:n_train], "val": perm[n_train : n_train + n_val], "test": perm[n_train + n_val :]}
+    return {k: np.sort(v) for k, v in parts.items()}
+
+
+@dataclass
+class Inputs:
+    """Arrays for one representation, all jets of the dataset, plus the preprocessing to reproduce them.
+
+    ``arrays`` maps names to arrays with the jet axis first: ``features`` (B, F) for ``features``;
+    ``images`` (B, K, H, W) for ``image``; ``x`` (B, N, F), ``mask`` (B, N), ``p4`` (B, N, 4) for
+    ``cloud``; ``frame`` (a DataFrame) for ``bdt``/``cut``.
+    """
+
+    kind: str
+    arrays: dict[str, Any]
+    labels: np.ndarray
+    preprocess: dict[str, Any] = field(default_factory=dict)
+
+    def take(self, idx: np.ndarray) -> dict[str, Any]:
+        return {k: (v.iloc[idx] if isinstance(v, pd.DataFrame) else v[idx]) for k, v in self.arrays.items()}
+
+
+def _check_finite(df: pd.DataFrame, where: str) -> None:
+    for col in df.columns:
+        bad = ~np.isfinite(df[col].to_numpy(dtype=np.float64))
+        if bad.any():
+            raise DataError(f"{where}: feature column {col!r} has {int(bad.sum())} NaN/inf rows")
+
+
+def make_inputs(ds: JetDataset, kind: str, train_idx: np.ndarray, *, feature_set: str = DEFAULT_FEATURE_SET,
+                n_particles: int = 128, image: ImageConfig | None = None) -> Inputs:
+    """Build the representation ``kind`` for every jet of ``ds``; scaling is fitted on ``train_idx`` only."""
+    labels = ds.labels
+    if len(np.unique(labels)) < 2:
+        raise DataError(f"dataset {ds.path} has a single class ({np.unique(labels)}): a classifier needs two")
+    if kind in ("features", "bdt", "cut"):
+        df = build_features(ds, feature_set).drop(columns=["label"])
+        df = df.drop(columns=[c for c in FEATURE_EXCLUDE if c in df.columns])
+        _check_finite(df, f"feature set {feature_set!r} of {ds.path}")
+        if kind != "features":
+            return Inputs(kind, {"frame": df}, labels, {"feature_set": feature_set, "columns": list(df.columns)})
+        x = df.to_numpy(np.float64)
+        mean, std = x[train_idx].mean(axis=0), x[train_idx].std(axis=0)
+        std = np.where(std > 0, std, 1.0)
+        arr = ((x - mean) / std).astype(np.float32)
+        pre = {"feature_set": feature_set, "columns": list(df.columns), "mean": mean.tolist(), "std": std.tolist()}
+        return Inputs(kind, {"features": arr}, labels, pre)
+    if kind == "image":
+        cfg = image or ImageConfig()
+        imgs = jet_images(ds.jets, cfg) * np.float32(cfg.n_pixels**2)  # unit-sum images scaled to O(1) pixels
+        from hepdl.config import to_dict
+
+        return Inputs(kind, {"images": imgs}, labels, {"image": to_dict(cfg), "scale": cfg.n_pixels**2})
+    if kind == "cloud":
+        pc = particle_cloud(ds.jets, n_max=n_particles)
+        return Inputs(kind, {"x": pc.features, "mask": pc.mask, "p4": pc.four_momenta}, labels,
+                      {"n_particles": n_particles, "features": list(pc.names)})
+    raise ConfigError(f"unknown representation {kind!r}; known: features, image, cloud, bdt, cut")

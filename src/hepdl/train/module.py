@@ -1,0 +1,79 @@
+"""The LightningModule shared by every torch model, and data loaders for each representation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import lightning as L
+import numpy as np
+import torch
+from torch import nn
+
+from hepdl.metrics import auc
+
+__all__ = ["Classifier", "make_loader"]
+
+
+class Classifier(L.LightningModule):
+    """Binary classification with BCE on one logit; AdamW with a cosine schedule."""
+
+    def __init__(self, net: nn.Module, kind: str, model_name: str, lr: float = 1e-3, weight_decay: float = 1e-2,
+                 epochs: int = 10) -> None:
+        super().__init__()
+        self.net = net
+        self.save_hyperparameters(ignore=["net"])
+        self.loss = nn.BCEWithLogitsLoss()
+        self._val: list[tuple[torch.Tensor, torch.Tensor]] = []
+
+    def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        kind = self.hparams["kind"]
+        if kind == "features":
+            return self.net(batch["features"])
+        if kind == "image":
+            return self.net(batch["images"])
+        return self.net(batch["x"], batch["mask"], batch["p4"])
+
+    def training_step(self, batch: dict[str, torch.Tensor], _: int) -> torch.Tensor:
+        loss = self.loss(self(batch)[:, 0], batch["y"])
+        self.log("train_loss", loss, on_step=False, on_epoch=True, batch_size=len(batch["y"]))
+        return loss
+
+    def validation_step(self, batch: dict[str, torch.Tensor], _: int) -> None:
+        logits = self(batch)[:, 0]
+        self.log("val_loss", self.loss(logits, batch["y"]), on_epoch=True, prog_bar=True, batch_size=len(batch["y"]))
+        self._val.append((logits.detach(), batch["y"]))
+
+    def on_validation_epoch_end(self) -> None:
+        if not self._val:
+            return
+        s = torch.cat([a for a, _ in self._val]).cpu().numpy()
+        y = torch.cat([b for _, b in self._val]).cpu().numpy()
+        self._val.clear()
+        if 0 < y.sum() < len(y):
+            self.log("val_auc", auc(y, s), prog_bar=True)
+
+    def configure_optimizers(self) -> Any:
+        opt = torch.optim.AdamW(self.parameters(), lr=self.hparams["lr"], weight_decay=self.hparams["weight_decay"])
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(self.hparams["epochs"], 1))
+        return {"optimizer": opt, "lr_scheduler": sched}
+
+
+class _Dict(torch.utils.data.Dataset):
+    def __init__(self, tensors: dict[str, torch.Tensor]) -> None:
+        self.t = tensors
+        self.n = len(next(iter(tensors.values())))
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        return {k: v[i] for k, v in self.t.items()}
+
+
+def make_loader(inputs: Any, y: np.ndarray, idx: np.ndarray, batch_size: int, shuffle: bool, seed: int = 0) -> torch.utils.data.DataLoader:
+    """A DataLoader of dicts (the representation's arrays plus ``y``) over the jets ``idx``."""
+    arrays = inputs.take(idx)
+    tensors = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in arrays.items()}
+    tensors["y"] = torch.from_numpy(y[idx].astype(np.float32))
+    gen = torch.Generator().manual_seed(seed)
+    return torch.utils.data.DataLoader(_Dict(tensors), batch_size=batch_size, shuffle=shuffle, generator=gen)

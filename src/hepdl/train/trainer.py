@@ -1,0 +1,202 @@
+"""One trainer for every model: Lightning for the torch models, the same entry point for the BDT and
+the cut baselines. Every run writes the same outputs into its directory:
+
+``config.json`` (resolved settings), ``split.npz`` (jet indices of train/val/test), ``preprocess.json``
+(input names, order, scaling), the model (``model.ckpt`` / ``model.json``), ``history.csv`` (per-epoch
+metrics, torch models), ``scores.npz`` (test scores) and ``metrics.json`` (test metrics with
+bootstrap uncertainties, training time, inference jets/s, number of parameters).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hepdl.data.dataset import JetDataset
+from hepdl.data.dataset import open as open_dataset
+from hepdl.data.paths import atomic_write_json, ensure_writable_dir
+from hepdl.errors import ConfigError, DataError
+from hepdl.metrics import classifier_metrics
+from hepdl.models import registry
+from hepdl.train.inputs import make_inputs, split_indices
+
+__all__ = ["TrainConfig", "train", "BASELINES"]
+
+#: Non-torch models known to the trainer, name -> (input kind, paper).
+BASELINES = {
+    "mass-cut": ("cut", "arXiv:1902.09914"),
+    "tau32-cut": ("cut", "arXiv:1011.2268"),
+    "bdt": ("bdt", "arXiv:1902.09914"),
+}
+MIN_JETS_PER_SPLIT = 4
+
+
+@dataclass
+class TrainConfig:
+    """Training settings (validated; stored in ``config.json``)."""
+
+    model: str
+    preset: str = "small"
+    model_config: dict[str, Any] = field(default_factory=dict)
+    epochs: int = 10
+    batch_size: int = 128
+    lr: float = 1e-3
+    weight_decay: float = 1e-2
+    patience: int = 5
+    seed: int = 0
+    split_seed: int = 0
+    fractions: tuple[float, float, float] = (0.6, 0.2, 0.2)
+    feature_set: str = "expert"
+    n_particles: int = 64
+    devices: str | int = "auto"
+    n_bootstrap: int = 100
+
+    def __post_init__(self) -> None:
+        if self.model not in BASELINES:
+            registry.spec(self.model)  # unknown names list the registry
+        if self.epochs < 1 or self.batch_size < 1 or not self.lr > 0 or self.patience < 1:
+            raise ConfigError("epochs, batch_size and patience must be >= 1 and lr > 0")
+        self.fractions = tuple(self.fractions)  # type: ignore[assignment]
+
+    @property
+    def input_kind(self) -> str:
+        return BASELINES[self.model][0] if self.model in BASELINES else registry.spec(self.model).input_kind
+
+
+def _as_dataset(data: str | Path | JetDataset) -> JetDataset:
+    return data if isinstance(data, JetDataset) else open_dataset(data)
+
+
+def _binary(labels: np.ndarray, ds: JetDataset) -> np.ndarray:
+    classes = np.unique(labels)
+    if len(classes) != 2:
+        raise DataError(f"dataset {ds.path} has classes {classes.tolist()}: this trainer does binary classification")
+    return (labels == classes.max()).astype(np.int64)
+
+
+def train(config: TrainConfig, data: str | Path | JetDataset, out: str | Path, *, resume: str | Path | None = None,
+          progress: bool = True) -> dict[str, Any]:
+    """Train ``config.model`` on ``data``, evaluate it on the test split and write the run directory.
+
+    Everything that can be checked is checked before any training time is spent: the model name,
+    the representation, class balance, split sizes, NaN/inf inputs, a resumed checkpoint's model.
+
+    Returns
+    -------
+    dict
+        The contents of ``metrics.json``.
+    """
+    ds = _as_dataset(data)
+    out = ensure_writable_dir(Path(out))
+    y = _binary(ds.labels, ds)
+    split = split_indices(len(ds), config.fractions, config.split_seed)
+    for name, idx in split.items():
+        if len(idx) < MIN_JETS_PER_SPLIT or len(np.unique(y[idx])) < 2:
+            raise DataError(f"dataset {ds.path}: {len(ds)} jets are too few for the {name} split "
+                            f"({len(idx)} jets, classes {np.unique(y[idx]).tolist()}); generate more jets")
+    kind = config.input_kind
+    inputs = make_inputs(ds, kind, split["train"], feature_set=config.feature_set, n_particles=config.n_particles)
+    np.savez(out / "split.npz", **split)
+    atomic_write_json(out / "config.json", {**asdict(config), "dataset": str(ds.path), "input_kind": kind})
+    atomic_write_json(out / "preprocess.json", {"kind": kind, **inputs.preprocess})
+    if kind in ("cut", "bdt"):
+        result = _train_baseline(config, inputs, y, split, out)
+    else:
+        result = _train_torch(config, inputs, y, split, out, resume, progress)
+    scores = result.pop("scores")
+    np.savez(out / "scores.npz", scores=scores, labels=y[split["test"]], index=split["test"])
+    m = classifier_metrics(y[split["test"]], scores, n_bootstrap=config.n_bootstrap, seed=config.seed,
+                           threshold=0.5 if kind not in ("cut",) else float(np.median(scores)))
+    metrics = {"model": config.model, "paper": BASELINES[config.model][1] if config.model in BASELINES else registry.spec(config.model).paper,
+               **{k: {"value": v.value, "error": v.error} for k, v in m.items()}, **result}
+    atomic_write_json(out / "metrics.json", metrics)
+    return metrics
+
+
+def _train_baseline(config: TrainConfig, inputs: Any, y: np.ndarray, split: dict[str, np.ndarray], out: Path) -> dict[str, Any]:
+    from hepdl.models.baselines import BDT, MassTau32Cut, VariableCut
+
+    frame = inputs.arrays["frame"]
+    tr, va, te = (frame.iloc[split[k]] for k in ("train", "val", "test"))
+    t0 = time.perf_counter()
+    if config.model == "bdt":
+        model: Any = BDT(seed=config.seed, **config.model_config).fit(tr, y[split["train"]], va, y[split["val"]])
+        model.save(out / "model.json")
+        n_params = int(len(model.booster.get_dump()))
+    elif config.model == "mass-cut":
+        model = VariableCut(**({"variable": "mass_sd"} | config.model_config)).fit(tr, y[split["train"]])
+        model.save(out / "model.json")
+        n_params = 2
+    else:
+        model = MassTau32Cut(**config.model_config).fit(tr, y[split["train"]])
+        model.save(out / "model.json")
+        n_params = 3
+    train_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    scores = model.score(te)
+    infer = len(te) / max(time.perf_counter() - t0, 1e-9)
+    return {"scores": np.asarray(scores, dtype=np.float64), "train_seconds": train_s, "inference_jets_per_s": infer,
+            "n_parameters": n_params, "epochs": 0}
+
+
+def _train_torch(config: TrainConfig, inputs: Any, y: np.ndarray, split: dict[str, np.ndarray], out: Path,
+                 resume: str | Path | None, progress: bool) -> dict[str, Any]:
+    import logging
+
+    import lightning as L
+    import torch
+    from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+    from lightning.pytorch.loggers import CSVLogger
+
+    from hepdl.train.module import Classifier, make_loader
+
+    if not progress:
+        for name in ("lightning.pytorch", "lightning.fabric", "lightning"):
+            logging.getLogger(name).setLevel(logging.ERROR)
+    L.seed_everything(config.seed, workers=True, verbose=False)
+    cfg = dict(config.model_config)
+    arrays = inputs.arrays
+    if inputs.kind == "features":
+        cfg.setdefault("n_inputs", arrays["features"].shape[1])
+    elif inputs.kind == "cloud" and config.model != "lbn":
+        cfg.setdefault("n_features", arrays["x"].shape[-1])
+    elif inputs.kind == "image":
+        cfg.setdefault("n_channels", arrays["images"].shape[1])
+        cfg.setdefault("n_pixels", arrays["images"].shape[-1])
+    net = registry.get(config.model, preset=config.preset, **cfg)
+    module = Classifier(net, inputs.kind, model_name=config.model, lr=config.lr, weight_decay=config.weight_decay,
+                        epochs=config.epochs)
+    if resume is not None:
+        ckpt = torch.load(resume, map_location="cpu", weights_only=False)
+        found = ckpt.get("hyper_parameters", {}).get("model_name")
+        if found != config.model:
+            raise ConfigError(f"checkpoint {resume} holds model {found!r}, not {config.model!r}")
+    loaders = {k: make_loader(inputs, y, split[k], config.batch_size, shuffle=(k == "train"), seed=config.seed)
+               for k in ("train", "val")}
+    checkpoint = ModelCheckpoint(dirpath=out, filename="model", monitor="val_loss", mode="min", save_top_k=1,
+                                 enable_version_counter=False)
+    trainer = L.Trainer(
+        max_epochs=config.epochs, accelerator="auto", devices=config.devices, deterministic=True,
+        callbacks=[checkpoint, EarlyStopping("val_loss", patience=config.patience)],
+        logger=CSVLogger(out, name="", version=""), enable_progress_bar=progress, enable_model_summary=False,
+        log_every_n_steps=1,
+    )
+    t0 = time.perf_counter()
+    trainer.fit(module, loaders["train"], loaders["val"], ckpt_path=str(resume) if resume else None)
+    train_s = time.perf_counter() - t0
+    best = Classifier.load_from_checkpoint(checkpoint.best_model_path, net=net, weights_only=False)
+    best.eval()
+    test_loader = make_loader(inputs, y, split["test"], 1024, shuffle=False)
+    t0 = time.perf_counter()
+    with torch.no_grad():
+        scores = torch.cat([torch.sigmoid(best(batch)[:, 0]) for batch in test_loader]).numpy()
+    infer = len(split["test"]) / max(time.perf_counter() - t0, 1e-9)
+    hist = out / "metrics.csv"
+    if hist.exists():
+        hist.replace(out / "history.csv")
+    return {"scores": scores.astype(np.float64), "train_seconds": train_s, "inference_jets_per_s": infer,
+            "n_parameters": int(sum(p.numel() for p in net.parameters())), "epochs": int(trainer.current_epoch)}
