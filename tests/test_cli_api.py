@@ -77,6 +77,7 @@ def test_list_command():
     res = CliRunner().invoke(app, ["list"])
     assert res.exit_code == 0
     assert "top-tagging" in res.output and "ttbar-allhad" in res.output and "atlas" in res.output
+    assert "particlenet-lite" in res.output and "mass-cut" in res.output
 
 
 def test_generate_command_end_to_end(tmp_path):

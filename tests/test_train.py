@@ -61,3 +61,17 @@ def test_bad_input_fails_before_training(top_dataset, tmp_path):
     with pytest.raises(DataError, match="'pt' has 40 NaN/inf"):
         train(TrainConfig("dnn"), JetDataset(jets, {}, tmp_path / "nan.parquet", "parquet", ["qcd", "top"]), tmp_path / "z", progress=False)
     assert not (tmp_path / "z" / "model.ckpt").exists()
+
+
+def test_tiny_top_tagging_run_writes_the_report(top_dataset_path, tmp_path):
+    from hepdl.report import FIGURES
+    from hepdl.tasks.top_tagging import run
+
+    out = run("quick", models=["mass-cut", "bdt", "dnn"], dataset=top_dataset_path, runs_dir=tmp_path, epochs=3, progress=False)
+    page = (out / "report.html").read_text()
+    for fig in FIGURES:
+        assert (out / "plots" / f"{fig}.png").stat().st_size > 5000, fig
+        assert f"plots/{fig}.png" in page
+    metrics = {m: json.loads((out / m / "metrics.json").read_text()) for m in ("mass-cut", "bdt", "dnn")}
+    assert max(metrics[m]["auc"]["value"] for m in ("bdt", "dnn")) > metrics["mass-cut"]["auc"]["value"]
+    assert "1/eps_B @ eps_S=0.3" in (out / "table.txt").read_text()

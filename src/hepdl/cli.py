@@ -49,6 +49,53 @@ def generate(
     typer.echo(f"dataset written to {path}")
 
 
+@app.command("run")
+def run_task(
+    task: Annotated[str, typer.Argument(help="Task to run end to end, e.g. top-tagging.")],
+    preset: Annotated[str, typer.Option(help="quick (2 CPU cores, minutes) or paper (Landscape sizes, GPU).")] = "quick",
+    models: Annotated[str | None, typer.Option(help="Comma-separated model names (default: the preset's).")] = None,
+    data: Annotated[Path | None, typer.Option(help="Use this dataset instead of generating one.")] = None,
+    runs: Annotated[Path, typer.Option(help="Directory for runs.")] = Path("runs"),
+    epochs: Annotated[int | None, typer.Option(help="Override the preset's epochs.")] = None,
+    workers: Annotated[int | None, typer.Option(help="Worker processes for generation.")] = None,
+    cache: Annotated[Path | None, typer.Option(help="Cache directory.")] = None,
+) -> None:
+    """Generate (or reuse) the data, train every model, evaluate, and write the report."""
+    from hepdl.errors import UnknownNameError
+
+    if task != "top-tagging":
+        from hepdl import tasks
+
+        tasks.get(task)
+        raise UnknownNameError("runnable task", task, ["top-tagging"])
+    from hepdl.tasks.top_tagging import run
+
+    out = run(preset, models=models.split(",") if models else None, dataset=data, runs_dir=runs, cache=cache,
+              workers=workers, epochs=epochs)
+    typer.echo((out / "table.txt").read_text())
+    typer.echo(f"report: {out / 'report.html'}")
+
+
+@app.command("train")
+def train_cmd(
+    model: Annotated[str, typer.Option("--model", "-m", help="Model name (see `hepdl list`).")],
+    data: Annotated[Path, typer.Option(help="Dataset (any format hepdl.data.open reads).")],
+    out: Annotated[Path, typer.Option(help="Run directory for this model.")] = Path("runs/train"),
+    preset: Annotated[str, typer.Option(help="Model configuration: small or paper.")] = "small",
+    epochs: Annotated[int, typer.Option(help="Maximum epochs.")] = 10,
+    batch_size: Annotated[int, typer.Option(help="Batch size.")] = 128,
+    lr: Annotated[float, typer.Option(help="Learning rate (AdamW).")] = 1e-3,
+    seed: Annotated[int, typer.Option(help="Seed.")] = 0,
+    resume: Annotated[Path | None, typer.Option(help="Checkpoint to resume from.")] = None,
+) -> None:
+    """Train one model (torch, BDT or cut) and evaluate it on the test split."""
+    from hepdl.train import TrainConfig, train
+
+    m = train(TrainConfig(model, preset=preset, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed), data, out, resume=resume)
+    typer.echo(f"{model}: AUC {m['auc']['value']:.4f} ± {m['auc']['error']:.4f}, "
+               f"1/eps_B@0.3 {m['rej_at_0.3']['value']:.1f}, 1/eps_B@0.5 {m['rej_at_0.5']['value']:.1f}; written to {out}")
+
+
 @app.command()
 def info(path: Annotated[Path, typer.Argument(help="Dataset directory or file (.parquet, .h5, .root).")]) -> None:
     """Print a dataset's summary: counts, class balance, cutflow, settings."""
@@ -89,6 +136,10 @@ def list_() -> None:
     for name in sim.list_processes():
         typer.echo(f"  {name:<16} {sim.get_process(name).description}")
     typer.echo(f"detector cards: {', '.join(sim.known_cards())}")
+    from hepdl.models import list_models
+    from hepdl.train import BASELINES
+
+    typer.echo(f"models: {', '.join(sorted(list_models() + list(BASELINES)))}")
     from hepdl.features import FEATURE_SETS
 
     typer.echo("feature sets:")

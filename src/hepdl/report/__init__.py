@@ -1,0 +1,210 @@
+"""Plots (mplhep style) and one HTML page per run, from the files the trainer wrote.
+
+Every figure is a PNG in ``<run>/plots/`` that can go straight into a talk; ``report.html`` shows
+them with the table of models.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hepdl.data.paths import atomic_write
+
+__all__ = ["model_table", "make_report", "FIGURES"]
+
+FIGURES = ("roc", "scores", "mass_sculpting", "training", "images", "jet_display")
+
+
+def _plt() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import mplhep
+
+    plt.style.use(mplhep.style.ATLAS)
+    return plt
+
+
+def _fmt(m: dict[str, Any], key: str, digits: int = 3) -> str:
+    v = m.get(key)
+    if isinstance(v, dict):
+        val, err = v["value"], v["error"]
+        if not np.isfinite(val):
+            return "inf"
+        return f"{val:.{digits}f} ± {err:.{digits}f}" if np.isfinite(err) else f"{val:.{digits}f}"
+    return "" if v is None else (f"{v:.3g}" if isinstance(v, float) else str(v))
+
+
+def model_table(metrics: dict[str, dict[str, Any]]) -> list[list[str]]:
+    """Rows (header first) of the model table: parameters, Acc, AUC, 1/eps_B@0.3, 1/eps_B@0.5, time, jets/s."""
+    rows = [["model", "parameters", "accuracy", "AUC", "1/eps_B @ eps_S=0.3", "1/eps_B @ eps_S=0.5", "train [s]", "inference [jets/s]"]]
+    for name, m in sorted(metrics.items(), key=lambda kv: -kv[1]["auc"]["value"]):
+        rows.append([name, str(m.get("n_parameters", "")), _fmt(m, "accuracy"), _fmt(m, "auc", 4), _fmt(m, "rej_at_0.3", 1),
+                     _fmt(m, "rej_at_0.5", 1), f"{m.get('train_seconds', 0):.1f}", f"{m.get('inference_jets_per_s', 0):.3g}"])
+    return rows
+
+
+def _text_table(rows: list[list[str]]) -> str:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows)
+
+
+def make_report(run_dir: str | Path, jets: Any | None = None, labels: np.ndarray | None = None, title: str = "hepdl run") -> Path:
+    """Write ``plots/*.png`` and ``report.html`` for a run directory holding one sub-directory per model.
+
+    Parameters
+    ----------
+    run_dir
+        ``runs/<task>/<timestamp>/`` with ``<model>/metrics.json`` and ``<model>/scores.npz``.
+    jets, labels
+        The dataset's jets and labels (for the mass-sculpting plot, average images and a jet display);
+        figures that need them are skipped without.
+    """
+    from hepdl.metrics import roc_curve
+
+    run = Path(run_dir)
+    plt = _plt()
+    plots = run / "plots"
+    plots.mkdir(exist_ok=True)
+    models = sorted(p for p in run.iterdir() if (p / "metrics.json").exists())
+    metrics = {p.name: json.loads((p / "metrics.json").read_text()) for p in models}
+    scores = {p.name: np.load(p / "scores.npz") for p in models}
+    made: list[str] = []
+
+    # ROC: 1/eps_B against eps_S on a log axis
+    fig, ax = plt.subplots(figsize=(8, 6))
+    for k, name in enumerate(sorted(metrics, key=lambda n: -metrics[n]["auc"]["value"])):
+        s = scores[name]
+        es, eb, _ = roc_curve(s["labels"], s["scores"])
+        ok = eb > 0
+        ax.plot(es[ok], 1 / eb[ok], ls=("-", "--", ":")[k // 7 % 3], label=f"{name} (AUC {metrics[name]['auc']['value']:.3f})")
+    ax.set_yscale("log")
+    ax.set_xlabel(r"signal efficiency $\epsilon_S$")
+    ax.set_ylabel(r"background rejection $1/\epsilon_B$")
+    ax.set_xlim(0, 1)
+    ax.legend(fontsize=10)
+    fig.savefig(plots / "roc.png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    made.append("roc")
+
+    # score distributions per class
+    n = len(models)
+    cols = min(n, 4)
+    rows_ = (n + cols - 1) // cols
+    fig, axes = plt.subplots(rows_, cols, figsize=(4.5 * cols, 3.6 * rows_), squeeze=False)
+    for ax, name in zip(axes.ravel(), metrics, strict=False):
+        s = scores[name]
+        bins = np.linspace(np.min(s["scores"]), np.max(s["scores"]) + 1e-9, 30)
+        for lab, txt in ((0, "background"), (1, "signal")):
+            ax.hist(s["scores"][s["labels"] == lab], bins=bins, histtype="step", density=True, label=txt, lw=1.5)
+        ax.set_title(name, fontsize=11)
+        ax.set_xlabel("score", fontsize=10)
+    axes.ravel()[0].legend(fontsize=9)
+    for ax in axes.ravel()[n:]:
+        ax.axis("off")
+    fig.tight_layout()
+    fig.savefig(plots / "scores.png", dpi=100)
+    plt.close(fig)
+    made.append("scores")
+
+    # training curves
+    fig, ax = plt.subplots(figsize=(8, 5))
+    any_curve = False
+    for p in models:
+        h = p / "history.csv"
+        if h.exists():
+            import pandas as pd
+
+            df = pd.read_csv(h)
+            if "val_loss" in df:
+                v = df.dropna(subset=["val_loss"])
+                ax.plot(v["epoch"] + 1, v["val_loss"], label=f"{p.name} val")
+                any_curve = True
+            if "train_loss" in df:
+                t = df.dropna(subset=["train_loss"])
+                ax.plot(t["epoch"] + 1, t["train_loss"], ls="--", alpha=0.6)
+    if any_curve:
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("loss (BCE)")
+        ax.legend(fontsize=9)
+        fig.savefig(plots / "training.png", dpi=100, bbox_inches="tight")
+        made.append("training")
+    plt.close(fig)
+
+    if jets is not None and labels is not None:
+        import awkward as ak
+
+        from hepdl.features import jet_images, soft_drop
+
+        # mass sculpting: QCD jet mass before and after a cut at eps_S = 0.5 for each model
+        fig, ax = plt.subplots(figsize=(8, 6))
+        idx_any = scores[next(iter(scores))]["index"]
+        mass = ak.to_numpy(jets.jet_m)
+        bins = np.linspace(0, 300, 31)
+        qcd_all = mass[idx_any][scores[next(iter(scores))]["labels"] == 0]
+        ax.hist(qcd_all, bins=bins, histtype="stepfilled", alpha=0.3, color="grey", density=True, label="QCD, no cut")
+        for name, s in scores.items():
+            sig = s["scores"][s["labels"] == 1]
+            cut = np.quantile(sig, 0.5)
+            sel = (s["labels"] == 0) & (s["scores"] >= cut)
+            if sel.sum() > 1:
+                ax.hist(mass[s["index"][sel]], bins=bins, histtype="step", density=True, lw=1.5, label=f"{name} ($\\epsilon_S$=0.5)")
+        ax.set_xlabel("jet mass [GeV]")
+        ax.set_ylabel("normalised QCD jets")
+        ax.legend(fontsize=9)
+        fig.savefig(plots / "mass_sculpting.png", dpi=110, bbox_inches="tight")
+        plt.close(fig)
+        made.append("mass_sculpting")
+
+        # average images
+        imgs = jet_images(jets)
+        fig, axes = plt.subplots(1, 2, figsize=(10, 4.5))
+        for ax, lab, txt in ((axes[0], 1, "top"), (axes[1], 0, "QCD")):
+            avg = imgs[labels == lab].mean(axis=0)[0]
+            ax.imshow(np.log10(avg.T + 1e-6), origin="lower", extent=(-0.8, 0.8, -0.8, 0.8), cmap="viridis", vmin=-5)
+            ax.set_title(f"average {txt} jet (log$_{{10}}$ p$_T$ fraction)", fontsize=11)
+            ax.set_xlabel(r"$\eta'$")
+            ax.set_ylabel(r"$\phi'$")
+        fig.tight_layout()
+        fig.savefig(plots / "images.png", dpi=100)
+        plt.close(fig)
+        made.append("images")
+
+        # one jet in eta-phi, marker area ~ pT, colour by type
+        i = int(np.nonzero(labels == 1)[0][0])
+        c = jets.constituents[i]
+        eta, phi, pt, ptype = (ak.to_numpy(c[f]) for f in ("eta", "phi", "pt", "type"))
+        dphi = (phi - float(jets.jet_phi[i]) + np.pi) % (2 * np.pi) - np.pi
+        fig, ax = plt.subplots(figsize=(6.5, 6))
+        names = {0: "charged hadron", 1: "neutral hadron", 2: "photon", 3: "electron", 4: "muon", -1: "unknown"}
+        for t in np.unique(ptype):
+            sel = ptype == t
+            ax.scatter(eta[sel] - float(jets.jet_eta[i]), dphi[sel], s=4 + 300 * pt[sel] / pt.max(), alpha=0.7, label=names.get(int(t), str(t)))
+        sd = soft_drop(jets[i : i + 1])
+        ax.set_title(f"top jet: $p_T$={float(jets.jet_pt[i]):.0f} GeV, m={float(jets.jet_m[i]):.0f} GeV, "
+                     f"$m_{{SD}}$={sd['mass'][0]:.0f} GeV", fontsize=10)
+        ax.set_xlabel(r"$\Delta\eta$")
+        ax.set_ylabel(r"$\Delta\phi$")
+        ax.set_xlim(-1, 1)
+        ax.set_ylim(-1, 1)
+        ax.legend(fontsize=8, loc="upper right")
+        fig.savefig(plots / "jet_display.png", dpi=110, bbox_inches="tight")
+        plt.close(fig)
+        made.append("jet_display")
+
+    rows = model_table(metrics)
+    table_html = "<table><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in rows[0]) + "</tr>" + "".join(
+        "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in rows[1:]) + "</table>"
+    figs = "".join(f'<h2>{name.replace("_", " ")}</h2><img src="plots/{name}.png" style="max-width:900px">' for name in made)
+    page = f"""<!doctype html><html><head><meta charset="utf-8"><title>{html.escape(title)}</title>
+<style>body{{font-family:sans-serif;margin:2em}} table{{border-collapse:collapse}} td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right}}</style>
+</head><body><h1>{html.escape(title)}</h1>{table_html}{figs}</body></html>"""
+    atomic_write(run / "report.html", lambda tmp: tmp.write_text(page))
+    (run / "table.txt").write_text(_text_table(rows) + "\n")
+    return run / "report.html"
