@@ -229,18 +229,23 @@ def _open_hepdl(path: Path) -> JetDataset:
     return JetDataset(jets, meta, path, "hepdl", list(meta.get("label_names", [])))
 
 
+def _choose(path: Path, what: str, available: list[str], wanted: str | None, argument: str) -> str:
+    """``wanted`` if the file has it, or the file's only ``what`` when none was asked for."""
+    if wanted is None:
+        if len(available) != 1:
+            raise DataError(f"{path}: holds {what}s {available}; say which one with {argument}=")
+        return available[0]
+    if wanted not in available:
+        raise DataError(f"{path}: no {what} {wanted!r}; {what}s: {available}")
+    return wanted
+
+
 def _open_toptagging_hdf5(path: Path, key: str | None) -> JetDataset:
     import pandas as pd
 
     try:
         with pd.HDFStore(path, mode="r") as store:
-            keys = [k.lstrip("/") for k in store.keys() if k.strip("/")]
-            if key is None:
-                if len(keys) != 1:
-                    raise DataError(f"{path}: holds tables {keys}; say which one with key=")
-                key = keys[0]
-            if key not in keys:
-                raise DataError(f"{path}: no table {key!r}; tables: {keys}")
+            key = _choose(path, "table", [k.lstrip("/") for k in store.keys() if k.strip("/")], key, "key")
             df = store[key]
     except (OSError, ValueError) as exc:
         if isinstance(exc, DataError):
@@ -309,12 +314,7 @@ def _root_tree(path: Path, tree: str | None) -> tuple[Any, str]:
     except Exception as exc:  # uproot raises many types for a bad file
         raise DataError(f"{path} is not a readable ROOT file: {exc}") from None
     trees = sorted({k.split(";")[0] for k, v in classes.items() if v in ("TTree", "ROOT::RNTuple")})
-    if tree is None:
-        if len(trees) != 1:
-            raise DataError(f"{path}: holds trees {trees}; say which one with tree=")
-        tree = trees[0]
-    if tree not in trees:
-        raise DataError(f"{path}: no TTree {tree!r}; trees: {trees}")
+    tree = _choose(path, "TTree", trees, tree, "tree")
     return f[tree], tree
 
 
