@@ -75,3 +75,27 @@ def test_tiny_top_tagging_run_writes_the_report(top_dataset_path, tmp_path):
     metrics = {m: json.loads((out / m / "metrics.json").read_text()) for m in ("mass-cut", "bdt", "dnn")}
     assert max(metrics[m]["auc"]["value"] for m in ("bdt", "dnn")) > metrics["mass-cut"]["auc"]["value"]
     assert "1/eps_B @ eps_S=0.3" in (out / "table.txt").read_text()
+
+    # predict on the dataset reproduces the stored test scores; evaluate reproduces the metrics
+    from hepdl.train import evaluate, predict
+
+    scores = predict(out, top_dataset_path)
+    for m in ("mass-cut", "bdt", "dnn"):
+        stored = np.load(out / m / "scores.npz")
+        assert np.allclose(scores[m][stored["index"]], stored["scores"], rtol=1e-5, atol=1e-6), m
+    again = evaluate(out, n_bootstrap=10)
+    assert again["bdt"]["auc"]["value"] == pytest.approx(metrics["bdt"]["auc"]["value"])
+    from typer.testing import CliRunner
+
+    from hepdl.cli import app
+
+    for suffix in ("parquet", "root"):
+        res = CliRunner().invoke(app, ["predict", str(out), "--data", str(top_dataset_path), "--out", str(tmp_path / f"s.{suffix}"),
+                                       "--models", "bdt,dnn"])
+        assert res.exit_code == 0, res.output
+    import pandas as pd
+    import uproot
+
+    df = pd.read_parquet(tmp_path / "s.parquet")
+    assert list(df.columns) == ["score_bdt", "score_dnn", "label"] and len(df) == 600
+    assert np.allclose(uproot.open(tmp_path / "s.root")["scores"]["score_bdt"].array(library="np"), df["score_bdt"])

@@ -97,6 +97,52 @@ def train_cmd(
 
 
 @app.command()
+def evaluate(run: Annotated[Path, typer.Argument(help="Run directory (runs/<task>/<timestamp>).")]) -> None:
+    """Recompute the test metrics of every model in a run and rewrite its report."""
+    from hepdl.report import model_table
+    from hepdl.train import evaluate as _evaluate
+
+    res = _evaluate(run)
+    rows = model_table(res)
+    for r in rows:
+        typer.echo("  ".join(r))
+
+
+@app.command()
+def predict(
+    run: Annotated[Path, typer.Argument(help="Run directory, or one model's directory.")],
+    data: Annotated[Path, typer.Option(help="Jets to score (any format hepdl.data.open reads).")],
+    out: Annotated[Path, typer.Option(help="Output file: .parquet or .root.")],
+    models: Annotated[str | None, typer.Option(help="Comma-separated models (default: all in the run).")] = None,
+) -> None:
+    """Score jets with the run's models; write one column per model (score_<model>) plus label."""
+    import numpy as np
+
+    from hepdl.data import open as open_dataset
+    from hepdl.errors import ConfigError
+    from hepdl.train import predict as _predict
+
+    if out.suffix not in (".parquet", ".root"):
+        raise ConfigError(f"output {out} must end in .parquet or .root")
+    ds = open_dataset(data)
+    scores = _predict(run, ds, models=models.split(",") if models else None)
+    cols = {f"score_{k.replace('-', '_')}": v for k, v in scores.items()}
+    cols["label"] = ds.labels.astype(np.int32)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix == ".parquet":
+        import pandas as pd
+
+        pd.DataFrame(cols).to_parquet(out, index=False)
+    else:
+        import uproot
+
+        with uproot.recreate(out) as f:
+            f.mktree("scores", {k: v.dtype for k, v in cols.items()})
+            f["scores"].extend(cols)
+    typer.echo(f"wrote {len(ds)} jets x {len(scores)} models to {out}")
+
+
+@app.command()
 def info(path: Annotated[Path, typer.Argument(help="Dataset directory or file (.parquet, .h5, .root).")]) -> None:
     """Print a dataset's summary: counts, class balance, cutflow, settings."""
     from hepdl import data

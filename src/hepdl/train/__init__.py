@@ -3,6 +3,6 @@
 from __future__ import annotations
 
 from hepdl.train.inputs import make_inputs, split_indices
-from hepdl.train.trainer import BASELINES, TrainConfig, train
+from hepdl.train.trainer import BASELINES, TrainConfig, evaluate, predict, train
 
-__all__ = ["BASELINES", "TrainConfig", "make_inputs", "split_indices", "train"]
+__all__ = ["BASELINES", "TrainConfig", "evaluate", "make_inputs", "predict", "split_indices", "train"]

@@ -24,7 +24,7 @@ from hepdl.metrics import classifier_metrics
 from hepdl.models import registry
 from hepdl.train.inputs import make_inputs, split_indices
 
-__all__ = ["TrainConfig", "train", "BASELINES"]
+__all__ = ["TrainConfig", "train", "predict", "evaluate", "BASELINES"]
 
 #: Non-torch models known to the trainer, name -> (input kind, paper).
 BASELINES = {
@@ -168,6 +168,7 @@ def _train_torch(config: TrainConfig, inputs: Any, y: np.ndarray, split: dict[st
         cfg.setdefault("n_channels", arrays["images"].shape[1])
         cfg.setdefault("n_pixels", arrays["images"].shape[-1])
     net = registry.get(config.model, preset=config.preset, **cfg)
+    atomic_write_json(out / "model_build.json", {"model": config.model, "preset": config.preset, "config": cfg})
     module = Classifier(net, inputs.kind, model_name=config.model, lr=config.lr, weight_decay=config.weight_decay,
                         epochs=config.epochs)
     if resume is not None:
@@ -200,3 +201,87 @@ def _train_torch(config: TrainConfig, inputs: Any, y: np.ndarray, split: dict[st
         hist.replace(out / "history.csv")
     return {"scores": scores.astype(np.float64), "train_seconds": train_s, "inference_jets_per_s": infer,
             "n_parameters": int(sum(p.numel() for p in net.parameters())), "epochs": int(trainer.current_epoch)}
+
+
+def _model_dirs(run: Path) -> list[Path]:
+    dirs = sorted(p for p in run.iterdir() if (p / "config.json").exists() and (p / "preprocess.json").exists())
+    if (run / "config.json").exists() and (run / "preprocess.json").exists():
+        dirs = [run]
+    if not dirs:
+        raise DataError(f"{run} holds no trained model (no <model>/config.json)")
+    return dirs
+
+
+def predict(run: str | Path, data: str | Path | JetDataset, *, models: list[str] | None = None) -> dict[str, np.ndarray]:
+    """Scores of the run's models (all, or ``models``) on every jet of ``data``, using each model's
+    stored preprocessing. Returns model name -> scores of shape (n_jets,)."""
+    import json as _json
+
+    import torch
+
+    from hepdl.models.baselines import BDT, MassTau32Cut, VariableCut
+    from hepdl.train.inputs import Inputs
+    from hepdl.train.module import Classifier, make_loader
+
+    ds = _as_dataset(data)
+    out: dict[str, np.ndarray] = {}
+    for d in _model_dirs(Path(run)):
+        cfg = _json.loads((d / "config.json").read_text())
+        name = cfg["model"]
+        if models and name not in models:
+            continue
+        pre = _json.loads((d / "preprocess.json").read_text())
+        kind = pre["kind"]
+        if kind in ("cut", "bdt"):
+            frame = make_inputs(ds, kind, np.arange(len(ds)), feature_set=pre["feature_set"]).arrays["frame"]
+            missing = [c for c in pre["columns"] if c not in frame.columns]
+            if missing:
+                raise DataError(f"{ds.path} lacks the inputs {missing} of model {name!r}")
+            loader = {"bdt": BDT, "mass-cut": VariableCut, "tau32-cut": MassTau32Cut}[name]
+            out[name] = np.asarray(loader.load(d / "model.json").score(frame[pre["columns"]]), dtype=np.float64)
+            continue
+        inputs = make_inputs(ds, kind, np.arange(len(ds)), feature_set=pre.get("feature_set", "expert"),
+                             n_particles=pre.get("n_particles", 64))
+        if kind == "features":
+            cols = inputs.preprocess["columns"]
+            if cols != pre["columns"]:
+                raise DataError(f"{ds.path}: feature columns {cols} differ from model {name!r}'s {pre['columns']}")
+            # undo this dataset's standardisation, apply the model's
+            x = inputs.arrays["features"] * np.asarray(inputs.preprocess["std"]) + np.asarray(inputs.preprocess["mean"])
+            inputs = Inputs(kind, {"features": ((x - np.asarray(pre["mean"])) / np.asarray(pre["std"])).astype(np.float32)},
+                            inputs.labels, pre)
+        build = _json.loads((d / "model_build.json").read_text())
+        net = registry.get(build["model"], preset=build["preset"], **build["config"])
+        module = Classifier.load_from_checkpoint(d / "model.ckpt", net=net, weights_only=False).eval()
+        y = np.zeros(len(ds), dtype=np.int64)
+        with torch.no_grad():
+            out[name] = torch.cat([torch.sigmoid(module(b)[:, 0]) for b in make_loader(inputs, y, np.arange(len(ds)), 1024, False)]).numpy().astype(np.float64)
+    if models:
+        unknown = [m for m in models if m not in out]
+        if unknown:
+            raise DataError(f"run {run} has no model(s) {unknown}; it has {sorted(out)}")
+    return out
+
+
+def evaluate(run: str | Path, *, n_bootstrap: int = 100) -> dict[str, dict[str, Any]]:
+    """Recompute every model's test metrics from its stored test scores and rewrite the report."""
+    import json as _json
+
+    from hepdl.report import make_report
+
+    run = Path(run)
+    results = {}
+    for d in _model_dirs(run):
+        s = np.load(d / "scores.npz")
+        m = classifier_metrics(s["labels"], s["scores"], n_bootstrap=n_bootstrap)
+        old = _json.loads((d / "metrics.json").read_text())
+        old.update({k: {"value": v.value, "error": v.error} for k, v in m.items()})
+        atomic_write_json(d / "metrics.json", old)
+        results[d.name] = old
+    ds_path = _json.loads((_model_dirs(run)[0] / "config.json").read_text())["dataset"]
+    try:
+        ds = open_dataset(ds_path)
+        make_report(run, ds.jets, ds.labels)
+    except DataError:
+        make_report(run)
+    return results
