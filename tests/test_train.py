@@ -48,6 +48,8 @@ def test_baselines_through_the_same_entry_point(top_dataset, tmp_path):
 def test_bad_input_fails_before_training(top_dataset, tmp_path):
     with pytest.raises(UnknownNameError, match=r"unknown model 'transformer'; known models: .*part"):
         TrainConfig("transformer")
+    with pytest.raises(ConfigError, match="model 'pfn' takes the 'cloud' representation, not 'image'"):
+        TrainConfig("pfn", representation="image")
     one_class = JetDataset(top_dataset.jets[top_dataset.labels == 1], {}, top_dataset.path, "parquet", ["qcd", "top"])
     with pytest.raises(DataError, match="classes \\[1\\]"):
         train(TrainConfig("dnn"), one_class, tmp_path / "x", progress=False)

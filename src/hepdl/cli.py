@@ -87,11 +87,17 @@ def train_cmd(
     lr: Annotated[float, typer.Option(help="Learning rate (AdamW).")] = 1e-3,
     seed: Annotated[int, typer.Option(help="Seed.")] = 0,
     resume: Annotated[Path | None, typer.Option(help="Checkpoint to resume from.")] = None,
+    representation: Annotated[str | None, typer.Option(help="Check that the model takes this representation.")] = None,
+    devices: Annotated[str, typer.Option(help="Devices for Lightning (auto, 1, 4, ...): DDP on several GPUs.")] = "auto",
+    num_nodes: Annotated[int, typer.Option(help="Nodes for multi-node DDP.")] = 1,
 ) -> None:
     """Train one model (torch, BDT or cut) and evaluate it on the test split."""
     from hepdl.train import TrainConfig, train
 
-    m = train(TrainConfig(model, preset=preset, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed), data, out, resume=resume)
+    dev: str | int = int(devices) if devices.isdigit() else devices
+    cfg = TrainConfig(model, preset=preset, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
+                      representation=representation, devices=dev, num_nodes=num_nodes)
+    m = train(cfg, data, out, resume=resume)
     typer.echo(f"{model}: AUC {m['auc']['value']:.4f} ± {m['auc']['error']:.4f}, "
                f"1/eps_B@0.3 {m['rej_at_0.3']['value']:.1f}, 1/eps_B@0.5 {m['rej_at_0.5']['value']:.1f}; written to {out}")
 

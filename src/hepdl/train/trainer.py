@@ -53,6 +53,9 @@ class TrainConfig:
     feature_set: str = "expert"
     n_particles: int = 64
     devices: str | int = "auto"
+    num_nodes: int = 1
+    precision: str | None = None  # default: "16-mixed" on CUDA, "32-true" on CPU
+    representation: str | None = None  # if given, must be the model's (a mismatch is an error)
     n_bootstrap: int = 100
 
     def __post_init__(self) -> None:
@@ -61,6 +64,8 @@ class TrainConfig:
         if self.epochs < 1 or self.batch_size < 1 or not self.lr > 0 or self.patience < 1:
             raise ConfigError("epochs, batch_size and patience must be >= 1 and lr > 0")
         self.fractions = tuple(self.fractions)  # type: ignore[assignment]
+        if self.representation is not None and self.representation != self.input_kind:
+            raise ConfigError(f"model {self.model!r} takes the {self.input_kind!r} representation, not {self.representation!r}")
 
     @property
     def input_kind(self) -> str:
@@ -180,8 +185,10 @@ def _train_torch(config: TrainConfig, inputs: Any, y: np.ndarray, split: dict[st
                for k in ("train", "val")}
     checkpoint = ModelCheckpoint(dirpath=out, filename="model", monitor="val_loss", mode="min", save_top_k=1,
                                  enable_version_counter=False)
+    precision = config.precision or ("16-mixed" if torch.cuda.is_available() else "32-true")
     trainer = L.Trainer(
-        max_epochs=config.epochs, accelerator="auto", devices=config.devices, deterministic=True,
+        max_epochs=config.epochs, accelerator="auto", devices=config.devices, num_nodes=config.num_nodes,
+        precision=precision, deterministic=True,
         callbacks=[checkpoint, EarlyStopping("val_loss", patience=config.patience)],
         logger=CSVLogger(out, name="", version=""), enable_progress_bar=progress, enable_model_summary=False,
         log_every_n_steps=1,
