@@ -6,7 +6,6 @@ STAMP  := $(VENV)/.hepdl-installed
 # energyflow 1.4.0 (the EFP reference for a cross-check test and a benchmark) imports only with numpy<2
 EFVENV ?= .venv-energyflow
 EFSTAMP := $(EFVENV)/.installed
-DEMO_DATA ?= data/top-tagging-demo
 
 .PHONY: demo test test-all lint bench install clean
 
@@ -27,7 +26,7 @@ $(EFSTAMP):
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/hepdl generate top-tagging --n-jets 1000 --out $(DEMO_DATA)
+	$(BIN)/hepdl run top-tagging --preset quick
 
 test: $(STAMP) $(EFSTAMP)
 	$(BIN)/ruff check src tests benchmarks
@@ -42,6 +41,7 @@ lint: $(STAMP)
 bench: $(STAMP) $(EFSTAMP)
 	$(BIN)/python benchmarks/bench_generate.py
 	$(BIN)/python benchmarks/bench_features.py
+	$(BIN)/python benchmarks/bench_training.py
 
 clean:
 	rm -rf $(VENV) $(EFVENV) build *.egg-info src/*.egg-info .pytest_cache

@@ -61,7 +61,7 @@ def dataset_spec(
 
 #: Run presets: dataset size, epochs, the model configurations to use, and the models.
 PRESETS: dict[str, dict] = {
-    "quick": {"n_jets": 10_000, "epochs": 15, "model_preset": "small", "n_particles": 64,
+    "quick": {"n_jets": 10_000, "epochs": 12, "model_preset": "small", "n_particles": 64,
               "models": ["mass-cut", "tau32-cut", "bdt", "dnn", "cnn", "pfn", "efn", "particlenet-lite", "part", "lbn"]},
     # the Landscape sizes (1.2M / 400k / 400k jets) and the published configurations, for a GPU
     "paper": {"n_jets": 2_000_000, "epochs": 30, "model_preset": "paper", "n_particles": 128, "fractions": (0.6, 0.2, 0.2),
