@@ -1,7 +1,9 @@
 """hepdl: a workbench for deep learning in particle physics.
 
 Subpackages follow the data path, one direction: :mod:`hepdl.sim` (Pythia 8, detector, jets),
-:mod:`hepdl.data` (datasets on disk and readers), :mod:`hepdl.tasks` (physics tasks composing them).
+:mod:`hepdl.data` (datasets on disk and readers), :mod:`hepdl.features` (observables, EFPs, images,
+particle clouds), :mod:`hepdl.models` (the model zoo and baselines), :mod:`hepdl.train` (one trainer),
+:mod:`hepdl.metrics`, :mod:`hepdl.report`, and :mod:`hepdl.tasks` (physics tasks composing them).
 """
 
 from __future__ import annotations
