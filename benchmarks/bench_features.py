@@ -80,15 +80,10 @@ def main() -> None:
     import numpy as np
 
     import hepdl.data
-    from hepdl.data.generate import settings_hash
-    from hepdl.sim.detector import load_card
+    from hepdl.data.generate import ensure_dataset
     from hepdl.tasks import top_tagging
 
-    data = args.data
-    if data is None:
-        spec = top_tagging.dataset_spec(args.jets, seed=1, jets_per_part=500)
-        data = hepdl.data.cache_dir() / "datasets" / f"top-tagging-{settings_hash(spec.settings(load_card(spec.detector)))[:10]}"
-        hepdl.data.generate_dataset(spec, data, progress=sys.stderr.isatty())
+    data = args.data or ensure_dataset(top_tagging.dataset_spec(args.jets, seed=1), progress=sys.stderr.isatty())
     jets = hepdl.data.open(data, max_jets=args.jets).jets
 
     ours = {kind: run_child([sys.executable, __file__, "--jets", str(args.jets), "--child", kind, str(data)])

@@ -87,16 +87,10 @@ def main() -> None:
     if args.child:
         child(args.child[0], args.child[1], args.jets)
         return
-    import hepdl.data
-    from hepdl.data.generate import settings_hash
-    from hepdl.sim.detector import load_card
+    from hepdl.data.generate import ensure_dataset
     from hepdl.tasks import top_tagging
 
-    data = args.data
-    if data is None:
-        spec = top_tagging.dataset_spec(max(args.jets, 2), seed=1)
-        data = hepdl.data.cache_dir() / "datasets" / f"top-tagging-{settings_hash(spec.settings(load_card(spec.detector)))[:10]}"
-        hepdl.data.generate_dataset(spec, data, progress=sys.stderr.isatty())
+    data = args.data or ensure_dataset(top_tagging.dataset_spec(max(args.jets, 2), seed=1), progress=sys.stderr.isatty())
     res = {}
     for m in MODELS:
         run = subprocess.run([sys.executable, __file__, "--jets", str(args.jets), "--child", m, str(data)], capture_output=True, text=True)

@@ -35,15 +35,14 @@ def generate(
 ) -> None:
     """Generate (or finish) a task's labelled dataset and print its summary."""
     from hepdl import data, tasks
-    from hepdl.data.generate import settings_hash
-    from hepdl.sim.detector import load_card
+    from hepdl.data.generate import default_dataset_dir
 
     spec = tasks.get(task).dataset_spec(
         n_jets, seed=seed, detector=detector, pileup_mu=pileup, mpi=mpi, sqrt_s=sqrt_s, pt_min=pt_min, pt_max=pt_max,
         pthat_min=pthat_min, pthat_max=pthat_max, jets_per_part=jets_per_part,
     )
     if out is None:
-        out = data.cache_dir(cache) / "datasets" / f"{task}-{settings_hash(spec.settings(load_card(spec.detector)))[:10]}"
+        out = default_dataset_dir(spec, cache)
     path = data.generate_dataset(spec, out, workers=workers, scheduler=scheduler, progress=not quiet)
     typer.echo(data.open(path).summary())
     typer.echo(f"dataset written to {path}")

@@ -34,7 +34,8 @@ from hepdl.sim.generator import EventGenerator, GeneratorConfig, derive_seed
 from hepdl.sim.jets import JetSelection, leading_jets
 from hepdl.sim.truth import hadronic_tops, match_top
 
-__all__ = ["SampleSpec", "DatasetSpec", "generate_dataset", "generate_part", "TRUTH_MATCHERS", "CUT_LABELS"]
+__all__ = ["SampleSpec", "DatasetSpec", "generate_dataset", "generate_part", "default_dataset_dir", "ensure_dataset",
+           "TRUTH_MATCHERS", "CUT_LABELS"]
 
 TRUTH_MATCHERS = ("none", "top")
 
@@ -417,6 +418,20 @@ def generate_dataset(
     atomic_write_json(meta_path, header)
     logging.getLogger("hepdl").info("generated %s in %.1f s", out, time.perf_counter() - t0)
     return out
+
+
+def default_dataset_dir(spec: DatasetSpec, cache: str | Path | None = None) -> Path:
+    """Where a dataset lives in the cache: ``<cache>/datasets/<task>-<settings hash>``."""
+    from hepdl.data.paths import cache_dir
+
+    shash = settings_hash(spec.settings(load_card(spec.detector)))
+    return cache_dir(cache) / "datasets" / f"{spec.task}-{shash[:10]}"
+
+
+def ensure_dataset(spec: DatasetSpec, cache: str | Path | None = None, *, workers: int | None = None,
+                   progress: bool = True) -> Path:
+    """The cached dataset of ``spec``, generated (or finished) first if needed."""
+    return generate_dataset(spec, default_dataset_dir(spec, cache), workers=workers, progress=progress)
 
 
 def _run_dask(spec: DatasetSpec, todo: list[tuple[int, int, int]], card: DetectorCard | None, out: Path,

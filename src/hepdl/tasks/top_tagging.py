@@ -77,11 +77,9 @@ def run(preset: str = "quick", *, models: list[str] | None = None, dataset: str 
 
     Returns the run directory.
     """
-    from hepdl.data import cache_dir, generate_dataset
     from hepdl.data import open as open_dataset
-    from hepdl.data.generate import settings_hash
+    from hepdl.data.generate import ensure_dataset
     from hepdl.report import make_report
-    from hepdl.sim.detector import load_card
     from hepdl.train import TrainConfig, train
 
     if preset not in PRESETS:
@@ -91,9 +89,7 @@ def run(preset: str = "quick", *, models: list[str] | None = None, dataset: str 
     configs = [TrainConfig(m, preset=p["model_preset"], epochs=epochs or p["epochs"], seed=seed, n_particles=p["n_particles"])
                for m in names]  # validates every name before any work
     if dataset is None:
-        spec = dataset_spec(p["n_jets"], seed=seed)
-        dataset = cache_dir(cache) / "datasets" / f"top-tagging-{settings_hash(spec.settings(load_card(spec.detector)))[:10]}"
-        generate_dataset(spec, dataset, workers=workers, progress=progress)
+        dataset = ensure_dataset(dataset_spec(p["n_jets"], seed=seed), cache, workers=workers, progress=progress)
     ds = open_dataset(dataset)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     out = Path(runs_dir) / "top-tagging" / stamp
