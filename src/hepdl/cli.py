@@ -16,7 +16,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, help="hepdl: deep 
 @app.command()
 def generate(
     task: Annotated[str, typer.Argument(help="Task whose dataset to generate, e.g. top-tagging.")],
-    n_jets: Annotated[int, typer.Option("--n-jets", "-n", help="Total number of jets (classes balanced).")] = 2000,
+    n_jets: Annotated[int | None, typer.Option("--n-jets", "-n", help="Total number of jets (classes balanced; default: the task's).")] = None,
     seed: Annotated[int, typer.Option(help="Dataset seed; the same seed and settings give identical files.")] = 1,
     out: Annotated[Path | None, typer.Option(help="Dataset directory (default: <cache>/datasets/<task>-<hash>).")] = None,
     cache: Annotated[Path | None, typer.Option(help="Cache directory (default $HEPDL_CACHE or ~/.cache/hepdl).")] = None,
@@ -25,9 +25,9 @@ def generate(
     detector: Annotated[str, typer.Option(help="Detector card: atlas, truth, or a path to a .toml card.")] = "atlas",
     pileup: Annotated[float, typer.Option(help="Mean number of pile-up events (Poisson).")] = 0.0,
     mpi: Annotated[bool, typer.Option("--mpi/--no-mpi", help="Multiple parton interactions.")] = True,
-    sqrt_s: Annotated[float, typer.Option("--sqrt-s", help="Centre-of-mass energy in GeV.")] = 14000.0,
-    pt_min: Annotated[float, typer.Option(help="Lower edge of the jet pT window (GeV).")] = 550.0,
-    pt_max: Annotated[float, typer.Option(help="Upper edge of the jet pT window (GeV).")] = 650.0,
+    sqrt_s: Annotated[float | None, typer.Option("--sqrt-s", help="Centre-of-mass energy in GeV (default: the task's).")] = None,
+    pt_min: Annotated[float | None, typer.Option(help="Lower edge of the jet pT window (GeV; default: the task's).")] = None,
+    pt_max: Annotated[float | None, typer.Option(help="Upper edge of the jet pT window (GeV; default: the task's).")] = None,
     pthat_min: Annotated[float | None, typer.Option(help="Lower edge of the pT-hat window (GeV).")] = None,
     pthat_max: Annotated[float | None, typer.Option(help="Upper edge of the pT-hat window (GeV).")] = None,
     jets_per_part: Annotated[int, typer.Option(help="Jets per Parquet part file.")] = 500,
@@ -37,10 +37,11 @@ def generate(
     from hepdl import data, tasks
     from hepdl.data.generate import default_dataset_dir
 
-    spec = tasks.get(task).dataset_spec(
-        n_jets, seed=seed, detector=detector, pileup_mu=pileup, mpi=mpi, sqrt_s=sqrt_s, pt_min=pt_min, pt_max=pt_max,
-        pthat_min=pthat_min, pthat_max=pthat_max, jets_per_part=jets_per_part,
-    )
+    given = dict(sqrt_s=sqrt_s, pt_min=pt_min, pt_max=pt_max, pthat_min=pthat_min, pthat_max=pthat_max)
+    kwargs = dict(seed=seed, detector=detector, pileup_mu=pileup, mpi=mpi, jets_per_part=jets_per_part,
+                  **{k: v for k, v in given.items() if v is not None})
+    spec_fn = tasks.get(task).dataset_spec
+    spec = spec_fn(n_jets, **kwargs) if n_jets is not None else spec_fn(**kwargs)
     if out is None:
         out = default_dataset_dir(spec, cache)
     path = data.generate_dataset(spec, out, workers=workers, scheduler=scheduler, progress=not quiet)
@@ -50,8 +51,8 @@ def generate(
 
 @app.command("run")
 def run_task(
-    task: Annotated[str, typer.Argument(help="Task to run end to end, e.g. top-tagging.")],
-    preset: Annotated[str, typer.Option(help="quick (2 CPU cores, minutes) or paper (Landscape sizes, GPU).")] = "quick",
+    task: Annotated[str, typer.Argument(help="Task to run end to end: top-tagging, jet-classes.")],
+    preset: Annotated[str, typer.Option(help="quick (2 CPU cores, minutes) or paper (published sizes, GPU).")] = "quick",
     models: Annotated[str | None, typer.Option(help="Comma-separated model names (default: the preset's).")] = None,
     data: Annotated[Path | None, typer.Option(help="Use this dataset instead of generating one.")] = None,
     runs: Annotated[Path, typer.Option(help="Directory for runs.")] = Path("runs"),
@@ -60,16 +61,13 @@ def run_task(
     cache: Annotated[Path | None, typer.Option(help="Cache directory.")] = None,
 ) -> None:
     """Generate (or reuse) the data, train every model, evaluate, and write the report."""
+    from hepdl import tasks
     from hepdl.errors import UnknownNameError
 
-    if task != "top-tagging":
-        from hepdl import tasks
-
-        tasks.get(task)
-        raise UnknownNameError("runnable task", task, ["top-tagging"])
-    from hepdl.tasks.top_tagging import run
-
-    out = run(preset, models=models.split(",") if models else None, dataset=data, runs_dir=runs, cache=cache,
+    t = tasks.get(task)
+    if t.run is None:
+        raise UnknownNameError("runnable task", task, [n for n in tasks.list_tasks() if tasks.get(n).run is not None])
+    out = t.run(preset, models=models.split(",") if models else None, dataset=data, runs_dir=runs, cache=cache,
               workers=workers, epochs=epochs)
     typer.echo((out / "table.txt").read_text())
     typer.echo(f"report: {out / 'report.html'}")
@@ -87,6 +85,7 @@ def train_cmd(
     seed: Annotated[int, typer.Option(help="Seed.")] = 0,
     resume: Annotated[Path | None, typer.Option(help="Checkpoint to resume from.")] = None,
     representation: Annotated[str | None, typer.Option(help="Check that the model takes this representation.")] = None,
+    feature_set: Annotated[str, typer.Option(help="Feature set of dnn/bdt/cut models (see `hepdl list`).")] = "expert",
     devices: Annotated[str, typer.Option(help="Devices for Lightning (auto, 1, 4, ...): DDP on several GPUs.")] = "auto",
     num_nodes: Annotated[int, typer.Option(help="Nodes for multi-node DDP.")] = 1,
 ) -> None:
@@ -95,8 +94,13 @@ def train_cmd(
 
     dev: str | int = int(devices) if devices.isdigit() else devices
     cfg = TrainConfig(model, preset=preset, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
-                      representation=representation, devices=dev, num_nodes=num_nodes)
+                      representation=representation, devices=dev, num_nodes=num_nodes, feature_set=feature_set)
     m = train(cfg, data, out, resume=resume)
+    if "auc_per_class" in m:
+        per = ", ".join(f"{c} {v['value']:.3f}" for c, v in m["auc_per_class"].items())
+        typer.echo(f"{model}: accuracy {m['accuracy']['value']:.4f}, macro AUC {m['auc']['value']:.4f} (per class: {per}); "
+                   f"written to {out}")
+        return
     typer.echo(f"{model}: AUC {m['auc']['value']:.4f} ± {m['auc']['error']:.4f}, "
                f"1/eps_B@0.3 {m['rej_at_0.3']['value']:.1f}, 1/eps_B@0.5 {m['rej_at_0.5']['value']:.1f}; written to {out}")
 
@@ -120,7 +124,8 @@ def predict(
     out: Annotated[Path, typer.Option(help="Output file: .parquet or .root.")],
     models: Annotated[str | None, typer.Option(help="Comma-separated models (default: all in the run).")] = None,
 ) -> None:
-    """Score jets with the run's models; write one column per model (score_<model>) plus label."""
+    """Score jets with the run's models; write one column per model (score_<model>; for a multi-class model
+    one per class, score_<model>_<class>) plus label."""
     import numpy as np
 
     from hepdl.data import open as open_dataset
@@ -131,7 +136,14 @@ def predict(
         raise ConfigError(f"output {out} must end in .parquet or .root")
     ds = open_dataset(data)
     scores = _predict(run, ds, models=models.split(",") if models else None)
-    cols = {f"score_{k.replace('-', '_')}": v for k, v in scores.items()}
+    cols = {}
+    for k, v in scores.items():
+        key = f"score_{k.replace('-', '_')}"
+        if v.ndim == 1:
+            cols[key] = v
+        else:
+            names = ds.label_names if len(ds.label_names) == v.shape[1] else [str(i) for i in range(v.shape[1])]
+            cols.update({f"{key}_{c.replace('-', '_')}": v[:, i] for i, c in enumerate(names)})
     cols["label"] = ds.labels.astype(np.int32)
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix == ".parquet":

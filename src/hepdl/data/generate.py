@@ -32,12 +32,12 @@ from hepdl.errors import ConfigError, DataError
 from hepdl.sim.detector import DetectorCard, load_card, simulate
 from hepdl.sim.generator import EventGenerator, GeneratorConfig, derive_seed
 from hepdl.sim.jets import JetSelection, leading_jets
-from hepdl.sim.truth import hadronic_tops, match_top
+from hepdl.sim.truth import MATCHERS, match_jets
 
 __all__ = ["SampleSpec", "DatasetSpec", "generate_dataset", "generate_part", "default_dataset_dir", "ensure_dataset",
            "TRUTH_MATCHERS", "CUT_LABELS"]
 
-TRUTH_MATCHERS = ("none", "top")
+TRUTH_MATCHERS = tuple(MATCHERS)
 
 #: Human-readable names of the cutflow steps.
 CUT_LABELS = {
@@ -46,6 +46,10 @@ CUT_LABELS = {
     "jet_eta": "leading jet |eta| < eta_max",
     "jet_pt": "leading jet pT in window",
     "top_match": "matched to hadronic top (top + 3 quarks within R)",
+    "w_match": "matched to hadronic W (W + 2 quarks within R)",
+    "z_match": "matched to hadronic Z (Z + 2 quarks within R)",
+    "gluon_match": "nearest hard parton within R is a gluon",
+    "light-quark_match": "nearest hard parton within R is u/d/s",
     "jets": "jets kept",
 }
 
@@ -68,7 +72,9 @@ class SampleSpec:
     n_jets
         Number of jets to keep (one per event: the leading jet).
     truth_match
-        ``"top"`` keeps only jets matched to a hadronic top (arXiv:1902.09914); ``"none"`` keeps all.
+        ``"top"`` keeps only jets matched to a hadronic top (arXiv:1902.09914); ``"w"``/``"z"`` to a
+        hadronic boson and its quarks; ``"gluon"``/``"light-quark"`` to a hard parton of that flavour
+        (:func:`hepdl.sim.truth.match_jets`); ``"none"`` keeps all.
     """
 
     name: str
@@ -205,7 +211,7 @@ def generate_part(
     det_seed = derive_seed(spec.seed, sample.name, part_index, "detector")
     gen = EventGenerator(sample.generator, pythia_seed)
     rng = np.random.default_rng(det_seed)
-    steps = ["events", "has_jet", "jet_eta", "jet_pt"] + (["top_match"] if sample.truth_match == "top" else [])
+    steps = ["events", "has_jet", "jet_eta", "jet_pt"] + ([f"{sample.truth_match}_match"] if sample.truth_match != "none" else [])
     cutflow = dict.fromkeys(steps, 0)
     chunks: list[ak.Array] = []
     kept = 0
@@ -225,14 +231,9 @@ def generate_part(
         objs = simulate(batch.particles, card, rng)
         lj = leading_jets(objs, sel)
         masks = [lj["has_jet"], lj["eta_ok"], lj["pt_ok"]]
-        truth = {f: np.full(n_ev, np.nan) for f in schema.TRUTH_FIELDS}
-        if sample.truth_match == "top":
-            tops = hadronic_tops(batch.record)
-            which = match_top(lj["eta"], lj["phi"], tops, sel.radius)
-            masks.append(which >= 0)
-            rows = np.nonzero(which >= 0)[0]
-            for f in ("pt", "eta", "phi", "m"):
-                truth[f"truth_{f}"][rows] = tops[f"top_{f}"][rows, which[rows]]
+        matched, truth = match_jets(batch.record, lj["eta"], lj["phi"], sample.truth_match, sel.radius)
+        if sample.truth_match != "none":
+            masks.append(matched)
         cum_masks = np.logical_and.accumulate(np.stack(masks), axis=0)
         passed = cum_masks[-1]
         used = n_ev

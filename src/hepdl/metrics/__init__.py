@@ -24,6 +24,8 @@ __all__ = [
     "bootstrap",
     "classifier_metrics",
     "ensemble",
+    "confusion_matrix",
+    "multiclass_metrics",
 ]
 
 
@@ -139,3 +141,67 @@ def ensemble(scores: Sequence[np.ndarray]) -> np.ndarray:
     if not arrs or any(len(a) != len(arrs[0]) for a in arrs):
         raise DataError("an ensemble needs one or more score arrays of equal length")
     return np.mean(arrs, axis=0)
+
+
+def _check_multiclass(labels: np.ndarray, probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    y = np.asarray(labels).astype(np.int64).ravel()
+    p = np.asarray(probs, dtype=np.float64)
+    if p.ndim != 2 or len(p) != len(y):
+        raise DataError(f"multiclass scores must have shape (n, C) with n = {len(y)} labels, got {p.shape}")
+    if not np.isfinite(p).all():
+        raise DataError(f"scores contain {int((~np.isfinite(p)).sum())} NaN/inf values")
+    if y.min() < 0 or y.max() >= p.shape[1]:
+        raise DataError(f"labels must lie in [0, {p.shape[1]}), got values {np.unique(y)[:10]}")
+    return y, p
+
+
+def confusion_matrix(labels: np.ndarray, probs: np.ndarray, normalize: bool = True) -> np.ndarray:
+    """C x C confusion matrix of the arg-max decision: rows true class, columns predicted class.
+
+    With ``normalize`` each row sums to 1 (the fraction of class i classified as j).
+    """
+    y, p = _check_multiclass(labels, probs)
+    c = p.shape[1]
+    m = np.bincount(y * c + p.argmax(axis=1), minlength=c * c).reshape(c, c).astype(np.float64)
+    if normalize:
+        m = m / np.maximum(m.sum(axis=1, keepdims=True), 1)
+    return m
+
+
+def multiclass_metrics(labels: np.ndarray, probs: np.ndarray, class_names: Sequence[str] | None = None, *,
+                       n_bootstrap: int = 100, seed: int = 0) -> dict[str, object]:
+    """Metrics of a C-class classifier, as in the hls4ml jet-tagging benchmark (arXiv:1804.06913).
+
+    Each class is scored one-vs-rest by its own probability: per-class AUC and 1/eps_B at
+    eps_S = 0.5 (background: all other classes), each with a bootstrap uncertainty; the macro AUC
+    (mean over classes); the arg-max accuracy; the row-normalised confusion matrix.
+
+    Parameters
+    ----------
+    labels
+        ``(n,)`` integers in ``[0, C)``.
+    probs
+        ``(n, C)`` class probabilities.
+    """
+    y, p = _check_multiclass(labels, probs)
+    c = p.shape[1]
+    names = list(class_names) if class_names is not None else [str(i) for i in range(c)]
+    if len(names) != c:
+        raise DataError(f"{len(names)} class names for {c} classes")
+    present = [k for k in range(c) if 0 < np.sum(y == k) < len(y)]
+    per_auc = {names[k]: bootstrap(auc, (y == k).astype(int), p[:, k], n=n_bootstrap, seed=seed) for k in present}
+    per_rej = {names[k]: bootstrap(background_rejection, (y == k).astype(int), p[:, k], n=n_bootstrap, seed=seed, eps_s=0.5)
+               for k in present}
+    rng = np.random.default_rng(seed)
+    correct = (p.argmax(axis=1) == y).astype(np.float64)
+    acc_reps = [correct[rng.integers(0, len(y), len(y))].mean() for _ in range(n_bootstrap)]
+    macro = float(np.mean([m.value for m in per_auc.values()])) if per_auc else float("nan")
+    macro_err = float(np.sqrt(np.sum([m.error**2 for m in per_auc.values()])) / max(len(per_auc), 1))
+    return {
+        "accuracy": Measurement(float(correct.mean()), float(np.std(acc_reps)) if n_bootstrap > 1 else float("nan")),
+        "auc": Measurement(macro, macro_err),
+        "auc_per_class": per_auc,
+        "rej_at_0.5_per_class": per_rej,
+        "confusion": confusion_matrix(y, p),
+        "class_names": names,
+    }

@@ -122,12 +122,14 @@ class BDT:
     """
 
     def __init__(self, n_estimators: int = 1000, max_depth: int = 6, learning_rate: float = 0.05,
-                 early_stopping_rounds: int = 50, seed: int = 0, n_jobs: int = 0) -> None:
-        if n_estimators < 1 or max_depth < 1 or not learning_rate > 0:
-            raise ConfigError("BDT needs n_estimators >= 1, max_depth >= 1 and learning_rate > 0")
+                 early_stopping_rounds: int = 50, seed: int = 0, n_jobs: int = 0, n_classes: int = 2) -> None:
+        if n_estimators < 1 or max_depth < 1 or not learning_rate > 0 or n_classes < 2:
+            raise ConfigError("BDT needs n_estimators >= 1, max_depth >= 1, learning_rate > 0 and n_classes >= 2")
         self.n_estimators, self.early_stopping_rounds = n_estimators, early_stopping_rounds
-        self.params = {"objective": "binary:logistic", "eval_metric": "logloss", "tree_method": "hist",
-                       "max_depth": max_depth, "eta": learning_rate, "seed": seed, "nthread": n_jobs}
+        self.params: dict[str, Any] = {"objective": "binary:logistic", "eval_metric": "logloss", "tree_method": "hist",
+                                       "max_depth": max_depth, "eta": learning_rate, "seed": seed, "nthread": n_jobs}
+        if n_classes > 2:  # softmax over C classes: score() returns (n, C) probabilities
+            self.params.update(objective="multi:softprob", eval_metric="mlogloss", num_class=n_classes)
         self.columns: list[str] = []
         self.booster: Any = None
         self.best_iteration: int | None = None

@@ -17,7 +17,7 @@ from hepdl.data.paths import atomic_write
 
 __all__ = ["model_table", "make_report", "FIGURES"]
 
-FIGURES = ("roc", "scores", "mass_sculpting", "training", "images", "jet_display")
+FIGURES = ("roc", "scores", "confusion", "mass_sculpting", "mass_per_class", "training", "images", "jet_display")
 
 
 def _plt() -> Any:
@@ -42,7 +42,20 @@ def _fmt(m: dict[str, Any], key: str, digits: int = 3) -> str:
 
 
 def model_table(metrics: dict[str, dict[str, Any]]) -> list[list[str]]:
-    """Rows (header first) of the model table: parameters, Acc, AUC, 1/eps_B@0.3, 1/eps_B@0.5, time, jets/s."""
+    """Rows (header first) of the model table: parameters, Acc, AUC, 1/eps_B@0.3, 1/eps_B@0.5, time, jets/s.
+
+    For multi-class models: accuracy, macro AUC and the one-vs-rest AUC of each class.
+    """
+    multi = [m for m in metrics.values() if "auc_per_class" in m]
+    if multi:
+        classes = list(multi[0]["auc_per_class"])
+        rows = [["model", "parameters", "accuracy", "macro AUC", *[f"AUC {c}" for c in classes], "train [s]", "inference [jets/s]"]]
+        for name, m in sorted(metrics.items(), key=lambda kv: -kv[1]["auc"]["value"]):
+            per = m.get("auc_per_class", {})
+            rows.append([name, str(m.get("n_parameters", "")), _fmt(m, "accuracy"), _fmt(m, "auc", 4),
+                         *[_fmt(per, c, 4) for c in classes], f"{m.get('train_seconds', 0):.1f}",
+                         f"{m.get('inference_jets_per_s', 0):.3g}"])
+        return rows
     rows = [["model", "parameters", "accuracy", "AUC", "1/eps_B @ eps_S=0.3", "1/eps_B @ eps_S=0.5", "train [s]", "inference [jets/s]"]]
     for name, m in sorted(metrics.items(), key=lambda kv: -kv[1]["auc"]["value"]):
         rows.append([name, str(m.get("n_parameters", "")), _fmt(m, "accuracy"), _fmt(m, "auc", 4), _fmt(m, "rej_at_0.3", 1),
@@ -55,7 +68,8 @@ def _text_table(rows: list[list[str]]) -> str:
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows)
 
 
-def make_report(run_dir: str | Path, jets: Any | None = None, labels: np.ndarray | None = None, title: str = "hepdl run") -> Path:
+def make_report(run_dir: str | Path, jets: Any | None = None, labels: np.ndarray | None = None, title: str = "hepdl run",
+                label_names: list[str] | None = None) -> Path:
     """Write ``plots/*.png`` and ``report.html`` for a run directory holding one sub-directory per model.
 
     Parameters
@@ -65,6 +79,11 @@ def make_report(run_dir: str | Path, jets: Any | None = None, labels: np.ndarray
     jets, labels
         The dataset's jets and labels (for the mass-sculpting plot, average images and a jet display);
         figures that need them are skipped without.
+    label_names
+        Class names by label (default: from the models' ``config.json``).
+
+    Two-class runs get ROC curves (1/eps_B vs eps_S), score distributions and QCD mass sculpting;
+    multi-class runs get one-vs-rest ROC curves per class, confusion matrices and the jet mass per class.
     """
     from hepdl.metrics import roc_curve
 
@@ -76,6 +95,15 @@ def make_report(run_dir: str | Path, jets: Any | None = None, labels: np.ndarray
     metrics = {p.name: json.loads((p / "metrics.json").read_text()) for p in models}
     scores = {p.name: np.load(p / "scores.npz") for p in models}
     made: list[str] = []
+    if any(np.asarray(s["scores"]).ndim == 2 for s in scores.values()):
+        if label_names is None:
+            cfg = json.loads((models[0] / "config.json").read_text()) if (models[0] / "config.json").exists() else {}
+            label_names = cfg.get("class_names")
+        made += _multiclass_figures(plt, plots, metrics, scores, label_names)
+        made += _training_figure(plt, plots, models)
+        if jets is not None and labels is not None:
+            made += _class_figures(plt, plots, jets, labels, label_names)
+        return _write_page(run, made, metrics, title)
 
     # ROC: 1/eps_B against eps_S on a log axis
     fig, ax = plt.subplots(figsize=(8, 6))
@@ -113,29 +141,7 @@ def make_report(run_dir: str | Path, jets: Any | None = None, labels: np.ndarray
     plt.close(fig)
     made.append("scores")
 
-    # training curves
-    fig, ax = plt.subplots(figsize=(8, 5))
-    any_curve = False
-    for p in models:
-        h = p / "history.csv"
-        if h.exists():
-            import pandas as pd
-
-            df = pd.read_csv(h)
-            if "val_loss" in df:
-                v = df.dropna(subset=["val_loss"])
-                ax.plot(v["epoch"] + 1, v["val_loss"], label=f"{p.name} val")
-                any_curve = True
-            if "train_loss" in df:
-                t = df.dropna(subset=["train_loss"])
-                ax.plot(t["epoch"] + 1, t["train_loss"], ls="--", alpha=0.6)
-    if any_curve:
-        ax.set_xlabel("epoch")
-        ax.set_ylabel("loss (BCE)")
-        ax.legend(fontsize=9)
-        fig.savefig(plots / "training.png", dpi=100, bbox_inches="tight")
-        made.append("training")
-    plt.close(fig)
+    made += _training_figure(plt, plots, models)
 
     if jets is not None and labels is not None:
         import awkward as ak
@@ -198,6 +204,39 @@ def make_report(run_dir: str | Path, jets: Any | None = None, labels: np.ndarray
         plt.close(fig)
         made.append("jet_display")
 
+    return _write_page(run, made, metrics, title)
+
+
+def _training_figure(plt: Any, plots: Path, models: list[Path]) -> list[str]:
+    """Validation (solid) and training (dashed) loss per epoch of every torch model."""
+    made: list[str] = []
+    fig, ax = plt.subplots(figsize=(8, 5))
+    any_curve = False
+    for p in models:
+        h = p / "history.csv"
+        if h.exists():
+            import pandas as pd
+
+            df = pd.read_csv(h)
+            if "val_loss" in df:
+                v = df.dropna(subset=["val_loss"])
+                ax.plot(v["epoch"] + 1, v["val_loss"], label=f"{p.name} val")
+                any_curve = True
+            if "train_loss" in df:
+                t = df.dropna(subset=["train_loss"])
+                ax.plot(t["epoch"] + 1, t["train_loss"], ls="--", alpha=0.6)
+    if any_curve:
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("loss (BCE / cross-entropy)")
+        ax.legend(fontsize=9)
+        fig.savefig(plots / "training.png", dpi=100, bbox_inches="tight")
+        made.append("training")
+    plt.close(fig)
+
+    return made
+
+
+def _write_page(run: Path, made: list[str], metrics: dict[str, dict[str, Any]], title: str) -> Path:
     rows = model_table(metrics)
     table_html = "<table><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in rows[0]) + "</tr>" + "".join(
         "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in rows[1:]) + "</table>"
@@ -208,3 +247,98 @@ def make_report(run_dir: str | Path, jets: Any | None = None, labels: np.ndarray
     atomic_write(run / "report.html", lambda tmp: tmp.write_text(page))
     (run / "table.txt").write_text(_text_table(rows) + "\n")
     return run / "report.html"
+
+
+def _multiclass_figures(plt: Any, plots: Path, metrics: dict[str, dict[str, Any]], scores: dict[str, Any],
+                        names: list[str] | None) -> list[str]:
+    """One-vs-rest ROC per class (1/eps_B vs eps_S) and the confusion matrix of each model."""
+    from hepdl.metrics import confusion_matrix, roc_curve
+
+    first = next(iter(scores.values()))
+    c = np.asarray(first["scores"]).shape[1]
+    names = list(names) if names else [str(i) for i in range(c)]
+    order = sorted(metrics, key=lambda n: -metrics[n]["auc"]["value"])
+    cols = min(c, 3)
+    rows_ = (c + cols - 1) // cols
+    fig, axes = plt.subplots(rows_, cols, figsize=(5.5 * cols, 4.5 * rows_), squeeze=False)
+    for k in range(c):
+        ax = axes.ravel()[k]
+        for j, name in enumerate(order):
+            s = scores[name]
+            y = (s["labels"] == k).astype(int)
+            if 0 < y.sum() < len(y):
+                es, eb, _ = roc_curve(y, s["scores"][:, k])
+                ok = eb > 0
+                auc_k = metrics[name].get("auc_per_class", {}).get(names[k], {}).get("value", float("nan"))
+                ax.plot(es[ok], 1 / eb[ok], ls=("-", "--", ":")[j // 7 % 3], label=f"{name} ({auc_k:.3f})")
+        ax.set_yscale("log")
+        ax.set_xlim(0, 1)
+        ax.set_title(f"{names[k]} vs rest", fontsize=12)
+        ax.set_xlabel(r"$\epsilon_S$", fontsize=11)
+        ax.set_ylabel(r"$1/\epsilon_B$", fontsize=11)
+        ax.legend(fontsize=8)
+    for ax in axes.ravel()[c:]:
+        ax.axis("off")
+    fig.tight_layout()
+    fig.savefig(plots / "roc.png", dpi=100)
+    plt.close(fig)
+
+    n = len(order)
+    cols = min(n, 3)
+    rows_ = (n + cols - 1) // cols
+    fig, axes = plt.subplots(rows_, cols, figsize=(5 * cols, 4.6 * rows_), squeeze=False)
+    for ax, name in zip(axes.ravel(), order, strict=False):
+        s = scores[name]
+        cm = confusion_matrix(s["labels"], s["scores"])
+        ax.imshow(cm, vmin=0, vmax=1, cmap="Blues")
+        for i in range(c):
+            for j in range(c):
+                ax.text(j, i, f"{cm[i, j]:.2f}", ha="center", va="center", fontsize=9, color="white" if cm[i, j] > 0.5 else "black")
+        ax.set_xticks(range(c), names, fontsize=9)
+        ax.set_yticks(range(c), names, fontsize=9)
+        ax.set_xlabel("predicted", fontsize=10)
+        ax.set_ylabel("true", fontsize=10)
+        ax.set_title(f"{name} (acc {metrics[name]['accuracy']['value']:.3f})", fontsize=11)
+        ax.minorticks_off()
+    for ax in axes.ravel()[n:]:
+        ax.axis("off")
+    fig.tight_layout()
+    fig.savefig(plots / "confusion.png", dpi=100)
+    plt.close(fig)
+    return ["roc", "confusion"]
+
+
+def _class_figures(plt: Any, plots: Path, jets: Any, labels: np.ndarray, names: list[str] | None) -> list[str]:
+    """Jet mass and soft-drop mass per class, and the average image of each class."""
+    import awkward as ak
+
+    from hepdl.features import jet_images, soft_drop
+
+    classes = np.unique(labels)
+    names = list(names) if names else [str(i) for i in classes]
+    mass = ak.to_numpy(jets.jet_m)
+    msd = soft_drop(jets)["mass"]
+    fig, axes = plt.subplots(1, 2, figsize=(12, 5))
+    bins = np.linspace(0, 300, 41)
+    for k in classes:
+        sel = labels == k
+        axes[0].hist(mass[sel], bins=bins, histtype="step", density=True, lw=1.5, label=names[k] if k < len(names) else str(k))
+        axes[1].hist(msd[sel], bins=bins, histtype="step", density=True, lw=1.5)
+    axes[0].set_xlabel("jet mass [GeV]")
+    axes[1].set_xlabel("soft-drop mass [GeV]")
+    axes[0].set_ylabel("normalised jets")
+    axes[0].legend(fontsize=10)
+    fig.tight_layout()
+    fig.savefig(plots / "mass_per_class.png", dpi=100)
+    plt.close(fig)
+    imgs = jet_images(jets)
+    fig, axes = plt.subplots(1, len(classes), figsize=(3.6 * len(classes), 3.6), squeeze=False)
+    for ax, k in zip(axes.ravel(), classes, strict=True):
+        avg = imgs[labels == k].mean(axis=0)[0]
+        ax.imshow(np.log10(avg.T + 1e-6), origin="lower", extent=(-0.8, 0.8, -0.8, 0.8), cmap="viridis", vmin=-5)
+        ax.set_title(f"average {names[k] if k < len(names) else k} jet", fontsize=11)
+        ax.set_xlabel(r"$\eta'$", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(plots / "images.png", dpi=90)
+    plt.close(fig)
+    return ["mass_per_class", "images"]

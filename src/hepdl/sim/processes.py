@@ -88,3 +88,48 @@ register_process(
         "inelastic minimum-bias events (SoftQCD:inelastic), used for pile-up",
     )
 )
+
+# --- jet classes at about 1 TeV (the hls4ml jet-tagging benchmark, arXiv:1804.06913) -------------
+# Each sample is defined by its hard process; the jet's label is confirmed by truth matching
+# (see hepdl.sim.truth): a gluon or light-quark jet must be matched to an outgoing hard parton of
+# that flavour, a W/Z jet to the boson and both of its decay quarks, a top jet to the top and its
+# three decay quarks.
+_JETCLASS_PTHAT = dict(pthat_min=850.0, pthat_max=1150.0, sqrt_s=13000.0)
+
+register_process(
+    Process(
+        "qcd-gluon",
+        ("HardQCD:gg2gg = on", "HardQCD:qqbar2gg = on"),
+        "QCD 2->2 with two outgoing gluons (gg->gg, qqbar->gg)",
+        tags=("gluon",),
+        **_JETCLASS_PTHAT,
+    )
+)
+register_process(
+    Process(
+        "qcd-light-quark",
+        ("HardQCD:qq2qq = on", "HardQCD:qqbar2qqbarNew = on", "HardQCD:nQuarkNew = 3"),
+        "QCD 2->2 with two outgoing quarks (qq->qq, qqbar->q'qbar', light flavours)",
+        tags=("quark",),
+        **_JETCLASS_PTHAT,
+    )
+)
+register_process(
+    Process(
+        "wjet-hadronic",
+        ("WeakBosonAndParton:qqbar2Wg = on", "WeakBosonAndParton:qg2Wq = on", *_HADRONIC_W),
+        "W + jet, W -> q qbar'",
+        tags=("w",),
+        **_JETCLASS_PTHAT,
+    )
+)
+register_process(
+    Process(
+        "zjet-hadronic",
+        ("WeakBosonAndParton:qqbar2gmZg = on", "WeakBosonAndParton:qg2gmZq = on", "WeakZ0:gmZmode = 2",
+         "23:onMode = off", "23:onIfAny = 1 2 3 4 5"),
+        "Z + jet (no gamma*), Z -> q qbar",
+        tags=("z",),
+        **_JETCLASS_PTHAT,
+    )
+)

@@ -4,6 +4,11 @@ Top matching follows the recipe of the top-tagging comparison (Kasieczka et al.,
 Learning Landscape of Top Taggers", arXiv:1902.09914): a jet is a top jet when a hadronically
 decaying top quark and all three of its decay quarks (b, and the two quarks of the W) lie within
 Delta R < R of the jet axis.
+
+The same idea labels the other jet classes (the hls4ml jet-tagging benchmark, arXiv:1804.06913):
+a W or Z jet holds the boson and both of its decay quarks; a gluon or light-quark jet is matched to
+the nearest outgoing parton of the hard 2 -> 2 process within R, and takes that parton's flavour.
+:func:`match_jets` applies a matcher by name.
 """
 
 from __future__ import annotations
@@ -11,7 +16,17 @@ from __future__ import annotations
 import awkward as ak
 import numpy as np
 
-__all__ = ["hadronic_tops", "delta_r", "match_top"]
+__all__ = ["hadronic_tops", "delta_r", "match_top", "boson_decays", "hard_partons", "match_jets", "MATCHERS"]
+
+#: Truth matchers known to :func:`match_jets`, name -> one line for humans.
+MATCHERS: dict[str, str] = {
+    "none": "no truth requirement",
+    "top": "hadronic top + b, q, q' within R",
+    "w": "hadronic W + both quarks within R",
+    "z": "hadronic Z + both quarks within R",
+    "gluon": "nearest hard parton within R is a gluon",
+    "light-quark": "nearest hard parton within R is a u, d or s quark",
+}
 
 
 def delta_r(eta1: np.ndarray, phi1: np.ndarray, eta2: np.ndarray, phi2: np.ndarray) -> np.ndarray:
@@ -110,3 +125,133 @@ def match_top(jet_eta: np.ndarray, jet_phi: np.ndarray, tops: dict[str, np.ndarr
     quarks_ok = np.all(delta_r(je[..., None], jp[..., None], tops["quark_eta"], tops["quark_phi"]) < radius, axis=2)
     ok = top_ok & quarks_ok & tops["hadronic"]
     return np.where(ok[:, 0], 0, np.where(ok[:, 1], 1, -1))
+
+
+def _flat(record: ak.Array) -> dict[str, np.ndarray]:
+    """Flat columns of a batch of event records, with mothers as flat indices."""
+    n = len(record)
+    counts = ak.to_numpy(ak.num(record))
+    offsets = np.concatenate([[0], np.cumsum(counts)])
+    event = np.repeat(np.arange(n), counts)
+    pid = ak.to_numpy(ak.flatten(record.id)).astype(np.int64)
+    local_mother = ak.to_numpy(ak.flatten(record.mother1)).astype(np.int64)
+    mother = local_mother + offsets[event]
+    p = record.p
+    px, py, pz, e = (ak.to_numpy(ak.flatten(getattr(p, f))) for f in ("px", "py", "pz", "e"))
+    return {"n": np.asarray(n), "event": event, "pid": pid, "status": ak.to_numpy(ak.flatten(record.status)),
+            "mother": mother, "local_mother": local_mother, "mother_id": pid[mother], "px": px, "py": py, "pz": pz, "e": e}
+
+
+def _kinematics(f: dict[str, np.ndarray], idx: np.ndarray) -> dict[str, np.ndarray]:
+    ok = idx >= 0
+    i = np.where(ok, idx, 0)
+    qx, qy, qz, qe = f["px"][i], f["py"][i], f["pz"][i], f["e"][i]
+    pt = np.hypot(qx, qy)
+    eta, phi = _eta_phi(qx, qy, qz)
+    m = np.sqrt(np.clip(qe**2 - qx**2 - qy**2 - qz**2, 0, None))
+    nan = np.where(ok, 1.0, np.nan)
+    return {"pt": pt * nan, "eta": eta * nan, "phi": phi * nan, "m": m * nan}
+
+
+def boson_decays(record: ak.Array, pdg: int) -> dict[str, np.ndarray]:
+    """The hadronically decaying boson ``|id| == pdg`` (24: W, 23: Z) of each event and its two quarks.
+
+    The decay quarks are the status -23 quarks whose mother is the boson; that mother is the
+    boson's last copy, whose momentum is the one after initial-state recoils. Vectorised over the
+    flat record.
+
+    Returns
+    -------
+    dict
+        ``pt, eta, phi, m`` of the boson, shape ``(n_events,)``; ``quark_eta, quark_phi`` with shape
+        ``(n_events, 2)``; ``found`` (bool, boson and two quarks present). NaN where absent.
+    """
+    f = _flat(record)
+    n = int(f["n"])
+    q = np.nonzero((np.abs(f["pid"]) <= 5) & (f["status"] == -23) & (np.abs(f["mother_id"]) == pdg))[0]
+    quarks = _first_per_event(f["event"][q], q, n, 2)
+    boson = np.where(quarks[:, 0] >= 0, f["mother"][np.maximum(quarks[:, 0], 0)], -1)
+    out = _kinematics(f, boson)
+    qk = _kinematics(f, quarks)
+    out["quark_eta"], out["quark_phi"] = qk["eta"], qk["phi"]
+    out["found"] = np.all(quarks >= 0, axis=1)
+    return out
+
+
+def hard_partons(record: ak.Array) -> dict[str, np.ndarray]:
+    """The two outgoing partons of the hard 2 -> 2 process (status -23, daughters of record entry 3).
+
+    Returns ``pid``, ``pt``, ``eta``, ``phi``, ``m`` with shape ``(n_events, 2)`` (pid 0 and NaN where
+    an event has fewer; a boson + parton process has one parton).
+    """
+    f = _flat(record)
+    n = int(f["n"])
+    parton = (f["status"] == -23) & (f["local_mother"] == 3) & ((np.abs(f["pid"]) <= 6) | (f["pid"] == 21))
+    idx = np.nonzero(parton)[0]
+    slots = _first_per_event(f["event"][idx], idx, n, 2)
+    out = _kinematics(f, slots)
+    out["pid"] = np.where(slots >= 0, f["pid"][np.maximum(slots, 0)], 0)
+    return out
+
+
+def match_jets(record: ak.Array, jet_eta: np.ndarray, jet_phi: np.ndarray, matcher: str,
+               radius: float) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Apply the truth matcher ``matcher`` (a key of :data:`MATCHERS`) to one jet per event.
+
+    Parameters
+    ----------
+    record
+        ``n_events * var * particle`` Pythia records.
+    jet_eta, jet_phi
+        Shape ``(n_events,)``, NaN where an event has no jet.
+    radius
+        Matching radius (the jet radius R).
+
+    Returns
+    -------
+    ok
+        Bool ``(n_events,)``: the jet is matched.
+    truth
+        ``truth_pt, truth_eta, truth_phi, truth_m`` of the matched object (top, boson or parton),
+        NaN where unmatched; ``truth_pid`` (0 where unmatched).
+    """
+    from hepdl.errors import ConfigError
+
+    if matcher not in MATCHERS:
+        raise ConfigError(f"unknown truth matcher {matcher!r}; known: {', '.join(MATCHERS)}")
+    n = len(jet_eta)
+    truth = {f"truth_{k}": np.full(n, np.nan) for k in ("pt", "eta", "phi", "m")}
+    truth["truth_pid"] = np.zeros(n, dtype=np.int64)
+    if matcher == "none":
+        return np.ones(n, dtype=bool), truth
+    je, jp = np.asarray(jet_eta), np.asarray(jet_phi)
+    rows = np.arange(n)
+    with np.errstate(invalid="ignore"):
+        if matcher == "top":
+            tops = hadronic_tops(record)
+            which = match_top(je, jp, tops, radius)
+            ok = which >= 0
+            w = np.maximum(which, 0)
+            obj = {k: tops[f"top_{k}"][rows, w] for k in ("pt", "eta", "phi", "m")}
+            pid = np.where(w == 0, 6, -6)
+        elif matcher in ("w", "z"):
+            b = boson_decays(record, 24 if matcher == "w" else 23)
+            near_b = delta_r(je, jp, b["eta"], b["phi"]) < radius
+            near_q = np.all(delta_r(je[:, None], jp[:, None], b["quark_eta"], b["quark_phi"]) < radius, axis=1)
+            ok = b["found"] & near_b & near_q
+            obj = {k: b[k] for k in ("pt", "eta", "phi", "m")}
+            pid = np.full(n, 24 if matcher == "w" else 23)
+        else:
+            p = hard_partons(record)
+            dr = delta_r(je[:, None], jp[:, None], p["eta"], p["phi"])
+            dr = np.where(np.isfinite(dr), dr, np.inf)
+            w = np.argmin(dr, axis=1)
+            near = dr[rows, w] < radius
+            flav = p["pid"][rows, w]
+            ok = near & ((flav == 21) if matcher == "gluon" else np.isin(np.abs(flav), (1, 2, 3)))
+            obj = {k: p[k][rows, w] for k in ("pt", "eta", "phi", "m")}
+            pid = flav
+    for k, v in obj.items():
+        truth[f"truth_{k}"] = np.where(ok, v, np.nan)
+    truth["truth_pid"] = np.where(ok, pid, 0).astype(np.int64)
+    return ok, truth

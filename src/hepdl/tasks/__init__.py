@@ -6,7 +6,7 @@ Tasks live in a registry keyed by name: ``hepdl.tasks.get("top-tagging")``.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from hepdl.registry import Registry
@@ -27,11 +27,17 @@ class Task:
     dataset_spec
         Function of keyword overrides returning the :class:`hepdl.data.DatasetSpec` of the task's
         dataset.
+    run
+        Function running the task end to end (``run(preset, models=..., ...)`` -> run directory).
+    presets
+        The run presets by name (``quick``, ``paper``).
     """
 
     name: str
     description: str
     dataset_spec: Callable[..., Any]
+    run: Callable[..., Any] | None = None
+    presets: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 TASKS: Registry[Task] = Registry("task")
@@ -52,4 +58,5 @@ def list_tasks() -> list[str]:
     return TASKS.names()
 
 
+from hepdl.tasks import jet_classes as _jet_classes  # noqa: E402,F401  (registers itself)
 from hepdl.tasks import top_tagging as _top_tagging  # noqa: E402,F401  (registers itself)

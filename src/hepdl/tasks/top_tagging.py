@@ -8,7 +8,6 @@ R of the jet axis), up to 200 constituents, balanced classes (label 1 = top, 0 =
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 from hepdl.data.generate import DatasetSpec, SampleSpec
@@ -77,33 +76,12 @@ def run(preset: str = "quick", *, models: list[str] | None = None, dataset: str 
 
     Returns the run directory.
     """
-    from hepdl.data import open as open_dataset
-    from hepdl.data.generate import ensure_dataset
-    from hepdl.report import make_report
-    from hepdl.train import TrainConfig, train
+    from hepdl.tasks._runner import run_models
 
-    if preset not in PRESETS:
-        raise ConfigError(f"unknown preset {preset!r}; presets: {', '.join(PRESETS)}")
-    p = PRESETS[preset]
-    names = list(models or p["models"])
-    configs = [TrainConfig(m, preset=p["model_preset"], epochs=epochs or p["epochs"], seed=seed, n_particles=p["n_particles"])
-               for m in names]  # validates every name before any work
-    if dataset is None:
-        dataset = ensure_dataset(dataset_spec(p["n_jets"], seed=seed), cache, workers=workers, progress=progress)
-    ds = open_dataset(dataset)
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    out = Path(runs_dir) / "top-tagging" / stamp
-    k = 1
-    while out.exists():
-        out = Path(runs_dir) / "top-tagging" / f"{stamp}-{k}"
-        k += 1
-    out.mkdir(parents=True)
-    for cfg in configs:
-        if progress:
-            print(f"training {cfg.model} ...", flush=True)
-        train(cfg, ds, out / cfg.model, progress=progress)
-    make_report(out, ds.jets, ds.labels, title=f"top tagging ({preset}, {len(ds)} jets)")
-    return out
+    return run_models("top-tagging", dataset_spec, PRESETS, preset, models=models, dataset=dataset, runs_dir=runs_dir,
+                      cache=cache, workers=workers, seed=seed, epochs=epochs, progress=progress,
+                      title=f"top tagging ({preset})")
 
 
-TASK = register_task(Task("top-tagging", "hadronic top jets vs QCD jets (arXiv:1902.09914 recipe)", dataset_spec))
+TASK = register_task(Task("top-tagging", "hadronic top jets vs QCD jets (arXiv:1902.09914 recipe)", dataset_spec, run,
+                          PRESETS))

@@ -3,6 +3,17 @@
 from __future__ import annotations
 
 from hepdl.train.inputs import make_inputs, split_indices
-from hepdl.train.trainer import BASELINES, TrainConfig, evaluate, predict, train
+from hepdl.train.trainer import (
+                                 BASELINES,
+                                 TrainConfig,
+                                 class_labels,
+                                 evaluate,
+                                 load_trained,
+                                 model_inputs,
+                                 predict,
+                                 score_inputs,
+                                 train,
+)
 
-__all__ = ["BASELINES", "TrainConfig", "evaluate", "make_inputs", "predict", "split_indices", "train"]
+__all__ = ["BASELINES", "TrainConfig", "class_labels", "evaluate", "load_trained", "make_inputs", "model_inputs", "predict",
+           "score_inputs", "split_indices", "train"]

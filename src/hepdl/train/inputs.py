@@ -13,7 +13,7 @@ import pandas as pd
 
 from hepdl.data.dataset import JetDataset
 from hepdl.errors import ConfigError, DataError
-from hepdl.features import ImageConfig, build_features, jet_images, particle_cloud
+from hepdl.features import ImageConfig, build_features, compute_feature_set, jet_images, particle_cloud
 
 __all__ = ["split_indices", "Inputs", "make_inputs", "DEFAULT_FEATURE_SET", "FEATURE_EXCLUDE"]
 
@@ -62,13 +62,22 @@ def _check_finite(df: pd.DataFrame, where: str) -> None:
 
 
 def make_inputs(ds: JetDataset, kind: str, train_idx: np.ndarray, *, feature_set: str = DEFAULT_FEATURE_SET,
-                n_particles: int = 128, image: ImageConfig | None = None) -> Inputs:
-    """Build the representation ``kind`` for every jet of ``ds``; scaling is fitted on ``train_idx`` only."""
+                n_particles: int = 128, image: ImageConfig | None = None, require_classes: bool = True,
+                cache: bool = True) -> Inputs:
+    """Build the representation ``kind`` for every jet of ``ds``; scaling is fitted on ``train_idx`` only.
+
+    ``require_classes=False`` accepts unlabelled or one-class data (for inference); ``cache=False``
+    computes feature sets without reading or writing the dataset's feature cache (for a slice of a
+    dataset, e.g. one batch of a stream).
+    """
     labels = ds.labels
-    if len(np.unique(labels)) < 2:
+    if require_classes and len(np.unique(labels)) < 2:
         raise DataError(f"dataset {ds.path} has a single class ({np.unique(labels)}): a classifier needs two")
     if kind in ("features", "bdt", "cut"):
-        df = build_features(ds, feature_set).drop(columns=["label"])
+        if cache:
+            df = build_features(ds, feature_set).drop(columns=["label"])
+        else:
+            df = compute_feature_set(ds.jets, feature_set)
         df = df.drop(columns=[c for c in FEATURE_EXCLUDE if c in df.columns])
         _check_finite(df, f"feature set {feature_set!r} of {ds.path}")
         if kind != "features":

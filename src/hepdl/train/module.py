@@ -15,15 +15,25 @@ __all__ = ["Classifier", "make_loader"]
 
 
 class Classifier(L.LightningModule):
-    """Binary classification with BCE on one logit; AdamW with a cosine schedule."""
+    """Classification with AdamW and a cosine schedule: BCE on one logit for two classes, cross-entropy
+    on C logits for C > 2 classes."""
 
     def __init__(self, net: nn.Module, kind: str, model_name: str, lr: float = 1e-3, weight_decay: float = 1e-2,
-                 epochs: int = 10) -> None:
+                 epochs: int = 10, n_classes: int = 2) -> None:
         super().__init__()
         self.net = net
         self.save_hyperparameters(ignore=["net"])
-        self.loss = nn.BCEWithLogitsLoss()
+        self.binary = n_classes == 2
+        self.loss: nn.Module = nn.BCEWithLogitsLoss() if self.binary else nn.CrossEntropyLoss()
         self._val: list[tuple[torch.Tensor, torch.Tensor]] = []
+
+    def _loss(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return self.loss(logits[:, 0], y.float()) if self.binary else self.loss(logits, y.long())
+
+    def probabilities(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Class probabilities: (B,) signal probability for two classes, (B, C) softmax otherwise."""
+        logits = self(batch)
+        return torch.sigmoid(logits[:, 0]) if self.binary else torch.softmax(logits, dim=-1)
 
     def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         kind = self.hparams["kind"]
@@ -34,23 +44,25 @@ class Classifier(L.LightningModule):
         return self.net(batch["x"], batch["mask"], batch["p4"])
 
     def training_step(self, batch: dict[str, torch.Tensor], _: int) -> torch.Tensor:
-        loss = self.loss(self(batch)[:, 0], batch["y"])
+        loss = self._loss(self(batch), batch["y"])
         self.log("train_loss", loss, on_step=False, on_epoch=True, batch_size=len(batch["y"]))
         return loss
 
     def validation_step(self, batch: dict[str, torch.Tensor], _: int) -> None:
-        logits = self(batch)[:, 0]
-        self.log("val_loss", self.loss(logits, batch["y"]), on_epoch=True, prog_bar=True, batch_size=len(batch["y"]))
+        logits = self(batch)
+        self.log("val_loss", self._loss(logits, batch["y"]), on_epoch=True, prog_bar=True, batch_size=len(batch["y"]))
         self._val.append((logits.detach(), batch["y"]))
 
     def on_validation_epoch_end(self) -> None:
         if not self._val:
             return
-        s = torch.cat([a for a, _ in self._val]).cpu().numpy()
+        logits = torch.cat([a for a, _ in self._val]).float()
         y = torch.cat([b for _, b in self._val]).cpu().numpy()
         self._val.clear()
-        if 0 < y.sum() < len(y):
-            self.log("val_auc", auc(y, s), prog_bar=True)
+        if not self.binary:
+            self.log("val_acc", float((logits.argmax(-1).cpu().numpy() == y).mean()), prog_bar=True)
+        elif 0 < y.sum() < len(y):
+            self.log("val_auc", auc(y, logits[:, 0].cpu().numpy()), prog_bar=True)
 
     def configure_optimizers(self) -> Any:
         opt = torch.optim.AdamW(self.parameters(), lr=self.hparams["lr"], weight_decay=self.hparams["weight_decay"])
@@ -74,6 +86,6 @@ def make_loader(inputs: Any, y: np.ndarray, idx: np.ndarray, batch_size: int, sh
     """A DataLoader of dicts (the representation's arrays plus ``y``) over the jets ``idx``."""
     arrays = inputs.take(idx)
     tensors = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in arrays.items()}
-    tensors["y"] = torch.from_numpy(y[idx].astype(np.float32))
+    tensors["y"] = torch.from_numpy(y[idx].astype(np.int64))
     gen = torch.Generator().manual_seed(seed)
     return torch.utils.data.DataLoader(_Dict(tensors), batch_size=batch_size, shuffle=shuffle, generator=gen)

@@ -20,11 +20,11 @@ from hepdl.data.dataset import JetDataset
 from hepdl.data.dataset import open as open_dataset
 from hepdl.data.paths import atomic_write_json, ensure_writable_dir
 from hepdl.errors import ConfigError, DataError
-from hepdl.metrics import classifier_metrics
+from hepdl.metrics import Measurement, classifier_metrics, multiclass_metrics
 from hepdl.models import registry
 from hepdl.train.inputs import make_inputs, split_indices
 
-__all__ = ["TrainConfig", "train", "predict", "evaluate", "BASELINES"]
+__all__ = ["TrainConfig", "train", "predict", "evaluate", "class_labels", "load_trained", "model_inputs", "score_inputs", "BASELINES"]
 
 #: Non-torch models known to the trainer, name -> (input kind, paper).
 BASELINES = {
@@ -76,11 +76,38 @@ def _as_dataset(data: str | Path | JetDataset) -> JetDataset:
     return data if isinstance(data, JetDataset) else open_dataset(data)
 
 
-def _binary(labels: np.ndarray, ds: JetDataset) -> np.ndarray:
+def class_labels(ds: JetDataset) -> tuple[np.ndarray, list[str]]:
+    """Training labels and class names of a dataset.
+
+    Two classes give 0/1 labels (1 = the higher label, the signal); C > 2 classes give labels
+    0 ... C-1 in the order of the dataset's labels. One class is an error.
+    """
+    labels = ds.labels
     classes = np.unique(labels)
-    if len(classes) != 2:
-        raise DataError(f"dataset {ds.path} has classes {classes.tolist()}: this trainer does binary classification")
-    return (labels == classes.max()).astype(np.int64)
+    if len(classes) < 2:
+        raise DataError(f"dataset {ds.path} has a single class ({classes.tolist()}): a classifier needs two or more")
+    names = [ds.label_names[c] if c < len(ds.label_names) else str(c) for c in classes]
+    return np.searchsorted(classes, labels).astype(np.int64), names
+
+
+def _metrics(y: np.ndarray, scores: np.ndarray, class_names: list[str], *, n_bootstrap: int, seed: int = 0,
+             threshold: float = 0.5) -> dict[str, Any]:
+    """metrics.json entries: value/error pairs; per-class tables and the confusion matrix for C > 2."""
+    if scores.ndim == 1:
+        m = classifier_metrics(y, scores, n_bootstrap=n_bootstrap, seed=seed, threshold=threshold)
+        return {k: {"value": v.value, "error": v.error} for k, v in m.items()}
+    mm = multiclass_metrics(y, scores, class_names, n_bootstrap=n_bootstrap, seed=seed)
+    out: dict[str, Any] = {}
+    for k, v in mm.items():
+        if isinstance(v, Measurement):
+            out[k] = {"value": v.value, "error": v.error}
+        elif isinstance(v, dict):
+            out[k] = {c: {"value": x.value, "error": x.error} for c, x in v.items()}
+        elif isinstance(v, np.ndarray):
+            out[k] = v.tolist()
+        else:
+            out[k] = v
+    return out
 
 
 def train(config: TrainConfig, data: str | Path | JetDataset, out: str | Path, *, resume: str | Path | None = None,
@@ -96,40 +123,46 @@ def train(config: TrainConfig, data: str | Path | JetDataset, out: str | Path, *
         The contents of ``metrics.json``.
     """
     ds = _as_dataset(data)
-    out = ensure_writable_dir(Path(out))
-    y = _binary(ds.labels, ds)
+    y, class_names = class_labels(ds)
+    n_classes = len(class_names)
     split = split_indices(len(ds), config.fractions, config.split_seed)
     for name, idx in split.items():
-        if len(idx) < MIN_JETS_PER_SPLIT or len(np.unique(y[idx])) < 2:
+        if len(idx) < MIN_JETS_PER_SPLIT or len(np.unique(y[idx])) < n_classes:
             raise DataError(f"dataset {ds.path}: {len(ds)} jets are too few for the {name} split "
-                            f"({len(idx)} jets, classes {np.unique(y[idx]).tolist()}); generate more jets")
+                            f"({len(idx)} jets, classes {np.unique(y[idx]).tolist()} of {n_classes}); generate more jets")
     kind = config.input_kind
+    if kind == "cut" and n_classes > 2:
+        raise ConfigError(f"the cut baseline {config.model!r} separates two classes; dataset {ds.path} has {n_classes} "
+                          f"({', '.join(class_names)}): use the bdt as the classic baseline")
+    out = ensure_writable_dir(Path(out))
     inputs = make_inputs(ds, kind, split["train"], feature_set=config.feature_set, n_particles=config.n_particles)
     np.savez(out / "split.npz", **split)
-    atomic_write_json(out / "config.json", {**asdict(config), "dataset": str(ds.path), "input_kind": kind})
-    atomic_write_json(out / "preprocess.json", {"kind": kind, **inputs.preprocess})
+    atomic_write_json(out / "config.json", {**asdict(config), "dataset": str(ds.path), "input_kind": kind,
+                                            "class_names": class_names})
+    atomic_write_json(out / "preprocess.json", {"kind": kind, **inputs.preprocess, "class_names": class_names})
     if kind in ("cut", "bdt"):
-        result = _train_baseline(config, inputs, y, split, out)
+        result = _train_baseline(config, inputs, y, split, out, n_classes)
     else:
-        result = _train_torch(config, inputs, y, split, out, resume, progress)
+        result = _train_torch(config, inputs, y, split, out, resume, progress, n_classes)
     scores = result.pop("scores")
     np.savez(out / "scores.npz", scores=scores, labels=y[split["test"]], index=split["test"])
-    m = classifier_metrics(y[split["test"]], scores, n_bootstrap=config.n_bootstrap, seed=config.seed,
-                           threshold=0.5 if kind not in ("cut",) else float(np.median(scores)))
+    m = _metrics(y[split["test"]], scores, class_names, n_bootstrap=config.n_bootstrap, seed=config.seed,
+                 threshold=0.5 if kind not in ("cut",) else float(np.median(scores)))
     metrics = {"model": config.model, "paper": BASELINES[config.model][1] if config.model in BASELINES else registry.spec(config.model).paper,
-               **{k: {"value": v.value, "error": v.error} for k, v in m.items()}, **result}
+               "n_classes": n_classes, **m, **result}
     atomic_write_json(out / "metrics.json", metrics)
     return metrics
 
 
-def _train_baseline(config: TrainConfig, inputs: Any, y: np.ndarray, split: dict[str, np.ndarray], out: Path) -> dict[str, Any]:
+def _train_baseline(config: TrainConfig, inputs: Any, y: np.ndarray, split: dict[str, np.ndarray], out: Path,
+                    n_classes: int = 2) -> dict[str, Any]:
     from hepdl.models.baselines import BDT, MassTau32Cut, VariableCut
 
     frame = inputs.arrays["frame"]
     tr, va, te = (frame.iloc[split[k]] for k in ("train", "val", "test"))
     t0 = time.perf_counter()
     if config.model == "bdt":
-        model: Any = BDT(seed=config.seed, **config.model_config).fit(tr, y[split["train"]], va, y[split["val"]])
+        model: Any = BDT(seed=config.seed, n_classes=n_classes, **config.model_config).fit(tr, y[split["train"]], va, y[split["val"]])
         model.save(out / "model.json")
         n_params = int(len(model.booster.get_dump()))
     elif config.model == "mass-cut":
@@ -149,7 +182,7 @@ def _train_baseline(config: TrainConfig, inputs: Any, y: np.ndarray, split: dict
 
 
 def _train_torch(config: TrainConfig, inputs: Any, y: np.ndarray, split: dict[str, np.ndarray], out: Path,
-                 resume: str | Path | None, progress: bool) -> dict[str, Any]:
+                 resume: str | Path | None, progress: bool, n_classes: int = 2) -> dict[str, Any]:
     import logging
 
     import lightning as L
@@ -164,6 +197,7 @@ def _train_torch(config: TrainConfig, inputs: Any, y: np.ndarray, split: dict[st
             logging.getLogger(name).setLevel(logging.ERROR)
     L.seed_everything(config.seed, workers=True, verbose=False)
     cfg = dict(config.model_config)
+    cfg.setdefault("n_outputs", 1 if n_classes == 2 else n_classes)
     arrays = inputs.arrays
     if inputs.kind == "features":
         cfg.setdefault("n_inputs", arrays["features"].shape[1])
@@ -175,7 +209,7 @@ def _train_torch(config: TrainConfig, inputs: Any, y: np.ndarray, split: dict[st
     net = registry.get(config.model, preset=config.preset, **cfg)
     atomic_write_json(out / "model_build.json", {"model": config.model, "preset": config.preset, "config": cfg})
     module = Classifier(net, inputs.kind, model_name=config.model, lr=config.lr, weight_decay=config.weight_decay,
-                        epochs=config.epochs)
+                        epochs=config.epochs, n_classes=n_classes)
     if resume is not None:
         ckpt = torch.load(resume, map_location="cpu", weights_only=False)
         found = ckpt.get("hyper_parameters", {}).get("model_name")
@@ -201,7 +235,7 @@ def _train_torch(config: TrainConfig, inputs: Any, y: np.ndarray, split: dict[st
     test_loader = make_loader(inputs, y, split["test"], 1024, shuffle=False)
     t0 = time.perf_counter()
     with torch.no_grad():
-        scores = torch.cat([torch.sigmoid(best(batch)[:, 0]) for batch in test_loader]).numpy()
+        scores = torch.cat([best.probabilities(batch) for batch in test_loader]).numpy()
     infer = len(split["test"]) / max(time.perf_counter() - t0, 1e-9)
     hist = out / "metrics.csv"
     if hist.exists():
@@ -219,50 +253,93 @@ def _model_dirs(run: Path) -> list[Path]:
     return dirs
 
 
-def predict(run: str | Path, data: str | Path | JetDataset, *, models: list[str] | None = None) -> dict[str, np.ndarray]:
-    """Scores of the run's models (all, or ``models``) on every jet of ``data``, using each model's
-    stored preprocessing. Returns model name -> scores of shape (n_jets,)."""
+def load_trained(model_dir: str | Path) -> tuple[str, dict[str, Any], Any]:
+    """A trained model from its directory: ``(name, preprocess, model)``.
+
+    ``model`` is the :class:`~hepdl.train.module.Classifier` (evaluation mode) for torch models, or
+    the BDT / cut object. ``preprocess`` is the model's ``preprocess.json`` (input kind, columns and
+    scaling, particles, class names).
+    """
     import json as _json
 
+    d = Path(model_dir)
+    for f in ("config.json", "preprocess.json"):
+        if not (d / f).exists():
+            raise DataError(f"{d} is not a trained model's directory: {f} is missing")
+    name = _json.loads((d / "config.json").read_text())["model"]
+    pre = _json.loads((d / "preprocess.json").read_text())
+    if pre["kind"] in ("cut", "bdt"):
+        from hepdl.models.baselines import BDT, MassTau32Cut, VariableCut
+
+        loader = {"bdt": BDT, "mass-cut": VariableCut, "tau32-cut": MassTau32Cut}[name]
+        return name, pre, loader.load(d / "model.json")
+    from hepdl.train.module import Classifier
+
+    build = _json.loads((d / "model_build.json").read_text())
+    net = registry.get(build["model"], preset=build["preset"], **build["config"])
+    module = Classifier.load_from_checkpoint(d / "model.ckpt", net=net, weights_only=False, map_location="cpu").eval()
+    return name, pre, module
+
+
+def model_inputs(ds: JetDataset, pre: dict[str, Any], *, cache: bool = True) -> Any:
+    """The inputs of a trained model for every jet of ``ds``, built with the model's stored preprocessing
+    (``preprocess.json``: feature columns and their training mean/std, particles per jet, image settings).
+
+    Raises :class:`DataError` naming the columns when ``ds`` lacks the model's inputs.
+    """
+    from hepdl.train.inputs import Inputs
+
+    kind = pre["kind"]
+    everything = np.arange(len(ds))
+    inputs = make_inputs(ds, kind, everything, feature_set=pre.get("feature_set", "expert"),
+                         n_particles=pre.get("n_particles", 64), require_classes=False, cache=cache)
+    if kind in ("cut", "bdt"):
+        frame = inputs.arrays["frame"]
+        missing = [c for c in pre["columns"] if c not in frame.columns]
+        if missing:
+            raise DataError(f"{ds.path} lacks the input column(s) {missing} of the model")
+        return Inputs(kind, {"frame": frame[pre["columns"]]}, inputs.labels, pre)
+    if kind == "features":
+        cols = inputs.preprocess["columns"]
+        if cols != pre["columns"]:
+            missing = [c for c in pre["columns"] if c not in cols]
+            raise DataError(f"{ds.path}: feature columns {cols} differ from the model's {pre['columns']} (missing: {missing})")
+        # undo this dataset's standardisation, apply the model's
+        x = inputs.arrays["features"] * np.asarray(inputs.preprocess["std"]) + np.asarray(inputs.preprocess["mean"])
+        return Inputs(kind, {"features": ((x - np.asarray(pre["mean"])) / np.asarray(pre["std"])).astype(np.float32)},
+                      inputs.labels, pre)
+    return inputs
+
+
+def score_inputs(model: Any, inputs: Any, batch_size: int = 1024) -> np.ndarray:
+    """Scores of a loaded model (see :func:`load_trained`) on prepared inputs: (n,) or (n, C)."""
+    if inputs.kind in ("cut", "bdt"):
+        return np.asarray(model.score(inputs.arrays["frame"]), dtype=np.float64)
     import torch
 
-    from hepdl.models.baselines import BDT, MassTau32Cut, VariableCut
-    from hepdl.train.inputs import Inputs
-    from hepdl.train.module import Classifier, make_loader
+    from hepdl.train.module import make_loader
+
+    n = len(inputs.labels)
+    y = np.zeros(n, dtype=np.int64)
+    with torch.no_grad():
+        return torch.cat([model.probabilities(b) for b in make_loader(inputs, y, np.arange(n), batch_size, False)]).numpy().astype(np.float64)
+
+
+def predict(run: str | Path, data: str | Path | JetDataset, *, models: list[str] | None = None,
+            cache: bool = True) -> dict[str, np.ndarray]:
+    """Scores of the run's models (all, or ``models``) on every jet of ``data``, using each model's
+    stored preprocessing. Returns model name -> scores of shape (n_jets,) (signal probability) for a
+    two-class model, (n_jets, C) class probabilities for a C-class one."""
+    import json as _json
 
     ds = _as_dataset(data)
     out: dict[str, np.ndarray] = {}
     for d in _model_dirs(Path(run)):
-        cfg = _json.loads((d / "config.json").read_text())
-        name = cfg["model"]
+        name = _json.loads((d / "config.json").read_text())["model"]
         if models and name not in models:
             continue
-        pre = _json.loads((d / "preprocess.json").read_text())
-        kind = pre["kind"]
-        if kind in ("cut", "bdt"):
-            frame = make_inputs(ds, kind, np.arange(len(ds)), feature_set=pre["feature_set"]).arrays["frame"]
-            missing = [c for c in pre["columns"] if c not in frame.columns]
-            if missing:
-                raise DataError(f"{ds.path} lacks the inputs {missing} of model {name!r}")
-            loader = {"bdt": BDT, "mass-cut": VariableCut, "tau32-cut": MassTau32Cut}[name]
-            out[name] = np.asarray(loader.load(d / "model.json").score(frame[pre["columns"]]), dtype=np.float64)
-            continue
-        inputs = make_inputs(ds, kind, np.arange(len(ds)), feature_set=pre.get("feature_set", "expert"),
-                             n_particles=pre.get("n_particles", 64))
-        if kind == "features":
-            cols = inputs.preprocess["columns"]
-            if cols != pre["columns"]:
-                raise DataError(f"{ds.path}: feature columns {cols} differ from model {name!r}'s {pre['columns']}")
-            # undo this dataset's standardisation, apply the model's
-            x = inputs.arrays["features"] * np.asarray(inputs.preprocess["std"]) + np.asarray(inputs.preprocess["mean"])
-            inputs = Inputs(kind, {"features": ((x - np.asarray(pre["mean"])) / np.asarray(pre["std"])).astype(np.float32)},
-                            inputs.labels, pre)
-        build = _json.loads((d / "model_build.json").read_text())
-        net = registry.get(build["model"], preset=build["preset"], **build["config"])
-        module = Classifier.load_from_checkpoint(d / "model.ckpt", net=net, weights_only=False).eval()
-        y = np.zeros(len(ds), dtype=np.int64)
-        with torch.no_grad():
-            out[name] = torch.cat([torch.sigmoid(module(b)[:, 0]) for b in make_loader(inputs, y, np.arange(len(ds)), 1024, False)]).numpy().astype(np.float64)
+        name, pre, model = load_trained(d)
+        out[name] = score_inputs(model, model_inputs(ds, pre, cache=cache))
     if models:
         unknown = [m for m in models if m not in out]
         if unknown:
@@ -280,9 +357,9 @@ def evaluate(run: str | Path, *, n_bootstrap: int = 100) -> dict[str, dict[str, 
     results = {}
     for d in _model_dirs(run):
         s = np.load(d / "scores.npz")
-        m = classifier_metrics(s["labels"], s["scores"], n_bootstrap=n_bootstrap)
         old = _json.loads((d / "metrics.json").read_text())
-        old.update({k: {"value": v.value, "error": v.error} for k, v in m.items()})
+        names = _json.loads((d / "config.json").read_text()).get("class_names") or ["background", "signal"]
+        old.update(_metrics(s["labels"], s["scores"], names, n_bootstrap=n_bootstrap))
         atomic_write_json(d / "metrics.json", old)
         results[d.name] = old
     ds_path = _json.loads((_model_dirs(run)[0] / "config.json").read_text())["dataset"]
