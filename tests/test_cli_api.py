@@ -6,19 +6,22 @@ from typer.testing import CliRunner
 
 import hepdl
 import hepdl.data
+import hepdl.deploy
 import hepdl.features
 import hepdl.metrics
 import hepdl.models
 import hepdl.sim
+import hepdl.train
 from hepdl.cli import app
 
 
 def test_public_api_is_pinned():
     assert hepdl.__all__ == ["__version__"]
     assert sorted(hepdl.sim.__all__) == sorted([
-        "DetectorCard", "EventGenerator", "GeneratedBatch", "GeneratorConfig", "JetSelection", "PROCESSES", "Process",
-        "cluster", "delta_r", "derive_seed", "get_process", "hadronic_tops", "known_cards", "leading_jets",
-        "list_processes", "load_card", "match_top", "register_process", "simulate",
+        "DetectorCard", "EventGenerator", "GeneratedBatch", "GeneratorConfig", "JetSelection", "MATCHERS", "PROCESSES",
+        "Process", "boson_decays", "cluster", "delta_r", "derive_seed", "get_process", "hadronic_tops", "hard_partons",
+        "known_cards", "leading_jets", "list_processes", "load_card", "match_jets", "match_top", "register_process",
+        "simulate",
     ])
     assert sorted(hepdl.data.__all__) == sorted([
         "DatasetSpec", "JetDataset", "SampleSpec", "cache_dir", "generate_dataset", "generate_part",
@@ -32,11 +35,18 @@ def test_public_api_is_pinned():
         "soft_drop", "zlogz",
     ])
     assert sorted(hepdl.metrics.__all__) == sorted([
-        "Measurement", "accuracy", "auc", "background_rejection", "bootstrap", "classifier_metrics", "ensemble", "roc_curve"])
+        "Measurement", "accuracy", "auc", "background_rejection", "bootstrap", "classifier_metrics", "confusion_matrix",
+        "ensemble", "multiclass_metrics", "roc_curve"])
     assert sorted(hepdl.models.__all__) == sorted([
         "CNN", "DNN", "EFN", "LBN", "MODELS", "ModelSpec", "PFN", "ParticleNet", "ParticleTransformer",
         "get", "list_models", "register", "spec"])
-    for mod in (hepdl.sim, hepdl.data, hepdl.features, hepdl.metrics, hepdl.models):
+    assert sorted(hepdl.train.__all__) == sorted([
+        "BASELINES", "TrainConfig", "class_labels", "evaluate", "load_trained", "make_inputs", "model_inputs", "predict",
+        "score_inputs", "split_indices", "train"])
+    assert sorted(hepdl.deploy.__all__) == sorted([
+        "HLS_DEFAULT_PRECISION", "OnnxModel", "TriggerConfig", "check_contract", "convert_hls4ml", "export_onnx",
+        "hls_agreement", "precision_scan", "run_trigger"])
+    for mod in (hepdl.sim, hepdl.data, hepdl.features, hepdl.metrics, hepdl.models, hepdl.train, hepdl.deploy):
         for name in mod.__all__:
             assert hasattr(mod, name), name
 

@@ -159,6 +159,93 @@ def predict(
     typer.echo(f"wrote {len(ds)} jets x {len(scores)} models to {out}")
 
 
+def _one_model_dir(run: Path, model: str | None) -> Path:
+    from hepdl.errors import ConfigError, DataError
+    from hepdl.train.trainer import _model_dirs
+
+    dirs = _model_dirs(run)
+    if len(dirs) == 1 and model is None:
+        return dirs[0]
+    names = [d.name for d in dirs]
+    if model is None:
+        raise ConfigError(f"run {run} holds several models ({', '.join(names)}): choose one with --model")
+    if model not in names:
+        raise DataError(f"run {run} has no model {model!r}; it has {', '.join(names)}")
+    return run / model
+
+
+@app.command()
+def export(
+    run: Annotated[Path, typer.Argument(help="Run directory, or one model's directory.")],
+    format: Annotated[str, typer.Option("--format", "-f", help="onnx or hls4ml.")] = "onnx",  # noqa: A002
+    model: Annotated[str | None, typer.Option(help="Model of the run to export (needed if it holds several).")] = None,
+    out: Annotated[Path | None, typer.Option(help="Output directory (default <model>/export/<format>).")] = None,
+    precision: Annotated[str, typer.Option(help="hls4ml fixed-point precision ap_fixed<W,I>.")] = "ap_fixed<16,6>",
+    scan: Annotated[str | None, typer.Option(help="hls4ml: comma-separated total bit widths to scan, e.g. 8,10,12,14,16,18.")] = None,
+    integer_bits: Annotated[int, typer.Option(help="hls4ml scan: integer bits I of ap_fixed<W,I>.")] = 6,
+    reuse_factor: Annotated[int, typer.Option(help="hls4ml reuse factor (1: fully parallel).")] = 1,
+) -> None:
+    """Export a trained model: ONNX (model.onnx + preprocess.json, checked against torch) or hls4ml
+    (fixed-point C++ emulation compiled with g++, compared with the float model on the test split)."""
+    import json
+
+    from hepdl.errors import ConfigError
+
+    d = _one_model_dir(run, model)
+    if format == "onnx":
+        from hepdl.deploy import export_onnx
+
+        path = export_onnx(d, out)
+        typer.echo(f"wrote {path / 'model.onnx'} and {path / 'preprocess.json'} (onnxruntime agrees with torch to 1e-5)")
+        return
+    if format != "hls4ml":
+        raise ConfigError(f"unknown export format {format!r}; known: onnx, hls4ml")
+    from hepdl.data.paths import atomic_write_json
+    from hepdl.deploy.hls import convert_hls4ml, hls_agreement, precision_scan, split_inputs
+
+    x, y = split_inputs(d)
+    base = out or d / "export" / "hls4ml"
+    model_obj = convert_hls4ml(d, None if out is None else base / "project", precision=precision, reuse_factor=reuse_factor)
+    res = hls_agreement(d, x, y, hls_model=model_obj, precision=precision)
+    rows = [res]
+    if scan:
+        widths = tuple(int(w) for w in scan.split(","))
+        rows = precision_scan(d, x, y, widths=widths, integer_bits=integer_bits, out=base / "scan")
+    Path(base).mkdir(parents=True, exist_ok=True)
+    atomic_write_json(Path(base) / "hls4ml.json", {"default": res, "scan": rows if scan else []})
+    typer.echo(f"{'precision':<18}{'argmax agreement':>18}{'max |dlogit|':>14}{'max |dp|':>10}{'acc fixed':>11}{'acc float':>11}")
+    for r in rows if scan else [res]:
+        typer.echo(f"{r['precision']:<18}{r['argmax_agreement']:>18.4f}{r['max_abs_diff_logit']:>14.4g}"
+                   f"{r['max_abs_diff_prob']:>10.3g}{r.get('accuracy_fixed', float('nan')):>11.4f}{r.get('accuracy_float', float('nan')):>11.4f}")
+    typer.echo(f"hls4ml project and emulation in {base}; figures in {Path(base) / 'hls4ml.json'}")
+    del json
+
+
+@app.command()
+def trigger(
+    run: Annotated[Path, typer.Argument(help="Run directory, one model's directory, or an ONNX export directory.")],
+    data: Annotated[Path, typer.Option(help="The stream of jets (any format hepdl.data.open reads).")],
+    out: Annotated[Path, typer.Option(help="Output directory for accepted jets and the rate table.")] = Path("trigger-out"),
+    rate: Annotated[float | None, typer.Option(help="Target output rate in Hz (e.g. 1e5).")] = None,
+    threshold: Annotated[float | None, typer.Option(help="Fixed threshold on the trigger score instead of a rate.")] = None,
+    input_rate: Annotated[float, typer.Option(help="Input rate in Hz.")] = 40e6,
+    signal: Annotated[str | None, typer.Option(help="Comma-separated classes whose probabilities form the score.")] = None,
+    model: Annotated[str | None, typer.Option(help="Model of the run to use.")] = None,
+    batch_size: Annotated[int, typer.Option(help="Jets per batch (one accepted file each).")] = 10_000,
+) -> None:
+    """Emulate a trigger: accept jets above a threshold set by a target rate; write the accepted jets
+    (atomically, batch by batch) and the table of rate reduction and efficiency per class."""
+    from hepdl.deploy.trigger import TriggerConfig, run_trigger, trigger_table
+
+    if rate is None and threshold is None:
+        rate = 1e5
+    cfg = TriggerConfig(rate_hz=rate, threshold=threshold, input_rate_hz=input_rate,
+                        signal=tuple(signal.split(",")) if signal else None, batch_size=batch_size, model=model)
+    summary = run_trigger(run, data, out, cfg)
+    typer.echo(trigger_table(summary), nl=False)
+    typer.echo(f"accepted jets written to {out}")
+
+
 @app.command()
 def info(path: Annotated[Path, typer.Argument(help="Dataset directory or file (.parquet, .h5, .root).")]) -> None:
     """Print a dataset's summary: counts, class balance, cutflow, settings."""

@@ -6,7 +6,7 @@ from hepdl.sim.detector import DetectorCard, known_cards, load_card, simulate
 from hepdl.sim.generator import EventGenerator, GeneratedBatch, GeneratorConfig, derive_seed
 from hepdl.sim.jets import JetSelection, cluster, leading_jets
 from hepdl.sim.processes import PROCESSES, Process, get_process, list_processes, register_process
-from hepdl.sim.truth import delta_r, hadronic_tops, match_top
+from hepdl.sim.truth import MATCHERS, boson_decays, delta_r, hadronic_tops, hard_partons, match_jets, match_top
 
 __all__ = [
     "DetectorCard",
@@ -14,17 +14,21 @@ __all__ = [
     "GeneratedBatch",
     "GeneratorConfig",
     "JetSelection",
+    "MATCHERS",
     "PROCESSES",
     "Process",
+    "boson_decays",
     "cluster",
     "delta_r",
     "derive_seed",
     "get_process",
     "hadronic_tops",
+    "hard_partons",
     "known_cards",
     "leading_jets",
     "list_processes",
     "load_card",
+    "match_jets",
     "match_top",
     "register_process",
     "simulate",
