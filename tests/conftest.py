@@ -27,3 +27,17 @@ def top_dataset(top_dataset_path: Path):
 def tiny_spec():
     """A tiny, fast dataset spec (qcd + top, 12 jets each in parts of 6)."""
     return top_tagging.dataset_spec(24, seed=3, jets_per_part=6)
+
+
+@pytest.fixture(scope="session")
+def jet_classes_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """250 jets of the five-class task (50 each of gluon, quark, W, Z, top) at pT ~ 1 TeV."""
+    from hepdl.tasks import jet_classes
+
+    spec = jet_classes.dataset_spec(250, seed=11, jets_per_part=50)
+    return generate_dataset(spec, tmp_path_factory.mktemp("jetclasses") / "ds", workers=1, progress=False)
+
+
+@pytest.fixture(scope="session")
+def jet_classes(jet_classes_path: Path):
+    return open_dataset(jet_classes_path)

@@ -147,8 +147,10 @@ def hls_agreement(model_dir: str | Path, x: np.ndarray, y: np.ndarray | None = N
     """Compare the fixed-point emulation with the float model on inputs ``x`` (standardised, (B, F)).
 
     Returns a dict with ``precision``, ``argmax_agreement`` (fraction of inputs with the same
-    decision), ``max_abs_diff_logit``, ``max_abs_diff_prob``, and with labels ``y`` the accuracy of
-    both (``accuracy_float``, ``accuracy_fixed``).
+    decision), ``max_abs_diff_logit``, ``max_abs_diff_prob``, ``max_flipped_margin`` (the largest
+    gap between the float model's two highest logits among inputs whose decision flips: decisions
+    flip only for near-ties), and with labels ``y`` the accuracy of both (``accuracy_float``,
+    ``accuracy_fixed``).
     """
     seq, pre = _sequential(Path(model_dir))
     x = np.ascontiguousarray(x, dtype=np.float32)
@@ -158,12 +160,16 @@ def hls_agreement(model_dir: str | Path, x: np.ndarray, y: np.ndarray | None = N
     with contextlib.redirect_stdout(io.StringIO()):
         fixed = np.asarray(model.predict(x), dtype=np.float64).reshape(len(x), -1)
     ref = _float_logits(seq, x)
+    flipped = _decision(fixed) != _decision(ref)
+    top2 = np.sort(ref, axis=1)[:, -2:] if ref.shape[1] > 1 else np.c_[np.zeros(len(ref)), np.abs(ref[:, 0])]
+    margin = top2[:, 1] - top2[:, 0]
     res: dict[str, Any] = {
         "precision": precision,
         "n": len(x),
         "argmax_agreement": float(np.mean(_decision(fixed) == _decision(ref))),
         "max_abs_diff_logit": float(np.max(np.abs(fixed - ref))),
         "max_abs_diff_prob": float(np.max(np.abs(_probabilities(fixed) - _probabilities(ref)))),
+        "max_flipped_margin": float(margin[flipped].max()) if flipped.any() else 0.0,
     }
     if y is not None:
         res["accuracy_float"] = float(np.mean(_decision(ref) == y))
