@@ -79,6 +79,13 @@ def test_multiclass_training_dnn_and_bdt(jet_classes, tmp_path):
     for name in ("dnn", "bdt"):
         stored = np.load(tmp_path / name / "scores.npz")
         assert np.allclose(p[name][stored["index"]], stored["scores"], atol=1e-6)
+    from hepdl.report import MULTICLASS_FIGURES, make_report
+
+    make_report(tmp_path, jet_classes.jets, jet_classes.labels, label_names=jet_classes.label_names)
+    page = (tmp_path / "report.html").read_text()
+    for fig in MULTICLASS_FIGURES:
+        assert (tmp_path / "plots" / f"{fig}.png").stat().st_size > 5000 and f"plots/{fig}.png" in page, fig
+    assert "AUC top" in (tmp_path / "table.txt").read_text()
 
 
 def test_cut_baseline_refuses_five_classes_before_writing(jet_classes, tmp_path):

@@ -51,7 +51,7 @@ def test_bad_input_fails_before_training(top_dataset, tmp_path):
     with pytest.raises(ConfigError, match="model 'pfn' takes the 'cloud' representation, not 'image'"):
         TrainConfig("pfn", representation="image")
     one_class = JetDataset(top_dataset.jets[top_dataset.labels == 1], {}, top_dataset.path, "parquet", ["qcd", "top"])
-    with pytest.raises(DataError, match="classes \\[1\\]"):
+    with pytest.raises(DataError, match="single class \\(\\[1\\]\\)"):
         train(TrainConfig("dnn"), one_class, tmp_path / "x", progress=False)
     few = JetDataset(top_dataset.jets[::75], {}, top_dataset.path, "parquet", ["qcd", "top"])
     with pytest.raises(DataError, match="too few"):

@@ -15,9 +15,12 @@ import numpy as np
 
 from hepdl.data.paths import atomic_write
 
-__all__ = ["model_table", "make_report", "FIGURES"]
+__all__ = ["model_table", "make_report", "FIGURES", "MULTICLASS_FIGURES"]
 
-FIGURES = ("roc", "scores", "confusion", "mass_sculpting", "mass_per_class", "training", "images", "jet_display")
+#: Figures of a two-class run.
+FIGURES = ("roc", "scores", "mass_sculpting", "training", "images", "jet_display")
+#: Figures of a multi-class run.
+MULTICLASS_FIGURES = ("roc", "confusion", "training", "mass_per_class", "images")
 
 
 def _plt() -> Any:
