@@ -187,8 +187,6 @@ def export(
 ) -> None:
     """Export a trained model: ONNX (model.onnx + preprocess.json, checked against torch) or hls4ml
     (fixed-point C++ emulation compiled with g++, compared with the float model on the test split)."""
-    import json
-
     from hepdl.errors import ConfigError
 
     d = _one_model_dir(run, model)
@@ -218,7 +216,6 @@ def export(
         typer.echo(f"{r['precision']:<18}{r['argmax_agreement']:>18.4f}{r['max_abs_diff_logit']:>14.4g}"
                    f"{r['max_abs_diff_prob']:>10.3g}{r.get('accuracy_fixed', float('nan')):>11.4f}{r.get('accuracy_float', float('nan')):>11.4f}")
     typer.echo(f"hls4ml project and emulation in {base}; figures in {Path(base) / 'hls4ml.json'}")
-    del json
 
 
 @app.command()
