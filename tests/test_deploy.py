@@ -142,3 +142,18 @@ def test_trigger_bad_input(run_dir, jet_classes, tmp_path):
     with pytest.raises(ConfigError, match=r"signal classes \['higgs'\]"):
         run_trigger(run_dir, jet_classes, tmp_path / "z", TriggerConfig(threshold=0.5, model="dnn", signal=("higgs",)),
                     progress=False)
+
+
+def test_export_and_trigger_commands(run_dir, jet_classes_path, tmp_path):
+    from typer.testing import CliRunner
+
+    from hepdl.cli import app
+
+    res = CliRunner().invoke(app, ["export", str(run_dir), "--model", "dnn", "--out", str(tmp_path / "onnx")])
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "onnx" / "model.onnx").exists()
+    res = CliRunner().invoke(app, ["trigger", str(tmp_path / "onnx"), "--data", str(jet_classes_path), "--out",
+                                   str(tmp_path / "trig"), "--rate", "8e6", "--batch-size", "100"])
+    assert res.exit_code == 0, res.output
+    assert "reduction 5x; 50 of 250 jets accepted" in res.output
+    assert json.loads((tmp_path / "trig" / "trigger.json").read_text())["n_accepted"] == 50
