@@ -159,21 +159,6 @@ def predict(
     typer.echo(f"wrote {len(ds)} jets x {len(scores)} models to {out}")
 
 
-def _one_model_dir(run: Path, model: str | None) -> Path:
-    from hepdl.errors import ConfigError, DataError
-    from hepdl.train.trainer import _model_dirs
-
-    dirs = _model_dirs(run)
-    if len(dirs) == 1 and model is None:
-        return dirs[0]
-    names = [d.name for d in dirs]
-    if model is None:
-        raise ConfigError(f"run {run} holds several models ({', '.join(names)}): choose one with --model")
-    if model not in names:
-        raise DataError(f"run {run} has no model {model!r}; it has {', '.join(names)}")
-    return run / model
-
-
 @app.command()
 def export(
     run: Annotated[Path, typer.Argument(help="Run directory, or one model's directory.")],
@@ -188,8 +173,9 @@ def export(
     """Export a trained model: ONNX (model.onnx + preprocess.json, checked against torch) or hls4ml
     (fixed-point C++ emulation compiled with g++, compared with the float model on the test split)."""
     from hepdl.errors import ConfigError
+    from hepdl.train.trainer import model_dir
 
-    d = _one_model_dir(run, model)
+    d = model_dir(run, model)
     if format == "onnx":
         from hepdl.deploy import export_onnx
 

@@ -91,18 +91,10 @@ class _Scorer:
             self.pre = self.onnx.contract
             self.name = f"{self.pre['model']} (onnx)"
             return
-        from hepdl.train.trainer import _model_dirs, load_trained
+        from hepdl.train.trainer import load_trained, model_dir
 
-        dirs = _model_dirs(source)
-        if len(dirs) > 1:
-            names = [d.name for d in dirs]
-            if model is None:
-                raise ConfigError(f"run {source} holds several models ({', '.join(names)}): choose one with --model")
-            dirs = [d for d in dirs if d.name == model]
-            if not dirs:
-                raise DataError(f"run {source} has no model {model!r}; it has {', '.join(names)}")
         self.onnx = None
-        self.name, self.pre, self.model = load_trained(dirs[0])
+        self.name, self.pre, self.model = load_trained(model_dir(source, model))
 
     def __call__(self, ds: Any) -> np.ndarray:
         if self.onnx is not None:
@@ -112,15 +104,23 @@ class _Scorer:
         return score_inputs(self.model, model_inputs(ds, self.pre, cache=False))
 
 
-def _trigger_score(p: np.ndarray, class_names: list[str], signal: tuple[str, ...] | None) -> tuple[np.ndarray, list[str]]:
-    if p.ndim == 1:
-        return p, [class_names[-1] if class_names else "signal"]
-    names = class_names or [str(i) for i in range(p.shape[1])]
-    chosen = list(signal) if signal else [c for c in names if c.lower() not in BACKGROUND_CLASSES]
-    unknown = [c for c in chosen if c not in names]
+def _signal_classes(class_names: list[str], signal: tuple[str, ...] | None) -> list[str]:
+    """The classes whose probabilities form the trigger score (two classes: the signal, the last one)."""
+    if len(class_names) <= 2:
+        return [class_names[-1] if class_names else "signal"]
+    chosen = list(signal) if signal else [c for c in class_names if c.lower() not in BACKGROUND_CLASSES]
+    unknown = [c for c in chosen if c not in class_names]
     if unknown or not chosen:
-        raise ConfigError(f"signal classes {unknown or chosen} are not among the model's classes {names}")
-    return p[:, [names.index(c) for c in chosen]].sum(axis=1), chosen
+        raise ConfigError(f"signal classes {unknown or chosen} are not among the model's classes {class_names}")
+    return chosen
+
+
+def _trigger_score(p: np.ndarray, class_names: list[str], signal: list[str]) -> np.ndarray:
+    """Signal probability (two classes) or the summed probability of the ``signal`` classes."""
+    if p.ndim == 1:
+        return p
+    names = class_names or [str(i) for i in range(p.shape[1])]
+    return p[:, [names.index(c) for c in signal]].sum(axis=1)
 
 
 def _save_npy(path: Path, array: np.ndarray) -> None:
@@ -162,10 +162,16 @@ def run_trigger(source: str | Path, data: str | Path | Any, out: str | Path, con
 
     ds = data if isinstance(data, JetDataset) else open_dataset(data)
     scorer = _Scorer(Path(source), config.model)
-    out = ensure_writable_dir(Path(out))
+    class_names = scorer.pre.get("class_names") or ds.label_names
+    signal = _signal_classes(class_names, config.signal)
     n = len(ds)
     if n == 0:
         raise DataError(f"{ds.path} holds no jets")
+    want = config.rate_hz / config.input_rate_hz * n if config.rate_hz is not None else None
+    if want is not None and want < 1:
+        raise ConfigError(f"a rate of {config.rate_hz:g} Hz out of {config.input_rate_hz:g} Hz keeps {want:.3g} of the "
+                          f"{n} jets in {ds.path}: the stream is too short to set that rate; give more jets or a higher rate")
+    out = ensure_writable_dir(Path(out))
     settings = {"config": asdict(config), "source": str(Path(source).resolve()), "model": scorer.name,
                 "data": str(ds.path), "n_jets": n}
     key = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:16]
@@ -177,7 +183,6 @@ def run_trigger(source: str | Path, data: str | Path | Any, out: str | Path, con
     atomic_write_json(meta_path, {"settings": settings, "settings_hash": key, "complete": False})
     starts = list(range(0, n, config.batch_size))
     (out / "scores").mkdir(exist_ok=True)
-    class_names = scorer.pre.get("class_names") or ds.label_names
     scores = []
     for k, a in enumerate(tqdm(starts, desc="trigger: score", unit="batch", disable=not progress)):
         f = out / "scores" / f"batch-{k:05d}.npy"
@@ -185,16 +190,11 @@ def run_trigger(source: str | Path, data: str | Path | Any, out: str | Path, con
             scores.append(np.load(f))
             continue
         part = _slice(ds, a, a + config.batch_size)
-        s, _ = _trigger_score(scorer(part), class_names, config.signal)
+        s = _trigger_score(scorer(part), class_names, signal)
         atomic_write(f, lambda tmp, s=s: _save_npy(tmp, s))
         scores.append(s)
     score = np.concatenate(scores)
-    _, signal = _trigger_score(np.zeros((1, len(class_names))) if len(class_names) > 2 else np.zeros(1), class_names, config.signal)
-    if config.rate_hz is not None:
-        want = config.rate_hz / config.input_rate_hz * n
-        if want < 1:
-            raise ConfigError(f"a rate of {config.rate_hz:g} Hz out of {config.input_rate_hz:g} Hz keeps {want:.3g} of the "
-                              f"{n} jets in {ds.path}: the stream is too short to set that rate; give more jets or a higher rate")
+    if want is not None:
         threshold = float(np.sort(score)[::-1][int(round(want)) - 1])
     else:
         threshold = float(config.threshold)  # type: ignore[arg-type]

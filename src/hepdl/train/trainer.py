@@ -253,6 +253,20 @@ def _model_dirs(run: Path) -> list[Path]:
     return dirs
 
 
+def model_dir(run: str | Path, model: str | None = None) -> Path:
+    """The directory of one trained model: ``run`` itself if it is a model's directory, else the run's
+    model named ``model`` (which may be left out when the run holds only one)."""
+    dirs = _model_dirs(Path(run))
+    names = [d.name for d in dirs]
+    if model is None:
+        if len(dirs) == 1:
+            return dirs[0]
+        raise ConfigError(f"run {run} holds several models ({', '.join(names)}): choose one with --model")
+    if model not in names:
+        raise DataError(f"run {run} has no model {model!r}; it has {', '.join(names)}")
+    return dirs[names.index(model)]
+
+
 def load_trained(model_dir: str | Path) -> tuple[str, dict[str, Any], Any]:
     """A trained model from its directory: ``(name, preprocess, model)``.
 
