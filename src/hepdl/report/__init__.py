@@ -34,6 +34,19 @@ def _plt() -> Any:
     return plt
 
 
+def _grid(plt: Any, n: int, max_cols: int, width: float, height: float) -> tuple[Any, Any]:
+    """A figure with ``n`` panels in rows of at most ``max_cols``; unused panels are switched off.
+
+    Returns the figure and the ``n`` axes in reading order.
+    """
+    cols = min(n, max_cols)
+    rows = (n + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(width * cols, height * rows), squeeze=False)
+    for ax in axes.ravel()[n:]:
+        ax.axis("off")
+    return fig, axes.ravel()[:n]
+
+
 def _fmt(m: dict[str, Any], key: str, digits: int = 3) -> str:
     v = m.get(key)
     if isinstance(v, dict):
@@ -125,20 +138,15 @@ def make_report(run_dir: str | Path, jets: Any | None = None, labels: np.ndarray
     made.append("roc")
 
     # score distributions per class
-    n = len(models)
-    cols = min(n, 4)
-    rows_ = (n + cols - 1) // cols
-    fig, axes = plt.subplots(rows_, cols, figsize=(4.5 * cols, 3.6 * rows_), squeeze=False)
-    for ax, name in zip(axes.ravel(), metrics, strict=False):
+    fig, axes = _grid(plt, len(models), 4, 4.5, 3.6)
+    for ax, name in zip(axes, metrics, strict=True):
         s = scores[name]
         bins = np.linspace(np.min(s["scores"]), np.max(s["scores"]) + 1e-9, 30)
         for lab, txt in ((0, "background"), (1, "signal")):
             ax.hist(s["scores"][s["labels"] == lab], bins=bins, histtype="step", density=True, label=txt, lw=1.5)
         ax.set_title(name, fontsize=11)
         ax.set_xlabel("score", fontsize=10)
-    axes.ravel()[0].legend(fontsize=9)
-    for ax in axes.ravel()[n:]:
-        ax.axis("off")
+    axes[0].legend(fontsize=9)
     fig.tight_layout()
     fig.savefig(plots / "scores.png", dpi=100)
     plt.close(fig)
@@ -261,11 +269,8 @@ def _multiclass_figures(plt: Any, plots: Path, metrics: dict[str, dict[str, Any]
     c = np.asarray(first["scores"]).shape[1]
     names = list(names) if names else [str(i) for i in range(c)]
     order = sorted(metrics, key=lambda n: -metrics[n]["auc"]["value"])
-    cols = min(c, 3)
-    rows_ = (c + cols - 1) // cols
-    fig, axes = plt.subplots(rows_, cols, figsize=(5.5 * cols, 4.5 * rows_), squeeze=False)
-    for k in range(c):
-        ax = axes.ravel()[k]
+    fig, axes = _grid(plt, c, 3, 5.5, 4.5)
+    for k, ax in enumerate(axes):
         for j, name in enumerate(order):
             s = scores[name]
             y = (s["labels"] == k).astype(int)
@@ -280,17 +285,12 @@ def _multiclass_figures(plt: Any, plots: Path, metrics: dict[str, dict[str, Any]
         ax.set_xlabel(r"$\epsilon_S$", fontsize=11)
         ax.set_ylabel(r"$1/\epsilon_B$", fontsize=11)
         ax.legend(fontsize=8)
-    for ax in axes.ravel()[c:]:
-        ax.axis("off")
     fig.tight_layout()
     fig.savefig(plots / "roc.png", dpi=100)
     plt.close(fig)
 
-    n = len(order)
-    cols = min(n, 3)
-    rows_ = (n + cols - 1) // cols
-    fig, axes = plt.subplots(rows_, cols, figsize=(5 * cols, 4.6 * rows_), squeeze=False)
-    for ax, name in zip(axes.ravel(), order, strict=False):
+    fig, axes = _grid(plt, len(order), 3, 5, 4.6)
+    for ax, name in zip(axes, order, strict=True):
         s = scores[name]
         cm = confusion_matrix(s["labels"], s["scores"])
         ax.imshow(cm, vmin=0, vmax=1, cmap="Blues")
@@ -303,8 +303,6 @@ def _multiclass_figures(plt: Any, plots: Path, metrics: dict[str, dict[str, Any]
         ax.set_ylabel("true", fontsize=10)
         ax.set_title(f"{name} (acc {metrics[name]['accuracy']['value']:.3f})", fontsize=11)
         ax.minorticks_off()
-    for ax in axes.ravel()[n:]:
-        ax.axis("off")
     fig.tight_layout()
     fig.savefig(plots / "confusion.png", dpi=100)
     plt.close(fig)
