@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from hepdl.data.dataset import JetDataset, jets_from_cartesian, open, validate_jets, write_toptagging_hdf5
+from hepdl.data.events import EventDataset, read_challenge_csv, write_challenge_csv
 from hepdl.data.generate import DatasetSpec, SampleSpec, generate_dataset, generate_part
 from hepdl.data.paths import cache_dir
 
 __all__ = [
     "DatasetSpec",
+    "EventDataset",
     "JetDataset",
     "SampleSpec",
     "cache_dir",
@@ -15,6 +17,8 @@ __all__ = [
     "generate_part",
     "jets_from_cartesian",
     "open",
+    "read_challenge_csv",
     "validate_jets",
+    "write_challenge_csv",
     "write_toptagging_hdf5",
 ]

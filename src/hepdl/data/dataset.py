@@ -387,14 +387,18 @@ def open(  # noqa: A001 - the natural name, as in uproot.open
     tree: str | None = None,
     key: str | None = None,
     max_jets: int | None = None,
-) -> JetDataset:
-    """Open a jet dataset of any supported format (chosen from the path).
+) -> Any:
+    """Open a jet or event dataset of any supported format (chosen from the path).
+
+    Jet datasets give a :class:`JetDataset`; generated event datasets (``hepdl-events``) and CSV
+    files of the Higgs challenge give a :class:`hepdl.data.events.EventDataset`.
 
     Parameters
     ----------
     path
         A hepdl dataset directory, a ``.parquet`` file, an ``.h5``/``.hdf5`` file (top-tagging
-        layout) or a ``.root`` file (JetClass layout, or any TTree with ``mapping``).
+        layout), a ``.root`` file (JetClass layout, or any TTree with ``mapping``) or a ``.csv``
+        file of the Higgs challenge.
     mapping
         ROOT only: hepdl column name -> branch name, keys from :data:`MAPPABLE_COLUMNS`.
     tree, key
@@ -414,7 +418,19 @@ def open(  # noqa: A001 - the natural name, as in uproot.open
     if p.is_dir():
         if not (p / "dataset.json").exists():
             raise DataError(f"{p} is a directory without dataset.json: not a hepdl dataset")
+        try:
+            fmt = json.loads((p / "dataset.json").read_text()).get("format")
+        except json.JSONDecodeError as exc:
+            raise DataError(f"{p / 'dataset.json'} is corrupt: {exc}") from None
+        if fmt == "hepdl-events":
+            from hepdl.data.events import open_events
+
+            return open_events(p)
         ds = _open_hepdl(p)
+    elif suffix == ".csv":
+        from hepdl.data.events import read_challenge_csv
+
+        return read_challenge_csv(p)
     elif suffix == ".parquet":
         ds = JetDataset(_read_parquet(p), {}, p, "parquet", [])
     elif suffix in (".h5", ".hdf5", ".hdf"):
@@ -422,7 +438,7 @@ def open(  # noqa: A001 - the natural name, as in uproot.open
     elif suffix == ".root":
         ds = _open_root(p, tree, mapping, max_jets)
     else:
-        raise DataError(f"{p}: unknown file type {suffix!r}; expected a dataset directory, .parquet, .h5/.hdf5 or .root")
+        raise DataError(f"{p}: unknown file type {suffix!r}; expected a dataset directory, .parquet, .h5/.hdf5, .root or .csv")
     if max_jets is not None and len(ds.jets) > max_jets:
         ds.jets = ds.jets[:max_jets]
     if not ds.label_names and len(ds.jets):

@@ -30,9 +30,10 @@ from hepdl.config import to_dict
 from hepdl.data.paths import atomic_write, atomic_write_json, ensure_writable_dir
 from hepdl.errors import ConfigError, DataError
 from hepdl.sim.detector import DetectorCard, load_card, simulate
+from hepdl.sim.events import LEPHAD_STEPS, LepHadSelection, reconstruct_lephad
 from hepdl.sim.generator import EventGenerator, GeneratorConfig, derive_seed
 from hepdl.sim.jets import JetSelection, leading_jets
-from hepdl.sim.truth import MATCHERS, match_jets
+from hepdl.sim.truth import MATCHERS, match_jets, tau_truth
 
 __all__ = ["SampleSpec", "DatasetSpec", "generate_dataset", "generate_part", "default_dataset_dir", "ensure_dataset",
            "TRUTH_MATCHERS", "CUT_LABELS"]
@@ -51,6 +52,10 @@ CUT_LABELS = {
     "gluon_match": "nearest hard parton within R is a gluon",
     "light-quark_match": "nearest hard parton within R is u/d/s",
     "jets": "jets kept",
+    "one_lepton": "exactly one identified isolated e/mu (pT > 20 GeV)",
+    "tau_candidate": "hadronic-tau candidate (narrow jet, 1-3 tracks, charge +-1)",
+    "opposite_charge": "lepton and tau of opposite charge",
+    "selected": "events kept (before the tau-ID weight)",
 }
 
 #: Give up on a part when this many events in a row gave no jet passing the selection.
@@ -70,7 +75,8 @@ class SampleSpec:
     generator
         The Pythia process settings.
     n_jets
-        Number of jets to keep (one per event: the leading jet).
+        Number of records to keep: jets (one per event, the leading jet) for a jet selection,
+        events for an event selection (:class:`hepdl.sim.events.LepHadSelection`).
     truth_match
         ``"top"`` keeps only jets matched to a hadronic top (arXiv:1902.09914); ``"w"``/``"z"`` to a
         hadronic boson and its quarks; ``"gluon"``/``"light-quark"`` to a hard parton of that flavour
@@ -98,33 +104,54 @@ class SampleSpec:
 
 @dataclass
 class DatasetSpec:
-    """Everything that determines a generated dataset (and its hash)."""
+    """Everything that determines a generated dataset (and its hash).
+
+    ``selection`` is a :class:`JetSelection` (one jet per event: a jet dataset) or a
+    :class:`LepHadSelection` (an event dataset, with ``luminosity_fb`` for the event weights).
+    """
 
     task: str
     samples: list[SampleSpec]
-    selection: JetSelection = field(default_factory=JetSelection)
+    class_names: list[str] | None = None
+    selection: JetSelection | LepHadSelection = field(default_factory=JetSelection)
     detector: str = "atlas"
     seed: int = 1
     jets_per_part: int = 500
     batch_size: int = 200
+    luminosity_fb: float | None = None
+
+    @property
+    def events(self) -> bool:
+        """True for an event-level dataset (one record per selected event, with object lists)."""
+        return isinstance(self.selection, LepHadSelection)
 
     def __post_init__(self) -> None:
         if not self.samples:
             raise ConfigError("a dataset needs at least one sample")
         names = [s.name for s in self.samples]
         labels = [s.label for s in self.samples]
-        if len(set(names)) != len(names) or len(set(labels)) != len(labels):
-            raise ConfigError(f"sample names and labels must be unique, got names {names} and labels {labels}")
+        if len(set(names)) != len(names):
+            raise ConfigError(f"sample names must be unique, got {names}")
+        if self.class_names is None and len(set(labels)) != len(labels):
+            raise ConfigError(f"sample labels must be unique unless class_names names the classes, got labels {labels}")
+        if self.class_names is not None and sorted(set(labels)) != list(range(len(self.class_names))):
+            raise ConfigError(f"labels {sorted(set(labels))} must be 0 ... {len(self.class_names) - 1} for class_names {self.class_names}")
         if self.jets_per_part <= 0:
             raise ConfigError(f"jets_per_part must be positive, got {self.jets_per_part}")
         if self.batch_size <= 0:
             raise ConfigError(f"batch_size must be positive, got {self.batch_size}")
         if not 0 <= self.seed < 2**63:
             raise ConfigError(f"seed must be a non-negative integer, got {self.seed}")
+        if self.luminosity_fb is not None and not self.luminosity_fb > 0:
+            raise ConfigError(f"luminosity_fb must be positive (fb^-1), got {self.luminosity_fb}")
+        if self.events and any(s.truth_match != "none" for s in self.samples):
+            raise ConfigError("truth_match applies to jet selections only; an event selection keeps every selected event")
 
     @property
     def label_names(self) -> list[str]:
         """Class names ordered by label."""
+        if self.class_names is not None:
+            return list(self.class_names)
         return [s.name for s in sorted(self.samples, key=lambda s: s.label)]
 
     def parts(self) -> list[tuple[int, int, int]]:
@@ -191,6 +218,33 @@ def _jet_records(lj: dict[str, Any], idx: np.ndarray, sample: SampleSpec, weight
     return ak.zip(fields, depth_limit=1)
 
 
+def _select(spec: DatasetSpec, sample: SampleSpec, batch: Any, objs: ak.Array, card: DetectorCard | None,
+            rng: np.random.Generator) -> tuple[list[np.ndarray], Callable[[np.ndarray, np.ndarray], ak.Array]]:
+    """The selection's masks (one per cutflow step after ``events``, each on its own) and a function
+    building the records of the selected entries ``idx`` (with event numbers ``event``)."""
+    sel = spec.selection
+    if isinstance(sel, LepHadSelection):
+        reco = reconstruct_lephad(objs, tau_truth(batch.record), card, sel, rng)
+
+        def events(idx: np.ndarray, event: np.ndarray) -> ak.Array:
+            n = len(idx)
+            fields: dict[str, Any] = {k: v[idx] for k, v in reco["fields"].items()}
+            fields["label"] = np.full(n, sample.label, dtype=np.int8)
+            fields["process"] = ak.Array([sample.generator.process] * n)
+            fields["sample"] = ak.Array([sample.name] * n)
+            fields["weight"] = batch.weight[idx]
+            fields["event"] = event[idx].astype(np.int64)
+            return ak.zip(fields, depth_limit=1)
+
+        return [reco["masks"][k] for k in LEPHAD_STEPS], events
+    lj = leading_jets(objs, sel)
+    masks = [lj["has_jet"], lj["eta_ok"], lj["pt_ok"]]
+    matched, truth = match_jets(batch.record, lj["eta"], lj["phi"], sample.truth_match, sel.radius)
+    if sample.truth_match != "none":
+        masks.append(matched)
+    return masks, lambda idx, event: _jet_records(lj, idx, sample, batch.weight, event, truth)
+
+
 def generate_part(
     spec: DatasetSpec,
     sample_index: int,
@@ -199,7 +253,7 @@ def generate_part(
     card: DetectorCard | None,
     progress: Callable[[int], None] | None = None,
 ) -> tuple[ak.Array, dict[str, Any]]:
-    """Generate one part: ``n_jets`` selected jets of one sample, and its bookkeeping.
+    """Generate one part: ``n_jets`` selected jets (or events) of one sample, and its bookkeeping.
 
     Returns the jet records (schema in :mod:`hepdl.schema`) and a metadata dict with the cutflow
     (counted over exactly the events used: generation stops at the event that gives the last jet),
@@ -211,7 +265,10 @@ def generate_part(
     det_seed = derive_seed(spec.seed, sample.name, part_index, "detector")
     gen = EventGenerator(sample.generator, pythia_seed)
     rng = np.random.default_rng(det_seed)
-    steps = ["events", "has_jet", "jet_eta", "jet_pt"] + ([f"{sample.truth_match}_match"] if sample.truth_match != "none" else [])
+    if spec.events:
+        steps = ["events", *LEPHAD_STEPS]
+    else:
+        steps = ["events", "has_jet", "jet_eta", "jet_pt"] + ([f"{sample.truth_match}_match"] if sample.truth_match != "none" else [])
     cutflow = dict.fromkeys(steps, 0)
     chunks: list[ak.Array] = []
     kept = 0
@@ -229,11 +286,7 @@ def generate_part(
         if n_ev == 0:
             raise DataError(f"Pythia produced no events for process {sample.generator.process!r}")
         objs = simulate(batch.particles, card, rng)
-        lj = leading_jets(objs, sel)
-        masks = [lj["has_jet"], lj["eta_ok"], lj["pt_ok"]]
-        matched, truth = match_jets(batch.record, lj["eta"], lj["phi"], sample.truth_match, sel.radius)
-        if sample.truth_match != "none":
-            masks.append(matched)
+        masks, make_records = _select(spec, sample, batch, objs, card, rng)
         cum_masks = np.logical_and.accumulate(np.stack(masks), axis=0)
         passed = cum_masks[-1]
         used = n_ev
@@ -246,23 +299,24 @@ def generate_part(
             cutflow[name] += int(m[:used].sum())
         idx = np.nonzero(passed[:used])[0]
         if len(idx):
-            chunks.append(_jet_records(lj, idx, sample, batch.weight, offset + np.arange(n_ev), truth))
+            chunks.append(make_records(idx, offset + np.arange(n_ev)))
             since_last = 0
         else:
             since_last += used
             if since_last >= MAX_EVENTS_WITHOUT_JET:
                 flow = ", ".join(f"{CUT_LABELS[k]}: {v}" for k, v in cutflow.items())
+                window = "" if spec.events else f" and jet pT window [{sel.pt_min}, {sel.pt_max}] GeV"  # type: ignore[union-attr]
                 raise DataError(
-                    f"no jet of sample {sample.name!r} passed the selection in {since_last} events in a row "
-                    f"(cutflow so far: {flow}); the cuts look impossible for process "
-                    f"{sample.generator.process!r} with pT-hat window [{sample.generator.pthat_min}, {sample.generator.pthat_max}] GeV "
-                    f"and jet pT window [{sel.pt_min}, {sel.pt_max}] GeV"
+                    f"no {'event' if spec.events else 'jet'} of sample {sample.name!r} passed the selection in {since_last} "
+                    f"events in a row (cutflow so far: {flow}); the cuts look impossible for process "
+                    f"{sample.generator.process!r} with pT-hat window [{sample.generator.pthat_min}, {sample.generator.pthat_max}] GeV"
+                    f"{window}"
                 )
         kept += len(idx)
         offset += n_ev
         if progress is not None and len(idx):
             progress(len(idx))
-    cutflow["jets"] = kept
+    cutflow["selected" if spec.events else "jets"] = kept
     jets = ak.concatenate(chunks) if len(chunks) > 1 else chunks[0]
     meta = {
         "sample": sample.name,
@@ -278,6 +332,8 @@ def generate_part(
         "n_tried": gen.n_tried,
         "sum_weights": float(np.sum(ak.to_numpy(jets.weight))),
     }
+    if spec.events:
+        meta["sum_id_weights"] = float(np.sum(ak.to_numpy(jets.weight) * ak.to_numpy(jets.id_weight)))
     return jets, meta
 
 
@@ -327,9 +383,22 @@ def _summarise(spec: DatasetSpec, parts: list[dict[str, Any]]) -> dict[str, Any]
         sigma = sum(p["sigma_mb"] * p["n_tried"] for p in mine) / max(tried, 1)
         err = math.sqrt(sum((p["sigma_err_mb"] * p["n_tried"]) ** 2 for p in mine)) / max(tried, 1)
         xsec[s.name] = {"process": s.generator.process, "sigma_mb": sigma, "sigma_err_mb": err, "sigma_pb": sigma * 1e9}
-    counts = {s.name: cutflow[s.name].get("jets", 0) for s in spec.samples}
+    last = "selected" if spec.events else "jets"
+    counts = {s.name: cutflow[s.name].get(last, 0) for s in spec.samples}
     counts["total"] = sum(counts.values())
-    return {"parts": parts, "cutflow": cutflow, "cross_section": xsec, "counts": counts}
+    out = {"parts": parts, "cutflow": cutflow, "cross_section": xsec, "counts": counts}
+    if spec.luminosity_fb is not None:
+        # expected events for the luminosity at each step: sigma * L * (passing / generated)
+        expected: dict[str, dict[str, float]] = {}
+        for s in spec.samples:
+            n_gen = max(cutflow[s.name].get("events", 0), 1)
+            scale = xsec[s.name]["sigma_pb"] * 1000.0 * spec.luminosity_fb / n_gen
+            mine = [p for p in parts if p["sample"] == s.name]
+            expected[s.name] = {k: v * scale for k, v in cutflow[s.name].items()}
+            expected[s.name]["tau_id"] = scale * sum(p.get("sum_id_weights", p["sum_weights"]) for p in mine)
+        out["expected_events"] = expected
+        out["luminosity_fb"] = spec.luminosity_fb
+    return out
 
 
 def generate_dataset(
@@ -386,7 +455,7 @@ def generate_dataset(
         "label_names": spec.label_names,
         "settings": settings,
         "settings_hash": shash,
-        "format": "hepdl-jets",
+        "format": "hepdl-events" if spec.events else "hepdl-jets",
     }
     atomic_write_json(meta_path, dict(header, complete=False))
 
@@ -401,7 +470,7 @@ def generate_dataset(
     # samples keep fewer of their events, and the last part of a sample may be smaller
     todo.sort(key=lambda t: (spec.samples[t[0]].truth_match == "none", -t[2], t[1], t[0]))
     total = sum(s.n_jets for s in spec.samples)
-    bar = tqdm(total=total, initial=sum(m["n_jets"] for m in done), unit="jet", desc=f"generate {spec.task}",
+    bar = tqdm(total=total, initial=sum(m["n_jets"] for m in done), unit="event" if spec.events else "jet", desc=f"generate {spec.task}",
                disable=not progress, smoothing=0.1, dynamic_ncols=True)
     t0 = time.perf_counter()
     n_workers = workers or os.cpu_count() or 1

@@ -1,4 +1,5 @@
-"""Representations of jets: expert observables, energy flow polynomials, jet images, particle clouds.
+"""Representations of jets (expert observables, energy flow polynomials, jet images, particle clouds)
+and of events (the Higgs challenge's features with the missing-mass calculator, object lists).
 
 Every function takes an awkward array of jets in hepdl's schema (or their constituents) and is
 vectorised across jets.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 from hepdl.features.clouds import PARTICLE_FEATURES, ParticleCloud, particle_cloud
 from hepdl.features.efp import EFPSet, efp, efp_graphs
+from hepdl.features.higgs import challenge_features, derived_features, event_objects, mmc_mass, primitive_features
 from hepdl.features.images import ImageConfig, image_coordinates, jet_images
 from hepdl.features.sets import FEATURE_SETS, build_features, compute_feature_set, list_feature_sets
 from hepdl.features.substructure import (
@@ -33,6 +35,11 @@ __all__ = [
     "PARTICLE_FEATURES",
     "ParticleCloud",
     "build_features",
+    "challenge_features",
+    "derived_features",
+    "event_objects",
+    "mmc_mass",
+    "primitive_features",
     "compute_feature_set",
     "image_coordinates",
     "jet_images",

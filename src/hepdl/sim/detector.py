@@ -42,6 +42,8 @@ __all__ = [
     "CaloResolution",
     "Calorimeter",
     "Tracking",
+    "LeptonID",
+    "TauID",
     "load_card",
     "known_cards",
     "simulate",
@@ -186,6 +188,40 @@ class Calorimeter:
 
 
 @dataclass
+class LeptonID:
+    """Identification efficiencies of reconstructed electrons and muons (applied at random per lepton)."""
+
+    electron: EfficiencyTable
+    muon: EfficiencyTable
+
+    def __post_init__(self) -> None:
+        for name in ("electron", "muon"):
+            if isinstance(getattr(self, name), dict):
+                setattr(self, name, from_dict(EfficiencyTable, getattr(self, name), f"lepton_id.{name}"))
+
+
+@dataclass
+class TauID:
+    """Hadronic-tau identification: the efficiency for a jet matched to a true hadronic tau (visible
+    tau within ``match_radius``) and the fake rate for any other (quark or gluon) jet, in |eta| x pT."""
+
+    efficiency: EfficiencyTable
+    fake_rate: EfficiencyTable
+    match_radius: float = 0.2
+
+    def __post_init__(self) -> None:
+        for name in ("efficiency", "fake_rate"):
+            if isinstance(getattr(self, name), dict):
+                setattr(self, name, from_dict(EfficiencyTable, getattr(self, name), f"tau_id.{name}"))
+        if not self.match_radius > 0:
+            raise ConfigError(f"tau_id.match_radius must be positive, got {self.match_radius}")
+
+    def probability(self, abs_eta: np.ndarray, pt: np.ndarray, true_tau: np.ndarray) -> np.ndarray:
+        """Probability that each candidate is identified as a hadronic tau."""
+        return np.where(true_tau, self.efficiency(abs_eta, pt), self.fake_rate(abs_eta, pt))
+
+
+@dataclass
 class DetectorCard:
     """A detector description: tracker, ECAL, HCAL and energy fractions (see ``cards/atlas.toml``)."""
 
@@ -195,8 +231,14 @@ class DetectorCard:
     hcal: Calorimeter
     energy_fraction: dict[str, list[float]] = field(default_factory=dict)
     reference: str = ""
+    lepton_id: LeptonID | None = None
+    tau_id: TauID | None = None
 
     def __post_init__(self) -> None:
+        if isinstance(self.lepton_id, dict):
+            self.lepton_id = from_dict(LeptonID, self.lepton_id, "lepton_id")
+        if isinstance(self.tau_id, dict):
+            self.tau_id = from_dict(TauID, self.tau_id, "tau_id")
         for key, frac in self.energy_fraction.items():
             if not key.lstrip("-").isdigit():
                 raise ConfigError(f"energy_fraction keys are PDG ids, got {key!r}")

@@ -133,3 +133,52 @@ register_process(
         **_JETCLASS_PTHAT,
     )
 )
+
+# --- H -> tau tau at 8 TeV (the ATLAS Higgs machine-learning challenge, 2014) ---------------------
+# Pythia decays the taus. Cross-sections are Pythia's leading-order estimates, including the
+# branching fractions of the forced decays.
+_HIGGS_TAUTAU = ("25:m0 = 125.0", "25:onMode = off", "25:onIfMatch = 15 -15")
+
+register_process(
+    Process(
+        "ggh-tautau",
+        ("HiggsSM:gg2H = on", *_HIGGS_TAUTAU),
+        "gluon-fusion Higgs production, H -> tau+ tau- (m_H = 125 GeV)",
+        sqrt_s=8000.0,
+        tags=("signal",),
+    )
+)
+register_process(
+    Process(
+        "vbf-tautau",
+        ("HiggsSM:ff2Hff(t:ZZ) = on", "HiggsSM:ff2Hff(t:WW) = on", *_HIGGS_TAUTAU),
+        "vector-boson-fusion Higgs production, H -> tau+ tau- (m_H = 125 GeV)",
+        sqrt_s=8000.0,
+        tags=("signal",),
+    )
+)
+register_process(
+    Process(
+        "ztautau",
+        ("WeakSingleBoson:ffbar2gmZ = on", "23:onMode = off", "23:onIfAny = 15", "PhaseSpace:mHatMin = 60.0"),
+        "Drell-Yan Z/gamma* -> tau+ tau- (m_tautau > 60 GeV)",
+        sqrt_s=8000.0,
+    )
+)
+register_process(
+    Process(
+        "ttbar",
+        ("Top:gg2ttbar = on", "Top:qqbar2ttbar = on"),
+        "top-quark pairs, all decays (the lepton + tau selection keeps those with a leptonic W or tau)",
+        sqrt_s=8000.0,
+    )
+)
+register_process(
+    Process(
+        "wjets-lnu",
+        ("WeakBosonAndParton:qqbar2Wg = on", "WeakBosonAndParton:qg2Wq = on", "24:onMode = off", "24:onIfAny = 11 13 15"),
+        "W + jet, W -> e nu, mu nu, tau nu (pT-hat > 20 GeV)",
+        pthat_min=20.0,
+        sqrt_s=8000.0,
+    )
+)

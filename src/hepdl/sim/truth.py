@@ -13,10 +13,12 @@ the nearest outgoing parton of the hard 2 -> 2 process within R, and takes that 
 
 from __future__ import annotations
 
+from typing import Any
+
 import awkward as ak
 import numpy as np
 
-__all__ = ["hadronic_tops", "delta_r", "match_top", "boson_decays", "hard_partons", "match_jets", "MATCHERS"]
+__all__ = ["hadronic_tops", "delta_r", "match_top", "boson_decays", "hard_partons", "match_jets", "MATCHERS", "tau_truth"]
 
 #: Truth matchers known to :func:`match_jets`, name -> one line for humans.
 MATCHERS: dict[str, str] = {
@@ -255,3 +257,57 @@ def match_jets(record: ak.Array, jet_eta: np.ndarray, jet_phi: np.ndarray, match
         truth[f"truth_{k}"] = np.where(ok, v, np.nan)
     truth["truth_pid"] = np.where(ok, pid, 0).astype(np.int64)
     return ok, truth
+
+
+def tau_truth(record: ak.Array, vis_pt_min: float = 10.0) -> dict[str, Any]:
+    """Truth of tau leptons and neutrinos, for tau-ID matching and for the missing-mass calculation.
+
+    A tau's *last copy* is a |id| = 15 entry whose first daughter is not a tau (its decay products);
+    its neutrinos are the neutrinos whose mother is that copy, and its visible momentum is the tau
+    momentum minus theirs. A tau is hadronic when no electron or muon is among its daughters.
+    Vectorised over the flat record.
+
+    Returns
+    -------
+    dict
+        ``had_eta``, ``had_phi``, ``had_pt`` (``n_events * var``: visible hadronic taus with visible
+        pT > ``vis_pt_min``); ``met_x``, ``met_y`` (``(n_events,)``: the summed pT of all final-state
+        neutrinos, the "true" missing transverse momentum); ``m_tautau`` (``(n_events,)``: the mass of
+        the boson, H or Z/gamma*, that decays to the tau pair; NaN without one).
+    """
+    f = _flat(record)
+    n = int(f["n"])
+    counts = np.bincount(f["event"], minlength=n)
+    offsets = np.concatenate([[0], np.cumsum(counts)])
+    pid, status = f["pid"], f["status"]
+    d1 = ak.to_numpy(ak.flatten(record.daughter1)).astype(np.int64)
+    has_d = d1 > 0
+    d1g = np.where(has_d, d1 + offsets[f["event"]], 0)
+    apid = np.abs(pid)
+    last_tau = (apid == 15) & has_d & (apid[d1g] != 15)
+    neutrino = np.isin(apid, (12, 14, 16))
+    from_tau = last_tau[f["mother"]] & (f["local_mother"] > 0)
+    # visible momentum = tau - its neutrinos; leptonic taus have an e or mu daughter
+    nu_tau = neutrino & from_tau
+    vis = {k: f[k].copy() for k in ("px", "py", "pz", "e")}
+    for k in vis:
+        np.subtract.at(vis[k], f["mother"][nu_tau], f[k][nu_tau])
+    leptonic = np.zeros(len(pid), dtype=bool)
+    leptonic[f["mother"][from_tau & np.isin(apid, (11, 13))]] = True
+    had = np.nonzero(last_tau & ~leptonic)[0]
+    vpt = np.hypot(vis["px"][had], vis["py"][had])
+    eta, phi = _eta_phi(vis["px"][had], vis["py"][had], vis["pz"][had])
+    keep = vpt > vis_pt_min
+    had, vpt, eta, phi = had[keep], vpt[keep], eta[keep], phi[keep]
+    n_had = np.bincount(f["event"][had], minlength=n)
+    final_nu = neutrino & (status > 0)
+    met_x = np.bincount(f["event"][final_nu], weights=f["px"][final_nu], minlength=n)
+    met_y = np.bincount(f["event"][final_nu], weights=f["py"][final_nu], minlength=n)
+    boson = np.isin(apid, (23, 25)) & has_d & (apid[d1g] == 15)
+    m = np.sqrt(np.clip(f["e"] ** 2 - f["px"] ** 2 - f["py"] ** 2 - f["pz"] ** 2, 0, None))
+    m_tt = np.full(n, np.nan)
+    m_tt[f["event"][boson]] = m[boson]
+    return {
+        "had_pt": ak.unflatten(vpt, n_had), "had_eta": ak.unflatten(eta, n_had), "had_phi": ak.unflatten(phi, n_had),
+        "met_x": met_x, "met_y": met_y, "m_tautau": m_tt,
+    }
