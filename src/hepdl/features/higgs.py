@@ -34,7 +34,8 @@ U = schema.UNDEFINED
 #: Object types of :func:`event_objects` (one-hot features ``is_<type>``).
 OBJECT_TYPES = ("electron", "muon", "tau", "met", "jet")
 #: Per-object features of :func:`event_objects`.
-OBJECT_FEATURES = ("log_pt", "eta", "cos_dphi", "sin_dphi", "log_e", *(f"is_{t}" for t in OBJECT_TYPES), "charge")
+#: The first two are the angles (as in hepdl's particle clouds, for ParticleNet's and the EFN's geometry).
+OBJECT_FEATURES = ("eta", "dphi", "log_pt", "log_e", "cos_dphi", "sin_dphi", *(f"is_{t}" for t in OBJECT_TYPES), "charge")
 
 
 def primitive_features(events: ak.Array) -> pd.DataFrame:
@@ -347,6 +348,7 @@ def event_objects(data: Any, n_objects: int = 8) -> dict[str, np.ndarray]:
     charge = np.zeros((b, n_objects))
     charge[:, 0], charge[:, 1] = lq, tq
     x = np.concatenate([
-        np.stack([np.log(pt_s), eta, np.cos(phi), np.sin(phi), np.log(np.where(mask, e, 1.0))], axis=-1),
+        np.stack([eta, (phi + np.pi) % (2 * np.pi) - np.pi, np.log(pt_s), np.log(np.where(mask, e, 1.0)), np.cos(phi),
+                  np.sin(phi)], axis=-1),
         types, charge[..., None]], axis=-1) * mask[..., None]
     return {"x": x.astype(np.float32), "mask": mask, "p4": p4.astype(np.float32)}

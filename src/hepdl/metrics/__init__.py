@@ -26,6 +26,12 @@ __all__ = [
     "ensemble",
     "confusion_matrix",
     "multiclass_metrics",
+    "ams",
+    "ams_curve",
+    "ams_at_threshold",
+    "best_threshold",
+    "renormalise_weights",
+    "AMSResult",
 ]
 
 
@@ -205,3 +211,6 @@ def multiclass_metrics(labels: np.ndarray, probs: np.ndarray, class_names: Seque
         "confusion": confusion_matrix(y, p),
         "class_names": names,
     }
+
+
+from hepdl.metrics.ams import AMSResult, ams, ams_at_threshold, ams_curve, best_threshold, renormalise_weights  # noqa: E402

@@ -17,7 +17,7 @@ import pandas as pd
 from hepdl.errors import ConfigError, DataError
 from hepdl.metrics import auc, background_rejection
 
-__all__ = ["VariableCut", "MassTau32Cut", "BDT"]
+__all__ = ["VariableCut", "MassTau32Cut", "BDT", "AMSCuts"]
 
 
 def _column(X: pd.DataFrame, name: str) -> np.ndarray:
@@ -134,14 +134,17 @@ class BDT:
         self.booster: Any = None
         self.best_iteration: int | None = None
 
-    def fit(self, X: pd.DataFrame, y: np.ndarray, X_val: pd.DataFrame | None = None, y_val: np.ndarray | None = None) -> BDT:
+    def fit(self, X: pd.DataFrame, y: np.ndarray, X_val: pd.DataFrame | None = None, y_val: np.ndarray | None = None,
+            w: np.ndarray | None = None, w_val: np.ndarray | None = None) -> BDT:
+        """Train; ``w``/``w_val`` are per-event weights (event datasets), None for equal weights."""
         import xgboost as xgb
 
         self.columns = [str(c) for c in X.columns]
-        dtrain = xgb.DMatrix(X.to_numpy(np.float64), label=np.asarray(y), feature_names=self.columns)
+        dtrain = xgb.DMatrix(X.to_numpy(np.float64), label=np.asarray(y), weight=w, feature_names=self.columns)
         evals, stop = [], None
         if X_val is not None and y_val is not None:
-            evals = [(xgb.DMatrix(X_val[self.columns].to_numpy(np.float64), label=np.asarray(y_val), feature_names=self.columns), "val")]
+            evals = [(xgb.DMatrix(X_val[self.columns].to_numpy(np.float64), label=np.asarray(y_val), weight=w_val,
+                                  feature_names=self.columns), "val")]
             stop = self.early_stopping_rounds
         self.booster = xgb.train(self.params, dtrain, num_boost_round=self.n_estimators, evals=evals,
                                  early_stopping_rounds=stop, verbose_eval=False)
@@ -173,4 +176,94 @@ class BDT:
         obj.booster.load_model(str(path))
         meta = json.loads(Path(str(path) + ".meta.json").read_text())
         obj.columns, obj.best_iteration = meta["columns"], meta["best_iteration"]
+        return obj
+
+
+class AMSCuts:
+    """The physicist's cut-based H -> tau tau selection: a window in the MMC mass and upper or lower
+    cuts on a few kinematic variables, chosen to maximise the AMS (Higgs machine-learning challenge,
+    JMLR W&CP 42 (2015) 19; the cuts follow the ATLAS analysis, arXiv:1501.04943).
+
+    ``fit`` optimises the cuts by coordinate ascent: each cut in turn is scanned over the quantiles
+    of its variable (the others fixed), for ``passes`` rounds, keeping the value with the highest
+    AMS of the weighted events given (the validation split, with its weights renormalised to the
+    full yields). Selections with fewer than ``min_background_events`` background events are not
+    considered (see :func:`hepdl.metrics.best_threshold`). ``score`` is 1 for selected events, 0
+    otherwise.
+    """
+
+    #: (variable, kind): ``window`` (low, high), ``max`` (upper cut) or ``min`` (lower cut).
+    CUTS: tuple[tuple[str, str], ...] = (
+        ("DER_mass_MMC", "window"),
+        ("DER_mass_transverse_met_lep", "max"),
+        ("PRI_tau_pt", "min"),
+        ("DER_pt_h", "min"),
+        ("DER_deltar_tau_lep", "max"),
+    )
+
+    def __init__(self, n_quantiles: int = 40, passes: int = 3, min_background_events: int = 10, b_r: float = 10.0) -> None:
+        if n_quantiles < 2 or passes < 1:
+            raise ConfigError("AMSCuts needs n_quantiles >= 2 and passes >= 1")
+        self.n_quantiles, self.passes, self.min_background_events, self.b_r = n_quantiles, passes, min_background_events, b_r
+        self.cuts: dict[str, list[float]] = {}
+        self.ams: float | None = None
+
+    def _pass(self, X: pd.DataFrame, cuts: dict[str, list[float]]) -> np.ndarray:
+        ok = np.ones(len(X), dtype=bool)
+        for var, (lo, hi) in cuts.items():
+            v = X[var].to_numpy(np.float64)
+            ok &= (v >= lo) & (v <= hi) & (v != -999.0)
+        return ok
+
+    def _objective(self, X: pd.DataFrame, y: np.ndarray, w: np.ndarray, cuts: dict[str, list[float]]) -> float:
+        from hepdl.metrics.ams import ams
+
+        ok = self._pass(X, cuts)
+        if int(np.sum(ok & (y == 0))) < self.min_background_events:
+            return -1.0
+        return float(ams(w[ok & (y == 1)].sum(), w[ok & (y == 0)].sum(), self.b_r))
+
+    def fit(self, X: pd.DataFrame, y: np.ndarray, w: np.ndarray) -> AMSCuts:
+        missing = [v for v, _ in self.CUTS if v not in X.columns]
+        if missing:
+            raise DataError(f"the cut-based selection needs the column(s) {missing} (the Higgs-challenge features)")
+        y, w = np.asarray(y), np.asarray(w, dtype=np.float64)
+        cuts = {v: [-np.inf, np.inf] for v, _ in self.CUTS}
+        best = self._objective(X, y, w, cuts)
+        qs = np.linspace(0.0, 1.0, self.n_quantiles + 1)
+        for _ in range(self.passes):
+            for var, kind in self.CUTS:
+                vals = X[var].to_numpy(np.float64)
+                grid = np.unique(np.quantile(vals[vals != -999.0], qs)) if np.any(vals != -999.0) else np.zeros(0)
+                sides = ((0,) if kind == "min" else (1,) if kind == "max" else (0, 1))
+                for side in sides:
+                    for g in grid:
+                        trial = {k: list(v) for k, v in cuts.items()}
+                        trial[var][side] = float(g)
+                        if trial[var][0] > trial[var][1]:
+                            continue
+                        val = self._objective(X, y, w, trial)
+                        if val > best:
+                            best, cuts = val, trial
+        self.cuts, self.ams = cuts, best
+        return self
+
+    def score(self, X: pd.DataFrame) -> np.ndarray:
+        if not self.cuts:
+            raise DataError("the cut-based selection is not fitted")
+        missing = [v for v in self.cuts if v not in X.columns]
+        if missing:
+            raise DataError(f"cut-based selection inputs missing column(s) {missing}")
+        return self._pass(X, self.cuts).astype(np.float64)
+
+    def save(self, path: str | Path) -> None:
+        cuts = {k: [None if not np.isfinite(x) else x for x in v] for k, v in self.cuts.items()}
+        Path(path).write_text(json.dumps({"model": "ams-cuts", "cuts": cuts, "ams_fit": self.ams}, indent=1))
+
+    @classmethod
+    def load(cls, path: str | Path) -> AMSCuts:
+        d = json.loads(Path(path).read_text())
+        obj = cls()
+        obj.cuts = {k: [-np.inf if v[0] is None else v[0], np.inf if v[1] is None else v[1]] for k, v in d["cuts"].items()}
+        obj.ams = d.get("ams_fit")
         return obj

@@ -15,7 +15,7 @@ from hepdl.data.dataset import JetDataset
 from hepdl.errors import ConfigError, DataError
 from hepdl.features import ImageConfig, build_features, compute_feature_set, jet_images, particle_cloud
 
-__all__ = ["split_indices", "Inputs", "make_inputs", "DEFAULT_FEATURE_SET", "FEATURE_EXCLUDE"]
+__all__ = ["split_indices", "Inputs", "make_inputs", "training_weights", "DEFAULT_FEATURE_SET", "FEATURE_EXCLUDE"]
 
 DEFAULT_FEATURE_SET = "expert"
 #: Columns of the expert set that carry no tagging information (and would sculpt nothing useful).
@@ -49,6 +49,7 @@ class Inputs:
     arrays: dict[str, Any]
     labels: np.ndarray
     preprocess: dict[str, Any] = field(default_factory=dict)
+    sample_weight: np.ndarray | None = None  # training weights (event datasets), shape (B,)
 
     def take(self, idx: np.ndarray) -> dict[str, Any]:
         return {k: (v.iloc[idx] if isinstance(v, pd.DataFrame) else v[idx]) for k, v in self.arrays.items()}
@@ -61,18 +62,77 @@ def _check_finite(df: pd.DataFrame, where: str) -> None:
             raise DataError(f"{where}: feature column {col!r} has {int(bad.sum())} NaN/inf rows")
 
 
-def make_inputs(ds: JetDataset, kind: str, train_idx: np.ndarray, *, feature_set: str = DEFAULT_FEATURE_SET,
+def training_weights(weights: np.ndarray, labels: np.ndarray, train_idx: np.ndarray) -> np.ndarray:
+    """Per-event training weights: the physics weights scaled per class so that signal and background
+    have the same total weight on the training split, normalised to mean 1 there (the usual practice
+    of the Higgs challenge: the classifier sees balanced classes, and within each class the processes
+    keep their expected proportions)."""
+    w = np.asarray(weights, dtype=np.float64).copy()
+    for c in np.unique(labels):
+        sel = labels == c
+        tot = w[train_idx][labels[train_idx] == c].sum()
+        if tot > 0:
+            w[sel] /= tot
+    return w / max(w[train_idx].mean(), 1e-300)
+
+
+def _event_inputs(ds: Any, kind: str, train_idx: np.ndarray, n_particles: int,
+                  scaling: tuple[list[float], list[float]] | None) -> Inputs:
+    """Inputs of an event dataset: the 30 challenge features or the object lists."""
+    from hepdl import schema
+
+    labels = ds.labels
+    sw = training_weights(ds.weights, labels, train_idx) if ds.weights is not None and (labels >= 0).all() else None
+    if kind == "cloud":
+        from hepdl.features.higgs import OBJECT_FEATURES, event_objects
+
+        obj = event_objects(ds, n_objects=max(3, n_particles))
+        return Inputs(kind, obj, labels, {"n_particles": obj["x"].shape[1], "features": list(OBJECT_FEATURES), "events": True},
+                      sample_weight=sw)
+    if kind not in ("features", "bdt", "cut"):
+        raise ConfigError(f"event datasets have the representations features, bdt, cut and cloud (objects), not {kind!r}")
+    if ds.features is not None:
+        df = ds.features
+    else:
+        from hepdl.features.higgs import challenge_features
+
+        df = challenge_features(ds.events)
+    _check_finite(df, f"features of {ds.path}")
+    pre: dict[str, Any] = {"feature_set": "higgs-challenge", "columns": list(df.columns), "events": True,
+                           "undefined": schema.UNDEFINED}
+    if kind != "features":
+        return Inputs(kind, {"frame": df}, labels, pre, sample_weight=sw)
+    # standardise on the defined values; undefined (-999) values become 0, the mean
+    x = df.to_numpy(np.float64)
+    undefined = x == schema.UNDEFINED
+    if scaling is None:
+        xm = np.where(undefined, np.nan, x)[train_idx]
+        with np.errstate(all="ignore"):
+            mean, std = np.nan_to_num(np.nanmean(xm, axis=0)), np.nan_to_num(np.nanstd(xm, axis=0))
+        std = np.where(std > 0, std, 1.0)
+    else:
+        mean, std = np.asarray(scaling[0]), np.asarray(scaling[1])
+    arr = np.where(undefined, 0.0, (x - mean) / std).astype(np.float32)
+    return Inputs(kind, {"features": arr}, labels, {**pre, "mean": mean.tolist(), "std": std.tolist()}, sample_weight=sw)
+
+
+def make_inputs(ds: Any, kind: str, train_idx: np.ndarray, *, feature_set: str = DEFAULT_FEATURE_SET,
                 n_particles: int = 128, image: ImageConfig | None = None, require_classes: bool = True,
-                cache: bool = True) -> Inputs:
-    """Build the representation ``kind`` for every jet of ``ds``; scaling is fitted on ``train_idx`` only.
+                cache: bool = True, scaling: tuple[list[float], list[float]] | None = None) -> Inputs:
+    """Build the representation ``kind`` for every jet (or event) of ``ds``; scaling is fitted on
+    ``train_idx`` only, or taken from ``scaling`` (a trained model's ``(mean, std)``).
 
     ``require_classes=False`` accepts unlabelled or one-class data (for inference); ``cache=False``
     computes feature sets without reading or writing the dataset's feature cache (for a slice of a
-    dataset, e.g. one batch of a stream).
+    dataset, e.g. one batch of a stream). An event dataset (:class:`hepdl.data.events.EventDataset`)
+    gives the 30 Higgs-challenge features (``features``, ``bdt``, ``cut``) or its object lists
+    (``cloud``), with training weights.
     """
     labels = ds.labels
     if require_classes and len(np.unique(labels)) < 2:
         raise DataError(f"dataset {ds.path} has a single class ({np.unique(labels)}): a classifier needs two")
+    if not isinstance(ds, JetDataset):
+        return _event_inputs(ds, kind, train_idx, n_particles, scaling)
     if kind in ("features", "bdt", "cut"):
         if cache:
             df = build_features(ds, feature_set).drop(columns=["label"])
@@ -83,8 +143,11 @@ def make_inputs(ds: JetDataset, kind: str, train_idx: np.ndarray, *, feature_set
         if kind != "features":
             return Inputs(kind, {"frame": df}, labels, {"feature_set": feature_set, "columns": list(df.columns)})
         x = df.to_numpy(np.float64)
-        mean, std = x[train_idx].mean(axis=0), x[train_idx].std(axis=0)
-        std = np.where(std > 0, std, 1.0)
+        if scaling is None:
+            mean, std = x[train_idx].mean(axis=0), x[train_idx].std(axis=0)
+            std = np.where(std > 0, std, 1.0)
+        else:
+            mean, std = np.asarray(scaling[0]), np.asarray(scaling[1])
         arr = ((x - mean) / std).astype(np.float32)
         pre = {"feature_set": feature_set, "columns": list(df.columns), "mean": mean.tolist(), "std": std.tolist()}
         return Inputs(kind, {"features": arr}, labels, pre)

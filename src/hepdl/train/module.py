@@ -24,11 +24,16 @@ class Classifier(L.LightningModule):
         self.net = net
         self.save_hyperparameters(ignore=["net"])
         self.binary = n_classes == 2
-        self.loss: nn.Module = nn.BCEWithLogitsLoss() if self.binary else nn.CrossEntropyLoss()
+        self.loss: nn.Module = nn.BCEWithLogitsLoss(reduction="none") if self.binary else nn.CrossEntropyLoss(reduction="none")
         self._val: list[tuple[torch.Tensor, torch.Tensor]] = []
 
-    def _loss(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        return self.loss(logits[:, 0], y.float()) if self.binary else self.loss(logits, y.long())
+    def _loss(self, logits: torch.Tensor, y: torch.Tensor, w: torch.Tensor | None = None) -> torch.Tensor:
+        """Mean loss, weighted by the per-event training weights ``w`` when given (event datasets)."""
+        per = self.loss(logits[:, 0], y.float()) if self.binary else self.loss(logits, y.long())
+        if w is None:
+            return per.mean()
+        w = w.to(per.dtype)
+        return (per * w).sum() / w.sum().clamp_min(1e-12)
 
     def probabilities(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """Class probabilities: (B,) signal probability for two classes, (B, C) softmax otherwise."""
@@ -44,13 +49,13 @@ class Classifier(L.LightningModule):
         return self.net(batch["x"], batch["mask"], batch["p4"])
 
     def training_step(self, batch: dict[str, torch.Tensor], _: int) -> torch.Tensor:
-        loss = self._loss(self(batch), batch["y"])
+        loss = self._loss(self(batch), batch["y"], batch.get("w"))
         self.log("train_loss", loss, on_step=False, on_epoch=True, batch_size=len(batch["y"]))
         return loss
 
     def validation_step(self, batch: dict[str, torch.Tensor], _: int) -> None:
         logits = self(batch)
-        self.log("val_loss", self._loss(logits, batch["y"]), on_epoch=True, prog_bar=True, batch_size=len(batch["y"]))
+        self.log("val_loss", self._loss(logits, batch["y"], batch.get("w")), on_epoch=True, prog_bar=True, batch_size=len(batch["y"]))
         self._val.append((logits.detach(), batch["y"]))
 
     def on_validation_epoch_end(self) -> None:
@@ -83,9 +88,12 @@ class _Dict(torch.utils.data.Dataset):
 
 
 def make_loader(inputs: Any, y: np.ndarray, idx: np.ndarray, batch_size: int, shuffle: bool, seed: int = 0) -> torch.utils.data.DataLoader:
-    """A DataLoader of dicts (the representation's arrays plus ``y``) over the jets ``idx``."""
+    """A DataLoader of dicts (the representation's arrays plus ``y``, and ``w`` when the inputs carry
+    training weights) over the jets or events ``idx``."""
     arrays = inputs.take(idx)
     tensors = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in arrays.items()}
     tensors["y"] = torch.from_numpy(y[idx].astype(np.int64))
+    if getattr(inputs, "sample_weight", None) is not None:
+        tensors["w"] = torch.from_numpy(inputs.sample_weight[idx].astype(np.float32))
     gen = torch.Generator().manual_seed(seed)
     return torch.utils.data.DataLoader(_Dict(tensors), batch_size=batch_size, shuffle=shuffle, generator=gen)

@@ -24,14 +24,18 @@ from hepdl.metrics import Measurement, classifier_metrics, multiclass_metrics
 from hepdl.models import registry
 from hepdl.train.inputs import make_inputs, split_indices
 
-__all__ = ["TrainConfig", "train", "predict", "evaluate", "class_labels", "load_trained", "model_inputs", "score_inputs", "BASELINES"]
+__all__ = ["TrainConfig", "train", "predict", "evaluate", "class_labels", "load_trained", "model_inputs", "score_inputs", "BASELINES",
+           "ams_metrics", "model_dir"]
 
 #: Non-torch models known to the trainer, name -> (input kind, paper).
 BASELINES = {
     "mass-cut": ("cut", "arXiv:1902.09914"),
     "tau32-cut": ("cut", "arXiv:1011.2268"),
     "bdt": ("bdt", "arXiv:1902.09914"),
+    "ams-cuts": ("cut", "JMLR W&CP 42 (2015) 19; arXiv:1501.04943"),
 }
+#: Baselines that need an event dataset with weights.
+EVENT_BASELINES = ("ams-cuts",)
 MIN_JETS_PER_SPLIT = 4
 
 
@@ -72,17 +76,27 @@ class TrainConfig:
         return BASELINES[self.model][0] if self.model in BASELINES else registry.spec(self.model).input_kind
 
 
-def _as_dataset(data: str | Path | JetDataset) -> JetDataset:
-    return data if isinstance(data, JetDataset) else open_dataset(data)
+def _as_dataset(data: Any) -> Any:
+    from hepdl.data.events import EventDataset
+
+    return data if isinstance(data, (JetDataset, EventDataset)) else open_dataset(data)
 
 
-def class_labels(ds: JetDataset) -> tuple[np.ndarray, list[str]]:
+def _is_events(ds: Any) -> bool:
+    from hepdl.data.events import EventDataset
+
+    return isinstance(ds, EventDataset)
+
+
+def class_labels(ds: Any) -> tuple[np.ndarray, list[str]]:
     """Training labels and class names of a dataset.
 
     Two classes give 0/1 labels (1 = the higher label, the signal); C > 2 classes give labels
     0 ... C-1 in the order of the dataset's labels. One class is an error.
     """
     labels = ds.labels
+    if np.any(labels < 0):
+        raise DataError(f"dataset {ds.path} is unlabelled (no Label column): it can be scored with `hepdl predict`, not trained on")
     classes = np.unique(labels)
     if len(classes) < 2:
         raise DataError(f"dataset {ds.path} has a single class ({classes.tolist()}): a classifier needs two or more")
@@ -134,20 +148,34 @@ def train(config: TrainConfig, data: str | Path | JetDataset, out: str | Path, *
     if kind == "cut" and n_classes > 2:
         raise ConfigError(f"the cut baseline {config.model!r} separates two classes; dataset {ds.path} has {n_classes} "
                           f"({', '.join(class_names)}): use the bdt as the classic baseline")
+    events = _is_events(ds)
+    if events:
+        ds.require_weights(f"training {config.model!r}")
+        if n_classes != 2:
+            raise DataError(f"event dataset {ds.path} must have two classes (signal, background), found {class_names}")
+        if config.model in ("mass-cut", "tau32-cut"):
+            raise ConfigError(f"{config.model!r} cuts on jet substructure; for events use the cut-based 'ams-cuts' selection")
+    elif config.model in EVENT_BASELINES:
+        raise ConfigError(f"{config.model!r} is a selection of H -> tau tau events; dataset {ds.path} holds jets")
     out = ensure_writable_dir(Path(out))
     inputs = make_inputs(ds, kind, split["train"], feature_set=config.feature_set, n_particles=config.n_particles)
     np.savez(out / "split.npz", **split)
     atomic_write_json(out / "config.json", {**asdict(config), "dataset": str(ds.path), "input_kind": kind,
                                             "class_names": class_names})
     atomic_write_json(out / "preprocess.json", {"kind": kind, **inputs.preprocess, "class_names": class_names})
+    phys = ds.weights if events else None
     if kind in ("cut", "bdt"):
-        result = _train_baseline(config, inputs, y, split, out, n_classes)
+        result = _train_baseline(config, inputs, y, split, out, n_classes, phys)
     else:
         result = _train_torch(config, inputs, y, split, out, resume, progress, n_classes)
     scores = result.pop("scores")
-    np.savez(out / "scores.npz", scores=scores, labels=y[split["test"]], index=split["test"])
+    val_scores = result.pop("val_scores")
+    np.savez(out / "scores.npz", scores=scores, labels=y[split["test"]], index=split["test"], val_scores=val_scores,
+             val_labels=y[split["val"]], val_index=split["val"])
     m = _metrics(y[split["test"]], scores, class_names, n_bootstrap=config.n_bootstrap, seed=config.seed,
                  threshold=0.5 if kind not in ("cut",) else float(np.median(scores)))
+    if events:
+        m.update(ams_metrics(y, phys, split, val_scores, scores, n_bootstrap=config.n_bootstrap, seed=config.seed))
     metrics = {"model": config.model, "paper": BASELINES[config.model][1] if config.model in BASELINES else registry.spec(config.model).paper,
                "n_classes": n_classes, **m, **result}
     atomic_write_json(out / "metrics.json", metrics)
@@ -155,16 +183,28 @@ def train(config: TrainConfig, data: str | Path | JetDataset, out: str | Path, *
 
 
 def _train_baseline(config: TrainConfig, inputs: Any, y: np.ndarray, split: dict[str, np.ndarray], out: Path,
-                    n_classes: int = 2) -> dict[str, Any]:
-    from hepdl.models.baselines import BDT, MassTau32Cut, VariableCut
+                    n_classes: int = 2, phys_weights: np.ndarray | None = None) -> dict[str, Any]:
+    from hepdl.models.baselines import BDT, AMSCuts, MassTau32Cut, VariableCut
 
     frame = inputs.arrays["frame"]
     tr, va, te = (frame.iloc[split[k]] for k in ("train", "val", "test"))
+    sw = inputs.sample_weight
     t0 = time.perf_counter()
     if config.model == "bdt":
-        model: Any = BDT(seed=config.seed, n_classes=n_classes, **config.model_config).fit(tr, y[split["train"]], va, y[split["val"]])
+        wt, wv = (sw[split["train"]], sw[split["val"]]) if sw is not None else (None, None)
+        model: Any = BDT(seed=config.seed, n_classes=n_classes, **config.model_config).fit(tr, y[split["train"]], va, y[split["val"]],
+                                                                                          w=wt, w_val=wv)
         model.save(out / "model.json")
         n_params = int(len(model.booster.get_dump()))
+    elif config.model == "ams-cuts":
+        from hepdl.metrics.ams import renormalise_weights
+
+        assert phys_weights is not None
+        totals = {c: float(phys_weights[y == c].sum()) for c in (0, 1)}
+        wv = renormalise_weights(phys_weights[split["val"]], y[split["val"]], totals)
+        model = AMSCuts(**config.model_config).fit(va, y[split["val"]], wv)
+        model.save(out / "model.json")
+        n_params = 2 * len(model.cuts)
     elif config.model == "mass-cut":
         model = VariableCut(**({"variable": "mass_sd"} | config.model_config)).fit(tr, y[split["train"]])
         model.save(out / "model.json")
@@ -177,8 +217,8 @@ def _train_baseline(config: TrainConfig, inputs: Any, y: np.ndarray, split: dict
     t0 = time.perf_counter()
     scores = model.score(te)
     infer = len(te) / max(time.perf_counter() - t0, 1e-9)
-    return {"scores": np.asarray(scores, dtype=np.float64), "train_seconds": train_s, "inference_jets_per_s": infer,
-            "n_parameters": n_params, "epochs": 0}
+    return {"scores": np.asarray(scores, dtype=np.float64), "val_scores": np.asarray(model.score(va), dtype=np.float64),
+            "train_seconds": train_s, "inference_jets_per_s": infer, "n_parameters": n_params, "epochs": 0}
 
 
 def _train_torch(config: TrainConfig, inputs: Any, y: np.ndarray, split: dict[str, np.ndarray], out: Path,
@@ -237,11 +277,32 @@ def _train_torch(config: TrainConfig, inputs: Any, y: np.ndarray, split: dict[st
     with torch.no_grad():
         scores = torch.cat([best.probabilities(batch) for batch in test_loader]).numpy()
     infer = len(split["test"]) / max(time.perf_counter() - t0, 1e-9)
+    with torch.no_grad():
+        val_scores = torch.cat([best.probabilities(b) for b in make_loader(inputs, y, split["val"], 1024, shuffle=False)]).numpy()
     hist = out / "metrics.csv"
     if hist.exists():
         hist.replace(out / "history.csv")
-    return {"scores": scores.astype(np.float64), "train_seconds": train_s, "inference_jets_per_s": infer,
-            "n_parameters": int(sum(p.numel() for p in net.parameters())), "epochs": int(trainer.current_epoch)}
+    return {"scores": scores.astype(np.float64), "val_scores": val_scores.astype(np.float64), "train_seconds": train_s,
+            "inference_jets_per_s": infer, "n_parameters": int(sum(p.numel() for p in net.parameters())),
+            "epochs": int(trainer.current_epoch)}
+
+
+def ams_metrics(y: np.ndarray, weights: np.ndarray, split: dict[str, np.ndarray], val_scores: np.ndarray,
+                test_scores: np.ndarray, *, n_bootstrap: int = 100, seed: int = 0, b_r: float = 10.0) -> dict[str, Any]:
+    """AMS of a model: the selection threshold maximising the AMS on the validation split, applied to
+    the test split, with a bootstrap error; the weights of each split renormalised to the yields of
+    the whole dataset (:func:`hepdl.metrics.renormalise_weights`). Also the weighted test AUC."""
+    from hepdl.metrics import auc
+    from hepdl.metrics.ams import ams_at_threshold, best_threshold, renormalise_weights
+
+    totals = {c: float(weights[y == c].sum()) for c in (0, 1)}
+    wv = renormalise_weights(weights[split["val"]], y[split["val"]], totals)
+    wt = renormalise_weights(weights[split["test"]], y[split["test"]], totals)
+    thr, val_ams = best_threshold(val_scores, y[split["val"]], wv, b_r)
+    res = ams_at_threshold(test_scores, y[split["test"]], wt, thr, b_r=b_r, n_bootstrap=max(n_bootstrap, 2), seed=seed)
+    return {"ams": {"value": res.value, "error": res.error}, "ams_threshold": thr, "ams_val": val_ams,
+            "ams_selected_fraction": res.fraction, "ams_s": res.s, "ams_b": res.b,
+            "auc_weighted": auc(y[split["test"]], test_scores, wt)}
 
 
 def _model_dirs(run: Path) -> list[Path]:
@@ -285,7 +346,9 @@ def load_trained(model_dir: str | Path) -> tuple[str, dict[str, Any], Any]:
     if pre["kind"] in ("cut", "bdt"):
         from hepdl.models.baselines import BDT, MassTau32Cut, VariableCut
 
-        loader = {"bdt": BDT, "mass-cut": VariableCut, "tau32-cut": MassTau32Cut}[name]
+        from hepdl.models.baselines import AMSCuts
+
+        loader = {"bdt": BDT, "mass-cut": VariableCut, "tau32-cut": MassTau32Cut, "ams-cuts": AMSCuts}[name]
         return name, pre, loader.load(d / "model.json")
     from hepdl.train.module import Classifier
 
@@ -305,14 +368,17 @@ def model_inputs(ds: JetDataset, pre: dict[str, Any], *, cache: bool = True) -> 
 
     kind = pre["kind"]
     everything = np.arange(len(ds))
+    scaling = (pre["mean"], pre["std"]) if pre.get("events") and kind == "features" else None
     inputs = make_inputs(ds, kind, everything, feature_set=pre.get("feature_set", "expert"),
-                         n_particles=pre.get("n_particles", 64), require_classes=False, cache=cache)
+                         n_particles=pre.get("n_particles", 64), require_classes=False, cache=cache, scaling=scaling)
     if kind in ("cut", "bdt"):
         frame = inputs.arrays["frame"]
         missing = [c for c in pre["columns"] if c not in frame.columns]
         if missing:
             raise DataError(f"{ds.path} lacks the input column(s) {missing} of the model")
         return Inputs(kind, {"frame": frame[pre["columns"]]}, inputs.labels, pre)
+    if kind == "features" and pre.get("events"):
+        return inputs
     if kind == "features":
         cols = inputs.preprocess["columns"]
         if cols != pre["columns"]:

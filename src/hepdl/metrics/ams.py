@@ -1,0 +1,130 @@
+"""The approximate median significance (AMS) of the Higgs machine-learning challenge.
+
+AMS = sqrt(2 ((s + b + b_r) ln(1 + s / (b + b_r)) - s)), with s and b the weighted numbers of
+selected signal and background events and a regularisation b_r = 10 (Adam-Bourdarios et al.,
+"The Higgs boson machine learning challenge", JMLR W&CP 42 (2015) 19; the formula is the median
+discovery significance of Cowan et al., arXiv:1007.1727, eq. 97, with b -> b + b_r).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from hepdl.errors import DataError
+
+__all__ = ["ams", "renormalise_weights", "ams_curve", "best_threshold", "ams_at_threshold", "AMSResult", "B_REG"]
+
+#: The challenge's regularisation term b_r.
+B_REG = 10.0
+
+
+def ams(s: float | np.ndarray, b: float | np.ndarray, b_r: float = B_REG) -> float | np.ndarray:
+    """AMS of ``s`` selected signal and ``b`` selected background (weighted counts).
+
+    Raises :class:`DataError` when ``b + b_r`` is zero (a selection without background and no
+    regularisation: the AMS is undefined) or when a count is negative.
+    """
+    s_a, b_a = np.asarray(s, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if np.any(s_a < 0) or np.any(b_a < 0) or b_r < 0:
+        raise DataError(f"AMS needs s >= 0, b >= 0 and b_r >= 0, got s={s}, b={b}, b_r={b_r}")
+    den = b_a + b_r
+    if np.any(den <= 0):
+        raise DataError("the selection keeps no background and b_r = 0: the AMS is undefined (b + b_r = 0); "
+                        "use the challenge's b_r = 10 or a looser selection")
+    out = np.sqrt(np.maximum(2.0 * ((s_a + den) * np.log1p(s_a / den) - s_a), 0.0))
+    return float(out) if out.ndim == 0 else out
+
+
+def renormalise_weights(weights: np.ndarray, labels: np.ndarray, totals: dict[int, float]) -> np.ndarray:
+    """Scale the weights of each class so that they sum to ``totals[class]``.
+
+    A split holding a fraction of the events then predicts the yields of the whole dataset, so its
+    AMS does not depend on the split size (the challenge renormalised its public and private sets
+    the same way).
+    """
+    w = np.asarray(weights, dtype=np.float64).copy()
+    y = np.asarray(labels)
+    for c, total in totals.items():
+        sel = y == c
+        have = w[sel].sum()
+        if have <= 0:
+            name = "signal" if c == 1 else "background"
+            raise DataError(f"no {name} events (weight sum 0) in this split: its weights cannot be renormalised "
+                            f"to the {name} total {total:.4g}; the AMS is undefined without {name}")
+        w[sel] *= total / have
+    return w
+
+
+def ams_curve(scores: np.ndarray, labels: np.ndarray, weights: np.ndarray, b_r: float = B_REG
+              ) -> dict[str, np.ndarray]:
+    """AMS of every selection ``score >= threshold``, scanning the threshold over the scores.
+
+    Returns ``threshold``, ``fraction`` (fraction of events selected), ``s``, ``b``, ``n_background``
+    (background events, unweighted) and ``ams``, each ordered from the tightest to the loosest
+    selection. Raises :class:`DataError` without any background event.
+    """
+    scores, labels, weights = (np.asarray(a) for a in (scores, labels, weights))
+    if not np.any(labels == 0):
+        raise DataError("no background event among the events scored: the AMS is undefined")
+    order = np.argsort(-scores, kind="stable")
+    sc = scores[order]
+    sig = labels[order] == 1
+    w = weights[order].astype(np.float64)
+    s = np.cumsum(np.where(sig, w, 0.0))
+    b = np.cumsum(np.where(sig, 0.0, w))
+    nb = np.cumsum(~sig)
+    # only cut between distinct scores: keep the last index of each run of equal scores
+    last = np.r_[sc[1:] != sc[:-1], True]
+    return {"threshold": sc[last], "fraction": (np.arange(1, len(sc) + 1) / len(sc))[last], "s": s[last], "b": b[last],
+            "n_background": nb[last], "ams": np.asarray(ams(s[last], b[last], b_r))}
+
+
+def best_threshold(scores: np.ndarray, labels: np.ndarray, weights: np.ndarray, b_r: float = B_REG,
+                   min_background_events: int = 10) -> tuple[float, float]:
+    """The threshold maximising the AMS, and that AMS: ``(threshold, ams)``.
+
+    Selections with fewer than ``min_background_events`` background events (unweighted) are not
+    considered: with simulated samples, each background event weighs many expected events, and a
+    selection that happens to keep none of them has an AMS that no other sample would reproduce.
+    """
+    c = ams_curve(scores, labels, weights, b_r)
+    ok = c["n_background"] >= min_background_events
+    if not ok.any():
+        ok = c["n_background"] == c["n_background"].max()
+    i = int(np.argmax(np.where(ok, c["ams"], -np.inf)))
+    return float(c["threshold"][i]), float(c["ams"][i])
+
+
+@dataclass
+class AMSResult:
+    """AMS of a fixed selection, with its bootstrap uncertainty."""
+
+    value: float
+    error: float
+    threshold: float
+    s: float
+    b: float
+    fraction: float
+
+
+def ams_at_threshold(scores: np.ndarray, labels: np.ndarray, weights: np.ndarray, threshold: float, *,
+                     b_r: float = B_REG, n_bootstrap: int = 200, seed: int = 0) -> AMSResult:
+    """AMS of the selection ``score >= threshold``; the error is the standard deviation over
+    ``n_bootstrap`` resamplings of the events (with their weights)."""
+    scores, labels, weights = (np.asarray(a) for a in (scores, labels, weights))
+    if not np.any(labels == 0):
+        raise DataError("no background event among the events scored: the AMS is undefined")
+    sel = scores >= threshold
+    s = float(weights[sel & (labels == 1)].sum())
+    b = float(weights[sel & (labels == 0)].sum())
+    value = float(ams(s, b, b_r))
+    err = 0.0
+    if n_bootstrap > 1:
+        rng = np.random.default_rng(seed)
+        ws = np.where(sel & (labels == 1), weights, 0.0)
+        wb = np.where(sel & (labels == 0), weights, 0.0)
+        idx = rng.integers(0, len(scores), size=(n_bootstrap, len(scores)))
+        err = float(np.std(ams(ws[idx].sum(axis=1), wb[idx].sum(axis=1), b_r), ddof=1))
+    return AMSResult(value, err, float(threshold), s, b, float(sel.mean()))
