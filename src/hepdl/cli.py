@@ -16,7 +16,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, help="hepdl: deep 
 @app.command()
 def generate(
     task: Annotated[str, typer.Argument(help="Task whose dataset to generate, e.g. top-tagging.")],
-    n_jets: Annotated[int | None, typer.Option("--n-jets", "-n", help="Total number of jets (classes balanced; default: the task's).")] = None,
+    n_jets: Annotated[int | None, typer.Option("--n-jets", "--n-events", "-n", help="Total number of jets, or events for an event task (default: the task's).")] = None,
     seed: Annotated[int, typer.Option(help="Dataset seed; the same seed and settings give identical files.")] = 1,
     out: Annotated[Path | None, typer.Option(help="Dataset directory (default: <cache>/datasets/<task>-<hash>).")] = None,
     cache: Annotated[Path | None, typer.Option(help="Cache directory (default $HEPDL_CACHE or ~/.cache/hepdl).")] = None,

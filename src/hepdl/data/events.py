@@ -241,13 +241,14 @@ def write_challenge_csv(path: str | Path, features: pd.DataFrame, *, labels: np.
         if kaggle_set is None or len(kaggle_set) != n:
             raise DataError(f"cannot write {path}: the open-data format needs a KaggleSet code per event")
         ks = np.asarray(kaggle_set).astype(str)
-        kw = np.asarray(weights, dtype=np.float64).copy()
+        w0 = np.asarray(weights, dtype=np.float64)
+        kw = w0.copy()
         lab = np.asarray(labels)
         for code in np.unique(ks):
             for c in (0, 1):
                 sel = (ks == code) & (lab == c)
-                tot = kw[lab == c].sum()
-                part = kw[sel].sum()
+                tot = w0[lab == c].sum()
+                part = w0[sel].sum()
                 if part > 0:
                     kw[sel] *= tot / part
         out["KaggleSet"] = ks

@@ -25,7 +25,7 @@ import pandas as pd
 
 from hepdl import schema
 
-__all__ = ["primitive_features", "derived_features", "challenge_features", "mmc_mass", "event_objects",
+__all__ = ["primitive_features", "derived_features", "challenge_features", "dataset_features", "mmc_mass", "event_objects",
            "OBJECT_FEATURES", "OBJECT_TYPES", "M_TAU"]
 
 M_TAU = 1.77686
@@ -117,6 +117,11 @@ def challenge_features(events: ak.Array, *, mmc: bool = True) -> pd.DataFrame:
     """The 30 features in the column order of the challenge's CSV files, one row per event."""
     pri = primitive_features(events)
     return pd.concat([derived_features(pri, mmc=mmc), pri], axis=1)[list(schema.CHALLENGE_FEATURES)]
+
+
+def dataset_features(ds: Any) -> pd.DataFrame:
+    """The 30 features of an event dataset: as read from its CSV file, or computed from its events."""
+    return ds.features if ds.features is not None else challenge_features(ds.events)
 
 
 # --- missing-mass calculator ----------------------------------------------------------------------

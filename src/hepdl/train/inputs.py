@@ -91,12 +91,9 @@ def _event_inputs(ds: Any, kind: str, train_idx: np.ndarray, n_particles: int,
                       sample_weight=sw)
     if kind not in ("features", "bdt", "cut"):
         raise ConfigError(f"event datasets have the representations features, bdt, cut and cloud (objects), not {kind!r}")
-    if ds.features is not None:
-        df = ds.features
-    else:
-        from hepdl.features.higgs import challenge_features
+    from hepdl.features.higgs import dataset_features
 
-        df = challenge_features(ds.events)
+    df = dataset_features(ds)
     _check_finite(df, f"features of {ds.path}")
     pre: dict[str, Any] = {"feature_set": "higgs-challenge", "columns": list(df.columns), "events": True,
                            "undefined": schema.UNDEFINED}

@@ -408,7 +408,7 @@ def score_inputs(model: Any, inputs: Any, batch_size: int = 1024) -> np.ndarray:
 def predict(run: str | Path, data: str | Path | JetDataset, *, models: list[str] | None = None,
             cache: bool = True) -> dict[str, np.ndarray]:
     """Scores of the run's models (all, or ``models``) on every jet of ``data``, using each model's
-    stored preprocessing. Returns model name -> scores of shape (n_jets,) (signal probability) for a
+    stored preprocessing. Returns model (directory) name -> scores of shape (n_jets,) (signal probability) for a
     two-class model, (n_jets, C) class probabilities for a C-class one."""
     import json as _json
 
@@ -416,10 +416,11 @@ def predict(run: str | Path, data: str | Path | JetDataset, *, models: list[str]
     out: dict[str, np.ndarray] = {}
     for d in _model_dirs(Path(run)):
         name = _json.loads((d / "config.json").read_text())["model"]
-        if models and name not in models:
+        key = d.name if d.name != Path(run).name else name  # members of an ensemble: dnn-1, dnn-2, ...
+        if models and key not in models and name not in models:
             continue
-        name, pre, model = load_trained(d)
-        out[name] = score_inputs(model, model_inputs(ds, pre, cache=cache))
+        _, pre, model = load_trained(d)
+        out[key] = score_inputs(model, model_inputs(ds, pre, cache=cache))
     if models:
         unknown = [m for m in models if m not in out]
         if unknown:

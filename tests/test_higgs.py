@@ -1,0 +1,249 @@
+"""H -> tau tau: event selection, weights, the challenge features and MMC, CSV formats, AMS, the task."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import awkward as ak
+import numpy as np
+import pandas as pd
+import pytest
+
+from hepdl import schema
+from hepdl.data import generate_dataset, read_challenge_csv, write_challenge_csv
+from hepdl.data import open as open_dataset
+from hepdl.errors import DataError
+from hepdl.features.higgs import challenge_features, derived_features, event_objects, mmc_mass
+from hepdl.metrics import ams, ams_at_threshold, ams_curve, best_threshold, renormalise_weights
+from hepdl.tasks import higgs_tautau
+
+
+@pytest.fixture(scope="session")
+def higgs_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """150 selected events at 8 TeV: ggH and VBF H -> tau tau, Z -> tau tau, W + jet, ttbar."""
+    spec = higgs_tautau.dataset_spec(150, seed=5, jets_per_part=100)
+    return generate_dataset(spec, tmp_path_factory.mktemp("higgs") / "ds", workers=1, progress=False)
+
+
+@pytest.fixture(scope="session")
+def higgs(higgs_path: Path):
+    return open_dataset(higgs_path)
+
+
+@pytest.fixture(scope="session")
+def higgs_features(higgs) -> pd.DataFrame:
+    return challenge_features(higgs.events)
+
+
+# --- AMS --------------------------------------------------------------------------------------------
+
+def test_ams_hand_values() -> None:
+    assert ams(10.0, 100.0) == pytest.approx(0.9395373741960071, rel=1e-12)
+    # no background selected: the regularisation b_r = 10 keeps the AMS finite
+    assert ams(5.0, 0.0) == pytest.approx(1.471038151525966, rel=1e-12)
+    # s << b: the AMS tends to s / sqrt(b)
+    assert ams(1.0, 1e6, 0.0) == pytest.approx(1e-3, rel=1e-3)
+    with pytest.raises(DataError, match="no background"):
+        ams(5.0, 0.0, 0.0)
+    with pytest.raises(DataError, match="s >= 0"):
+        ams(-1.0, 3.0)
+
+
+def test_ams_does_not_depend_on_split_size() -> None:
+    rng = np.random.default_rng(0)
+    n = 2000
+    y = (rng.random(n) < 0.3).astype(int)
+    w = np.where(y == 1, rng.uniform(0.001, 0.01, n), rng.uniform(0.5, 5.0, n))
+    score = rng.normal(y * 1.5, 1.0)
+    totals = {c: float(w[y == c].sum()) for c in (0, 1)}
+    # a split of half the events renormalised to the totals, and the same events doubled
+    half = np.arange(n // 2)
+    w_half = renormalise_weights(w[half], y[half], totals)
+    w_twice = renormalise_weights(np.r_[w[half], w[half]], np.r_[y[half], y[half]], totals)
+    a = ams_at_threshold(score[half], y[half], w_half, 1.0, n_bootstrap=0)
+    b = ams_at_threshold(np.r_[score[half], score[half]], np.r_[y[half], y[half]], w_twice, 1.0, n_bootstrap=0)
+    assert a.value == pytest.approx(b.value, rel=1e-12)
+    assert w_half[y[half] == 1].sum() == pytest.approx(totals[1])
+    # renormalising the full sample changes nothing
+    assert np.allclose(renormalise_weights(w, y, totals), w)
+
+
+def test_ams_curve_and_threshold() -> None:
+    scores = np.array([0.9, 0.8, 0.7, 0.6, 0.5, 0.4])
+    y = np.array([1, 1, 0, 1, 0, 0])
+    w = np.array([5.0, 5.0, 20.0, 5.0, 20.0, 20.0])
+    c = ams_curve(scores, y, w)
+    assert np.allclose(c["s"], [5, 10, 10, 15, 15, 15]) and np.allclose(c["b"], [0, 0, 20, 20, 40, 60])
+    assert c["ams"][1] == pytest.approx(ams(10.0, 0.0))
+    # without the safeguard the two signal-only events win; requiring background events moves the cut
+    thr, best = best_threshold(scores, y, w, min_background_events=0)
+    assert thr == 0.8 and best == pytest.approx(ams(10.0, 0.0))
+    thr2, _ = best_threshold(scores, y, w, min_background_events=1)
+    assert thr2 <= 0.7
+    with pytest.raises(DataError, match="no background"):
+        ams_curve(scores[:2], y[:2], w[:2])
+    with pytest.raises(DataError, match="no background"):
+        renormalise_weights(w[:2], y[:2], {0: 1.0, 1: 1.0})
+
+
+# --- events, weights, cutflow -----------------------------------------------------------------------
+
+def test_lephad_selection_and_weights(higgs, higgs_path: Path) -> None:
+    ev = higgs.events
+    meta = json.loads((higgs_path / "dataset.json").read_text())
+    assert len(higgs) == meta["counts"]["total"] >= 150 and set(higgs.class_counts()) == {"background", "signal"}
+    assert ak.all(ev.lep_pt > 20) and ak.all(ev.tau_pt > 20) and ak.all(np.abs(ev.tau_eta) < 2.5)
+    assert ak.all(ev.lep_charge * ev.tau_charge < 0)
+    assert ak.all(ak.flatten(ev.jets.pt) > 30)
+    # the weights sum to the expected yields after tau identification, per sample
+    for sample, exp in meta["expected_events"].items():
+        sel = ak.to_numpy(ev["sample"]) == sample
+        assert higgs.weights[sel].sum() == pytest.approx(exp["tau_id"], rel=1e-9)
+        flow = meta["cutflow"][sample]
+        assert flow["events"] >= flow["one_lepton"] >= flow["tau_candidate"] >= flow["opposite_charge"] == flow["selected"]
+    # signal taus are real; W + jets taus are fakes (weight = fake rate)
+    sig = higgs.labels == 1
+    assert ak.to_numpy(ev.tau_true)[sig].mean() > 0.6
+    w_jets = higgs.process == "wjets-lnu"
+    assert not ak.to_numpy(ev.tau_true)[w_jets].any()
+    assert np.allclose(ak.to_numpy(ev.id_weight)[w_jets], 0.01)
+    # the Higgs cross-section times BR(tau tau) from Pythia: of order 1 pb at 8 TeV
+    assert 0.3 < meta["cross_section"]["ggh"]["sigma_pb"] < 2.0
+    assert "ggh-tautau" in higgs.summary()
+
+
+def test_challenge_features(higgs, higgs_features: pd.DataFrame) -> None:
+    f = higgs_features
+    assert list(f.columns) == list(schema.CHALLENGE_FEATURES) and len(schema.CHALLENGE_FEATURES) == 30
+    nj = f["PRI_jet_num"].to_numpy()
+    assert set(np.unique(nj)) <= {0, 1, 2, 3}
+    assert np.all((f["DER_mass_jet_jet"] == -999.0) == (nj <= 1))
+    assert np.all((f["PRI_jet_leading_pt"] == -999.0) == (nj == 0))
+    assert np.all(f["DER_mass_transverse_met_lep"] >= 0) and np.all(f["DER_deltar_tau_lep"] > 0.4)
+    c = f["DER_met_phi_centrality"]
+    assert np.all((c >= -math.sqrt(2) - 1e-9) & (c <= math.sqrt(2) + 1e-9))
+    # signal peaks higher in mass than the Z background, in MMC and visible mass
+    mmc = f["DER_mass_MMC"].to_numpy()
+    sig, z = higgs.labels == 1, higgs.process == "ztautau"
+    assert np.median(mmc[sig & (mmc > 0)]) > np.median(mmc[z & (mmc > 0)])
+    assert np.mean(mmc[sig] > 0) > 0.85
+
+
+def test_derived_features_analytic() -> None:
+    pri = pd.DataFrame({c: [0.0, 0.0] for c in schema.PRI_FEATURES})
+    pri["PRI_lep_pt"] = pri["PRI_tau_pt"] = [40.0, 40.0]
+    pri["PRI_tau_phi"] = [1.0, 1.0]
+    pri["PRI_met"] = [20.0, 20.0]
+    pri["PRI_met_phi"] = [0.5, 0.0]  # on the bisector; along the lepton
+    pri["PRI_jet_num"] = [2.0, 2.0]
+    pri["PRI_jet_leading_pt"] = pri["PRI_jet_subleading_pt"] = [50.0, 50.0]
+    pri["PRI_jet_leading_eta"] = [-2.0, -2.0]
+    pri["PRI_jet_subleading_eta"] = [2.0, 2.0]
+    pri["PRI_lep_eta"] = [0.0, 2.0]  # between the jets; at a jet
+    d = derived_features(pri, mmc=False)
+    assert d["DER_met_phi_centrality"].tolist() == pytest.approx([math.sqrt(2), 1.0])
+    assert d["DER_lep_eta_centrality"].tolist() == pytest.approx([1.0, math.exp(-1)])
+    assert d["DER_mass_transverse_met_lep"][1] == pytest.approx(0.0, abs=1e-9)
+    assert d["DER_deltaeta_jet_jet"][0] == 4.0 and d["DER_prodeta_jet_jet"][0] == -4.0
+    assert d["DER_mass_MMC"].tolist() == [-999.0, -999.0]
+
+
+def test_mmc_recovers_the_generated_mass_with_true_neutrinos(higgs, higgs_features: pd.DataFrame) -> None:
+    ev = higgs.events
+    m_true = ak.to_numpy(ev.truth_m_tautau)
+    sel = (higgs.labels == 1) & ak.to_numpy(ev.tau_true)
+    m = mmc_mass(ev.lep_pt, ev.lep_eta, ev.lep_phi, ev.tau_pt, ev.tau_eta, ev.tau_phi, ev.truth_met_x, ev.truth_met_y,
+                 ev.sumet)[sel]
+    ok = m > 0
+    assert ok.mean() > 0.9
+    err_mmc = np.median(np.abs(m[ok] - m_true[sel][ok]))
+    err_vis = np.median(np.abs(higgs_features["DER_mass_vis"].to_numpy()[sel][ok] - m_true[sel][ok]))
+    assert abs(np.median(m[ok]) - 125.0) < 12.0
+    assert err_mmc < 0.5 * err_vis
+
+
+def test_event_objects(higgs) -> None:
+    o = event_objects(higgs, n_objects=6)
+    assert o["x"].shape == (len(higgs), 6, 12) and o["mask"][:, :3].all()
+    n_jets = np.minimum(ak.to_numpy(ak.num(higgs.events.jets)), 3)
+    assert np.array_equal(o["mask"][:, 3:].sum(axis=1), n_jets)
+    assert np.all(o["x"][~o["mask"]] == 0) and np.all(o["x"][:, 0, 1] == 0)  # lepton at dphi = 0
+    # the lepton four-vector has the lepton's pT
+    assert np.allclose(np.hypot(o["p4"][:, 0, 0], o["p4"][:, 0, 1]), ak.to_numpy(higgs.events.lep_pt), rtol=1e-5)
+
+
+# --- CSV formats ------------------------------------------------------------------------------------
+
+def test_csv_round_trip(higgs, higgs_features: pd.DataFrame, tmp_path: Path) -> None:
+    p = write_challenge_csv(tmp_path / "training.csv", higgs_features, labels=higgs.labels, weights=higgs.weights)
+    back = read_challenge_csv(p)
+    assert back.format == "challenge-csv (kaggle)" and len(back) == len(higgs)
+    assert np.array_equal(back.labels, higgs.labels)
+    assert np.allclose(back.weights, higgs.weights, rtol=1e-9)
+    assert np.allclose(back.features.to_numpy(), higgs_features.to_numpy(), rtol=1e-9, atol=1e-9)
+    header = p.read_text().splitlines()[0].split(",")
+    assert header[0] == "EventId" and header[-2:] == ["Weight", "Label"]
+    # open-data layout: KaggleWeight renormalised per set
+    kset = np.where(np.arange(len(higgs)) % 2 == 0, "t", "b")
+    q = write_challenge_csv(tmp_path / "opendata.csv", higgs_features, labels=higgs.labels, weights=higgs.weights,
+                            fmt="opendata", kaggle_set=kset)
+    od = read_challenge_csv(q)
+    raw = pd.read_csv(q)
+    for code in ("t", "b"):
+        s = raw[(raw.KaggleSet == code) & (raw.Label == "s")]
+        assert s.KaggleWeight.sum() == pytest.approx(higgs.weights[higgs.labels == 1].sum(), rel=1e-6)
+    assert od.format == "challenge-csv (opendata)" and list(od.kaggle_set[:2]) == ["t", "b"]
+    # the object lists of a CSV file come from its primitive columns
+    o = event_objects(back, n_objects=5)
+    assert o["mask"][:, :3].all()
+
+
+def test_csv_bad_input(higgs_features: pd.DataFrame, tmp_path: Path) -> None:
+    df = higgs_features.copy()
+    df.drop(columns=["DER_mass_MMC"]).assign(Weight=1.0, Label="s", Foo=1).to_csv(tmp_path / "bad.csv", index=False)
+    with pytest.raises(DataError, match=r"missing column\(s\) \['DER_mass_MMC'\].*unexpected column\(s\) \['Foo'\]"):
+        read_challenge_csv(tmp_path / "bad.csv")
+    df.assign(Weight=1.0, Label="x").to_csv(tmp_path / "label.csv", index=False)
+    with pytest.raises(DataError, match="Label must hold 's' or 'b'"):
+        read_challenge_csv(tmp_path / "label.csv")
+    # unweighted data (the layout of the Kaggle test.csv): readable, refused for training and AMS
+    write_challenge_csv(tmp_path / "test.csv", df)
+    ds = open_dataset(tmp_path / "test.csv")
+    assert ds.weights is None and (ds.labels == -1).all()
+    with pytest.raises(DataError, match="unweighted"):
+        ds.require_weights("the AMS")
+    from hepdl.train import TrainConfig, train
+
+    with pytest.raises(DataError, match="unlabelled"):
+        train(TrainConfig("bdt"), ds, tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+
+
+# --- the task end to end ----------------------------------------------------------------------------
+
+def test_higgs_task_end_to_end(higgs, higgs_path: Path, tmp_path: Path) -> None:
+    out = higgs_tautau.run(models=["ams-cuts", "bdt", "dnn", "part"], dataset=higgs_path, runs_dir=tmp_path, epochs=2,
+                           progress=False, ensemble=2)
+    for name in ("ams-cuts", "bdt", "dnn-1", "dnn-2", "dnn-ensemble", "part"):
+        m = json.loads((out / name / "metrics.json").read_text())
+        assert np.isfinite(m["ams"]["value"]) and m["ams"]["value"] > 0 and m["ams"]["error"] >= 0
+        assert 0 < m["ams_selected_fraction"] <= 1
+    ens = np.load(out / "dnn-ensemble" / "scores.npz")["scores"]
+    members = [np.load(out / f"dnn-{k}" / "scores.npz")["scores"] for k in (1, 2)]
+    assert np.allclose(ens, np.mean(members, axis=0))
+    cuts = json.loads((out / "ams-cuts" / "model.json").read_text())
+    assert "DER_mass_MMC" in cuts["cuts"]
+    for fig in ("ams", "scores", "roc", "masses"):
+        assert (out / "plots" / f"{fig}.png").stat().st_size > 5000
+    text = (out / "table.txt").read_text()
+    assert "dnn-ensemble" in text and "tau_id" in text
+    # predictions of a stored model on the same events reproduce its test scores
+    from hepdl.train import predict
+
+    s = predict(out, higgs_path, models=["bdt"])["bdt"]
+    stored = np.load(out / "bdt" / "scores.npz")
+    assert np.allclose(s[stored["index"]], stored["scores"], atol=1e-6)
+    d = predict(out, higgs_path, models=["dnn-1"])
+    assert d  # a DNN run on the same events with the stored scaling
