@@ -21,27 +21,29 @@ def test_public_api_is_pinned():
         "DetectorCard", "EventGenerator", "GeneratedBatch", "GeneratorConfig", "JetSelection", "MATCHERS", "PROCESSES",
         "Process", "boson_decays", "cluster", "delta_r", "derive_seed", "get_process", "hadronic_tops", "hard_partons",
         "known_cards", "leading_jets", "list_processes", "load_card", "match_jets", "match_top", "register_process",
-        "simulate",
+        "simulate", "LepHadSelection", "reconstruct_lephad", "tau_truth",
     ])
     assert sorted(hepdl.data.__all__) == sorted([
         "DatasetSpec", "JetDataset", "SampleSpec", "cache_dir", "generate_dataset", "generate_part",
-        "jets_from_cartesian", "open", "validate_jets", "write_toptagging_hdf5",
+        "jets_from_cartesian", "open", "validate_jets", "write_toptagging_hdf5", "EventDataset", "read_challenge_csv",
+        "write_challenge_csv",
     ])
     assert sorted(hepdl.features.__all__) == sorted([
         "EFPSet", "FEATURE_SETS", "HLS4ML_FEATURES", "ImageConfig", "PARTICLE_FEATURES", "ParticleCloud",
         "build_features", "compute_feature_set", "ecf_ratios", "efp", "efp_graphs", "energy_correlations",
         "exclusive_subjets", "girth", "hls4ml_features", "image_coordinates", "jet_images", "jet_kinematics",
         "list_feature_sets", "multiplicity", "nsubjettiness", "pairwise_features", "particle_cloud", "ptd",
-        "soft_drop", "zlogz",
+        "soft_drop", "zlogz", "challenge_features", "derived_features", "event_objects", "mmc_mass", "primitive_features",
     ])
     assert sorted(hepdl.metrics.__all__) == sorted([
         "Measurement", "accuracy", "auc", "background_rejection", "bootstrap", "classifier_metrics", "confusion_matrix",
-        "ensemble", "multiclass_metrics", "roc_curve"])
+        "ensemble", "multiclass_metrics", "roc_curve", "ams", "ams_curve", "ams_at_threshold", "best_threshold",
+        "renormalise_weights", "AMSResult"])
     assert sorted(hepdl.models.__all__) == sorted([
         "CNN", "DNN", "EFN", "LBN", "MODELS", "ModelSpec", "PFN", "ParticleNet", "ParticleTransformer",
         "get", "list_models", "register", "spec"])
     assert sorted(hepdl.train.__all__) == sorted([
-        "BASELINES", "TrainConfig", "class_labels", "evaluate", "load_trained", "make_inputs", "model_inputs", "predict",
+        "BASELINES", "TrainConfig", "ams_metrics", "class_labels", "evaluate", "load_trained", "make_inputs", "model_inputs", "predict",
         "score_inputs", "split_indices", "train"])
     assert sorted(hepdl.deploy.__all__) == sorted([
         "HLS_DEFAULT_PRECISION", "OnnxModel", "TriggerConfig", "check_contract", "convert_hls4ml", "export_onnx",

@@ -247,3 +247,17 @@ def test_higgs_task_end_to_end(higgs, higgs_path: Path, tmp_path: Path) -> None:
     assert np.allclose(s[stored["index"]], stored["scores"], atol=1e-6)
     d = predict(out, higgs_path, models=["dnn-1"])
     assert d  # a DNN run on the same events with the stored scaling
+
+
+def test_csv_command(higgs_path: Path, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from hepdl.cli import app
+
+    res = CliRunner().invoke(app, ["csv", str(higgs_path), str(tmp_path / "od.csv"), "--format", "opendata"])
+    assert res.exit_code == 0, res.output
+    df = pd.read_csv(tmp_path / "od.csv")
+    assert list(df.columns) == ["EventId", *schema.CHALLENGE_FEATURES, "Weight", "Label", "KaggleSet", "KaggleWeight"]
+    assert set(df.KaggleSet) == {"t", "b", "v"}
+    res = CliRunner().invoke(app, ["info", str(tmp_path / "od.csv")])
+    assert res.exit_code == 0 and "challenge-csv (opendata)" in res.output, res.output

@@ -51,7 +51,7 @@ def generate(
 
 @app.command("run")
 def run_task(
-    task: Annotated[str, typer.Argument(help="Task to run end to end: top-tagging, jet-classes.")],
+    task: Annotated[str, typer.Argument(help="Task to run end to end: top-tagging, jet-classes, higgs-tautau.")],
     preset: Annotated[str, typer.Option(help="quick (2 CPU cores, minutes) or paper (published sizes, GPU).")] = "quick",
     models: Annotated[str | None, typer.Option(help="Comma-separated model names (default: the preset's).")] = None,
     data: Annotated[Path | None, typer.Option(help="Use this dataset instead of generating one.")] = None,
@@ -230,7 +230,7 @@ def trigger(
 
 
 @app.command()
-def info(path: Annotated[Path, typer.Argument(help="Dataset directory or file (.parquet, .h5, .root).")]) -> None:
+def info(path: Annotated[Path, typer.Argument(help="Dataset directory or file (.parquet, .h5, .root, challenge .csv).")]) -> None:
     """Print a dataset's summary: counts, class balance, cutflow, settings."""
     from hepdl import data
 
@@ -255,6 +255,18 @@ def features(
     for c in cols:
         meds = [df.loc[df['label'] == i, c].median() for i in range(len(names))]
         typer.echo(f"  {c:<14}" + "".join(f"{m:>12.4g}" for m in meds))
+
+
+@app.command("csv")
+def csv_cmd(
+    data: Annotated[Path, typer.Argument(help="Event dataset (generated directory or challenge CSV file).")],
+    out: Annotated[Path, typer.Argument(help="CSV file to write.")],
+    fmt: Annotated[str, typer.Option("--format", help="kaggle (training.csv layout) or opendata (atlas-higgs-challenge-2014-v2.csv).")] = "kaggle",
+) -> None:
+    """Write an event dataset in the CSV layout of the Higgs machine-learning challenge."""
+    from hepdl.tasks.higgs_tautau import export_csv
+
+    typer.echo(f"wrote {export_csv(data, out, fmt)}")
 
 
 @app.command("list")

@@ -1,12 +1,22 @@
-"""Simulation: physics processes -> Pythia 8 batches -> parametric detector -> FastJet jets."""
+"""Simulation: physics processes -> Pythia 8 batches -> parametric detector -> FastJet jets / selected events."""
 
 from __future__ import annotations
 
 from hepdl.sim.detector import DetectorCard, known_cards, load_card, simulate
+from hepdl.sim.events import LepHadSelection, reconstruct_lephad
 from hepdl.sim.generator import EventGenerator, GeneratedBatch, GeneratorConfig, derive_seed
 from hepdl.sim.jets import JetSelection, cluster, leading_jets
 from hepdl.sim.processes import PROCESSES, Process, get_process, list_processes, register_process
-from hepdl.sim.truth import MATCHERS, boson_decays, delta_r, hadronic_tops, hard_partons, match_jets, match_top
+from hepdl.sim.truth import (
+    MATCHERS,
+    boson_decays,
+    delta_r,
+    hadronic_tops,
+    hard_partons,
+    match_jets,
+    match_top,
+    tau_truth,
+)
 
 __all__ = [
     "DetectorCard",
@@ -14,6 +24,7 @@ __all__ = [
     "GeneratedBatch",
     "GeneratorConfig",
     "JetSelection",
+    "LepHadSelection",
     "MATCHERS",
     "PROCESSES",
     "Process",
@@ -30,6 +41,8 @@ __all__ = [
     "load_card",
     "match_jets",
     "match_top",
+    "reconstruct_lephad",
     "register_process",
     "simulate",
+    "tau_truth",
 ]

@@ -25,7 +25,7 @@ from hepdl.sim.events import LepHadSelection
 from hepdl.sim.generator import GeneratorConfig
 from hepdl.tasks import Task, register_task
 
-__all__ = ["dataset_spec", "run", "SAMPLES", "PRESETS", "TASK"]
+__all__ = ["dataset_spec", "run", "export_csv", "SAMPLES", "PRESETS", "TASK"]
 
 #: (sample name, process, label, share of the events): signal 50 %, background 50 %.
 SAMPLES: tuple[tuple[str, str, int, float], ...] = (
@@ -85,6 +85,34 @@ PRESETS: dict[str, dict[str, Any]] = {
               "model_configs": {"dnn": {"hidden": (600, 600, 600)}},
               "models": ["ams-cuts", "bdt", "dnn", "pfn", "part"]},
 }
+
+
+def export_csv(dataset: str | Path, out: str | Path, fmt: str = "kaggle", *, split_seed: int = 0) -> Path:
+    """Write an event dataset (generated, or a CSV file) as a challenge CSV file: the 30 features,
+    ``Weight`` and ``Label`` (``fmt="kaggle"``, as ``training.csv``), plus ``KaggleSet`` (our
+    train / validation / test split as t / b / v, the split of :func:`hepdl.train.split_indices` with
+    ``split_seed``) and ``KaggleWeight`` (``fmt="opendata"``, as ``atlas-higgs-challenge-2014-v2.csv``).
+    """
+    import numpy as np
+
+    from hepdl.data import open as open_dataset
+    from hepdl.data.events import write_challenge_csv
+    from hepdl.features.higgs import dataset_features
+    from hepdl.train.inputs import split_indices
+
+    ds = open_dataset(dataset)
+    if not hasattr(ds, "require_weights"):
+        raise ConfigError(f"{dataset} is a jet dataset; only event datasets have the challenge's features")
+    labelled = bool((ds.labels >= 0).all()) and ds.weights is not None
+    kset = None
+    if fmt == "opendata":
+        ds.require_weights("the open-data CSV format")
+        kset = np.full(len(ds), "u", dtype="<U1")
+        for name, code in (("train", "t"), ("val", "b"), ("test", "v")):
+            kset[split_indices(len(ds), seed=split_seed)[name]] = code
+    return write_challenge_csv(out, dataset_features(ds), labels=ds.labels if labelled else None,
+                               weights=ds.weights if labelled else None, event_id=100000 + np.arange(len(ds)), fmt=fmt,
+                               kaggle_set=kset)
 
 
 def _ensemble(run: Path, members: list[Path], name: str, ds: Any, n_bootstrap: int) -> dict[str, Any]:

@@ -6,6 +6,7 @@ from hepdl.train.inputs import make_inputs, split_indices
 from hepdl.train.trainer import (
                                  BASELINES,
                                  TrainConfig,
+                                 ams_metrics,
                                  class_labels,
                                  evaluate,
                                  load_trained,
@@ -15,5 +16,5 @@ from hepdl.train.trainer import (
                                  train,
 )
 
-__all__ = ["BASELINES", "TrainConfig", "class_labels", "evaluate", "load_trained", "make_inputs", "model_inputs", "predict",
+__all__ = ["BASELINES", "TrainConfig", "ams_metrics", "class_labels", "evaluate", "load_trained", "make_inputs", "model_inputs", "predict",
            "score_inputs", "split_indices", "train"]

@@ -344,9 +344,7 @@ def load_trained(model_dir: str | Path) -> tuple[str, dict[str, Any], Any]:
     name = _json.loads((d / "config.json").read_text())["model"]
     pre = _json.loads((d / "preprocess.json").read_text())
     if pre["kind"] in ("cut", "bdt"):
-        from hepdl.models.baselines import BDT, MassTau32Cut, VariableCut
-
-        from hepdl.models.baselines import AMSCuts
+        from hepdl.models.baselines import BDT, AMSCuts, MassTau32Cut, VariableCut
 
         loader = {"bdt": BDT, "mass-cut": VariableCut, "tau32-cut": MassTau32Cut, "ams-cuts": AMSCuts}[name]
         return name, pre, loader.load(d / "model.json")
@@ -446,7 +444,12 @@ def evaluate(run: str | Path, *, n_bootstrap: int = 100) -> dict[str, dict[str, 
     ds_path = _json.loads((_model_dirs(run)[0] / "config.json").read_text())["dataset"]
     try:
         ds = open_dataset(ds_path)
-        make_report(run, ds.jets, ds.labels)
+        if _is_events(ds):
+            from hepdl.report.higgs import make_higgs_report
+
+            make_higgs_report(run, ds)
+        else:
+            make_report(run, ds.jets, ds.labels)
     except DataError:
         make_report(run)
     return results
