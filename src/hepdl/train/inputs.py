@@ -76,6 +76,12 @@ def training_weights(weights: np.ndarray, labels: np.ndarray, train_idx: np.ndar
     return w / max(w[train_idx].mean(), 1e-300)
 
 
+#: Challenge features a network sees as log(1 + x): momenta, energies and masses (heavy tails).
+LOG_COLUMNS = ("DER_mass_MMC", "DER_mass_transverse_met_lep", "DER_mass_vis", "DER_pt_h", "DER_mass_jet_jet", "DER_pt_tot",
+               "DER_sum_pt", "DER_pt_ratio_lep_tau", "PRI_tau_pt", "PRI_lep_pt", "PRI_met", "PRI_met_sumet",
+               "PRI_jet_leading_pt", "PRI_jet_subleading_pt", "PRI_jet_all_pt")
+
+
 def _event_inputs(ds: Any, kind: str, train_idx: np.ndarray, n_particles: int,
                   scaling: tuple[list[float], list[float]] | None) -> Inputs:
     """Inputs of an event dataset: the 30 challenge features or the object lists."""
@@ -99,9 +105,13 @@ def _event_inputs(ds: Any, kind: str, train_idx: np.ndarray, n_particles: int,
                            "undefined": schema.UNDEFINED}
     if kind != "features":
         return Inputs(kind, {"frame": df}, labels, pre, sample_weight=sw)
-    # standardise on the defined values; undefined (-999) values become 0, the mean
+    # heavy-tailed momenta and masses on a log scale, then standardise on the defined values;
+    # undefined (-999) values become 0, the mean
     x = df.to_numpy(np.float64)
     undefined = x == schema.UNDEFINED
+    logs = [i for i, c in enumerate(df.columns) if c in LOG_COLUMNS]
+    x[:, logs] = np.where(undefined[:, logs], x[:, logs], np.log1p(np.maximum(x[:, logs], 0.0)))
+    pre["log_columns"] = [df.columns[i] for i in logs]
     if scaling is None:
         xm = np.where(undefined, np.nan, x)[train_idx]
         with np.errstate(all="ignore"):
