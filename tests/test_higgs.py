@@ -261,3 +261,15 @@ def test_csv_command(higgs_path: Path, tmp_path: Path) -> None:
     assert set(df.KaggleSet) == {"t", "b", "v"}
     res = CliRunner().invoke(app, ["info", str(tmp_path / "od.csv")])
     assert res.exit_code == 0 and "challenge-csv (opendata)" in res.output, res.output
+
+
+def test_same_model_on_csv_and_on_generated_events(higgs, higgs_features: pd.DataFrame, tmp_path: Path) -> None:
+    """The CSV path gives the same BDT, scores and AMS as the generated dataset it was written from."""
+    from hepdl.train import TrainConfig, train
+
+    csv = write_challenge_csv(tmp_path / "training.csv", higgs_features, labels=higgs.labels, weights=higgs.weights)
+    a = train(TrainConfig("bdt", model_config={"n_estimators": 50}), higgs, tmp_path / "gen", progress=False)
+    b = train(TrainConfig("bdt", model_config={"n_estimators": 50}), csv, tmp_path / "csv", progress=False)
+    sa, sb = np.load(tmp_path / "gen" / "scores.npz"), np.load(tmp_path / "csv" / "scores.npz")
+    assert np.allclose(sa["scores"], sb["scores"], atol=1e-6)
+    assert a["ams"]["value"] == pytest.approx(b["ams"]["value"], rel=1e-6)
