@@ -17,8 +17,8 @@ from hepdl.tasks import top_tagging
 
 
 def test_unknown_process_lists_known():
-    with pytest.raises(UnknownNameError, match=r"unknown process 'ttbar'; known processes: .*qcd-dijet.*ttbar-allhad"):
-        GeneratorConfig("ttbar")
+    with pytest.raises(UnknownNameError, match=r"unknown process 'ttbar-semilep'; known processes: .*qcd-dijet.*ttbar-allhad"):
+        GeneratorConfig("ttbar-semilep")
 
 
 def test_unknown_task_lists_known():

@@ -146,8 +146,11 @@ def test_wrong_schema_part_file(tmp_path):
 def test_missing_and_unknown_paths(tmp_path):
     with pytest.raises(DataError, match="does not exist"):
         open_dataset(tmp_path / "nope.parquet")
-    (tmp_path / "x.csv").write_text("a,b\n")
+    (tmp_path / "x.txt").write_text("a,b\n")
     with pytest.raises(DataError, match="unknown file type"):
+        open_dataset(tmp_path / "x.txt")
+    (tmp_path / "x.csv").write_text("a,b\n")
+    with pytest.raises(DataError, match=r"x\.csv: not a Higgs-challenge CSV file: missing 30 of the 30 feature columns"):
         open_dataset(tmp_path / "x.csv")
     with pytest.raises(DataError, match="without dataset.json"):
         open_dataset(tmp_path)

@@ -173,7 +173,9 @@ def read_challenge_csv(path: str | Path) -> EventDataset:
     missing = [c for c in schema.CHALLENGE_FEATURES if c not in df.columns]
     extra = [c for c in df.columns if c not in known]
     if missing or extra:
-        raise DataError(f"{path}: not a Higgs-challenge CSV file: missing column(s) {missing}, unexpected column(s) {extra}; "
+        miss = (f"missing column(s) {missing}" if len(missing) <= 8 else
+                f"missing {len(missing)} of the 30 feature columns ({', '.join(missing[:3])}, ...)")
+        raise DataError(f"{path}: not a Higgs-challenge CSV file: {miss}, unexpected column(s) {extra[:10]}; "
                         f"expected EventId, the 30 features ({', '.join(schema.CHALLENGE_FEATURES[:3])}, ...) and "
                         "optionally Weight, Label (Kaggle) and KaggleSet, KaggleWeight (open data)")
     if ("Weight" in df.columns) != ("Label" in df.columns):
