@@ -92,17 +92,21 @@ def make_higgs_report(run_dir: str | Path, ds: Any | None = None, title: str = "
         yt = y[idx]
         proc = ds.process[idx]
 
+        # members of an ensemble (dnn-1, dnn-2, ...) are summarised by their ensemble
+        shown = {n: s for n, s in scores.items() if not any(n.startswith(e[: -len("ensemble")]) and n != e
+                                                            for e in scores if e.endswith("-ensemble"))}
         fig, ax = plt.subplots(figsize=(8, 5.5))
-        for name, s in scores.items():
+        for name, s in shown.items():
             c = ams_curve(s["scores"], yt, wt)
-            ax.plot(c["fraction"], c["ams"], label=f"{name}: {metrics[name]['ams']['value']:.2f}")
-            thr = metrics[name].get("ams_threshold")
-            if thr is not None:
-                ax.plot([metrics[name]["ams_selected_fraction"]], [metrics[name]["ams"]["value"]], "o", color=ax.lines[-1].get_color())
+            enough = c["n_background"] >= 10
+            line = ax.plot(np.where(enough, c["fraction"], np.nan), c["ams"], label=f"{name}: {metrics[name]['ams']['value']:.2f}")[0]
+            ax.plot(np.where(enough, np.nan, c["fraction"]), c["ams"], ls=":", lw=0.8, color=line.get_color())
+            ax.plot([metrics[name]["ams_selected_fraction"]], [metrics[name]["ams"]["value"]], "o", color=line.get_color())
         ax.set_xscale("log")
         ax.set_xlabel("fraction of test events selected")
         ax.set_ylabel("AMS (b_r = 10)")
-        ax.legend(fontsize=9, title="AMS at the validation threshold")
+        ax.legend(fontsize=9, title="AMS at the validation threshold (dots)")
+        ax.text(0.02, 0.02, "dotted: fewer than 10 simulated background events selected", transform=ax.transAxes, fontsize=8)
         fig.savefig(plots / "ams.png", dpi=100, bbox_inches="tight")
         plt.close(fig)
         made.append("ams")
@@ -110,8 +114,8 @@ def make_higgs_report(run_dir: str | Path, ds: Any | None = None, title: str = "
         import mplhep
 
         procs = [p for p in np.unique(proc) if np.any((proc == p) & (yt == 0))]
-        fig, axes = _grid(plt, len(scores), 3, 6, 4.5)
-        for ax, (name, s) in zip(axes, scores.items(), strict=True):
+        fig, axes = _grid(plt, len(shown), 3, 6, 4.5)
+        for ax, (name, s) in zip(axes, shown.items(), strict=True):
             sc = s["scores"]
             bins = np.linspace(sc.min(), sc.max() + 1e-9, 26)
             hists = [np.histogram(sc[proc == p], bins, weights=wt[proc == p])[0] for p in procs]
@@ -127,7 +131,7 @@ def make_higgs_report(run_dir: str | Path, ds: Any | None = None, title: str = "
         made.append("scores")
 
         fig, ax = plt.subplots(figsize=(7, 5))
-        for name, s in scores.items():
+        for name, s in shown.items():
             es, eb, _ = roc_curve(yt, s["scores"], wt)
             ok = eb > 0
             ax.plot(es[ok], 1 / eb[ok], label=f"{name} (AUC {metrics[name].get('auc_weighted', float('nan')):.3f})")
