@@ -207,24 +207,42 @@ def _read_parquet(path: Path) -> ak.Array:
     return validate_jets(jets, f"part file {path}")
 
 
-def _open_hepdl(path: Path) -> JetDataset:
+def read_metadata(path: Path, fmt: str, what: str) -> dict[str, Any]:
+    """``dataset.json`` of a finished hepdl dataset of format ``fmt`` (``hepdl-jets``/``hepdl-events``),
+    with clear errors for a corrupt or missing file, another format or schema, or an interrupted generation."""
     meta_path = path / "dataset.json"
     try:
-        meta = json.loads(meta_path.read_text())
-    except json.JSONDecodeError as exc:
-        raise DataError(f"{meta_path} is corrupt: {exc}") from None
-    if meta.get("format") != "hepdl-jets":
-        raise DataError(f"{meta_path} is not a hepdl jet dataset (format {meta.get('format')!r})")
+        meta: dict[str, Any] = json.loads(meta_path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise DataError(f"{meta_path} is missing or corrupt: {exc}") from None
+    if meta.get("format") != fmt:
+        raise DataError(f"{meta_path} is not a hepdl {what} dataset (format {meta.get('format')!r})")
     if meta.get("schema_version") != schema.SCHEMA_VERSION:
         raise DataError(f"{meta_path}: schema version {meta.get('schema_version')} is not the supported {schema.SCHEMA_VERSION}")
     if not meta.get("complete"):
         raise DataError(f"dataset {path} is incomplete (generation was interrupted); rerun the same `hepdl generate` command to finish it")
+    return meta
+
+
+def read_parts(path: Path, meta: dict[str, Any]) -> list[ak.Array]:
+    """The Parquet part files listed in ``meta``, each read as it is (no schema check)."""
+    import pyarrow
+
     arrays = []
     for part in meta["parts"]:
         f = path / part["file"]
         if not f.exists():
             raise DataError(f"dataset {path}: part file {f.name} listed in dataset.json is missing")
-        arrays.append(_read_parquet(f))
+        try:
+            arrays.append(ak.from_parquet(f))
+        except (pyarrow.ArrowException, OSError, ValueError) as exc:
+            raise DataError(f"part file {f} is corrupt or not a Parquet file: {exc}") from None
+    return arrays
+
+
+def _open_hepdl(path: Path) -> JetDataset:
+    meta = read_metadata(path, "hepdl-jets", "jet")
+    arrays = [validate_jets(a, f"part file {path / p['file']}") for a, p in zip(read_parts(path, meta), meta["parts"], strict=True)]
     jets = ak.concatenate(arrays) if arrays else ak.Array([])
     return JetDataset(jets, meta, path, "hepdl", list(meta.get("label_names", [])))
 

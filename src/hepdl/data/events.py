@@ -18,7 +18,6 @@ tau-identification probability (``id_weight``).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -114,30 +113,13 @@ def _scales(meta: dict[str, Any]) -> dict[str, float]:
     return out
 
 
-def open_events(path: str | Path, meta: dict[str, Any] | None = None) -> EventDataset:
+def open_events(path: str | Path) -> EventDataset:
     """Open a generated hepdl event dataset directory (``dataset.json`` of format ``hepdl-events``)."""
-    path = Path(path)
-    meta_path = path / "dataset.json"
-    if meta is None:
-        try:
-            meta = json.loads(meta_path.read_text())
-        except (OSError, json.JSONDecodeError) as exc:
-            raise DataError(f"{meta_path} is missing or corrupt: {exc}") from None
-    if meta.get("format") != "hepdl-events":
-        raise DataError(f"{meta_path} is not a hepdl event dataset (format {meta.get('format')!r})")
-    if not meta.get("complete"):
-        raise DataError(f"dataset {path} is incomplete (generation was interrupted); rerun the same `hepdl generate` command to finish it")
-    import pyarrow
+    from hepdl.data.dataset import read_metadata, read_parts
 
-    arrays = []
-    for part in meta["parts"]:
-        f = path / part["file"]
-        if not f.exists():
-            raise DataError(f"dataset {path}: part file {f.name} listed in dataset.json is missing")
-        try:
-            arrays.append(ak.from_parquet(f))
-        except (pyarrow.ArrowException, OSError, ValueError) as exc:
-            raise DataError(f"part file {f} is corrupt or not a Parquet file: {exc}") from None
+    path = Path(path)
+    meta = read_metadata(path, "hepdl-events", "event")
+    arrays = read_parts(path, meta)
     events = ak.concatenate(arrays) if len(arrays) > 1 else arrays[0]
     missing = [k for k in schema.EVENT_FIELDS if k not in events.fields]
     if missing:
