@@ -62,6 +62,21 @@ def _check_finite(df: pd.DataFrame, where: str) -> None:
             raise DataError(f"{where}: feature column {col!r} has {int(bad.sum())} NaN/inf rows")
 
 
+def _standardisation(columns: list[str], x: np.ndarray, train_idx: np.ndarray, scaling: dict[str, Any] | None,
+                     where: str) -> tuple[np.ndarray, np.ndarray]:
+    """``(mean, std)`` per column: fitted on the rows ``train_idx`` of ``x`` (NaN entries ignored), or
+    a trained model's (``scaling``: its ``preprocess.json`` with ``columns``, ``mean``, ``std``), whose
+    columns must be ``columns``."""
+    if scaling is not None:
+        if list(columns) != list(scaling["columns"]):
+            missing = [c for c in scaling["columns"] if c not in columns]
+            raise DataError(f"{where}: feature columns {list(columns)} differ from the model's {scaling['columns']} (missing: {missing})")
+        return np.asarray(scaling["mean"], dtype=np.float64), np.asarray(scaling["std"], dtype=np.float64)
+    with np.errstate(all="ignore"):
+        mean, std = np.nan_to_num(np.nanmean(x[train_idx], axis=0)), np.nan_to_num(np.nanstd(x[train_idx], axis=0))
+    return mean, np.where(std > 0, std, 1.0)
+
+
 def training_weights(weights: np.ndarray, labels: np.ndarray, train_idx: np.ndarray) -> np.ndarray:
     """Per-event training weights: the physics weights scaled per class so that signal and background
     have the same total weight on the training split, normalised to mean 1 there (the usual practice
@@ -82,8 +97,7 @@ LOG_COLUMNS = ("DER_mass_MMC", "DER_mass_transverse_met_lep", "DER_mass_vis", "D
                "PRI_jet_leading_pt", "PRI_jet_subleading_pt", "PRI_jet_all_pt")
 
 
-def _event_inputs(ds: Any, kind: str, train_idx: np.ndarray, n_particles: int,
-                  scaling: tuple[list[float], list[float]] | None) -> Inputs:
+def _event_inputs(ds: Any, kind: str, train_idx: np.ndarray, n_particles: int, scaling: dict[str, Any] | None) -> Inputs:
     """Inputs of an event dataset: the 30 challenge features or the object lists."""
     from hepdl import schema
 
@@ -112,22 +126,17 @@ def _event_inputs(ds: Any, kind: str, train_idx: np.ndarray, n_particles: int,
     logs = [i for i, c in enumerate(df.columns) if c in LOG_COLUMNS]
     x[:, logs] = np.where(undefined[:, logs], x[:, logs], np.log1p(np.maximum(x[:, logs], 0.0)))
     pre["log_columns"] = [df.columns[i] for i in logs]
-    if scaling is None:
-        xm = np.where(undefined, np.nan, x)[train_idx]
-        with np.errstate(all="ignore"):
-            mean, std = np.nan_to_num(np.nanmean(xm, axis=0)), np.nan_to_num(np.nanstd(xm, axis=0))
-        std = np.where(std > 0, std, 1.0)
-    else:
-        mean, std = np.asarray(scaling[0]), np.asarray(scaling[1])
+    mean, std = _standardisation(list(df.columns), np.where(undefined, np.nan, x), train_idx, scaling, str(ds.path))
     arr = np.where(undefined, 0.0, (x - mean) / std).astype(np.float32)
     return Inputs(kind, {"features": arr}, labels, {**pre, "mean": mean.tolist(), "std": std.tolist()}, sample_weight=sw)
 
 
 def make_inputs(ds: Any, kind: str, train_idx: np.ndarray, *, feature_set: str = DEFAULT_FEATURE_SET,
                 n_particles: int = 128, image: ImageConfig | None = None, require_classes: bool = True,
-                cache: bool = True, scaling: tuple[list[float], list[float]] | None = None) -> Inputs:
+                cache: bool = True, scaling: dict[str, Any] | None = None) -> Inputs:
     """Build the representation ``kind`` for every jet (or event) of ``ds``; scaling is fitted on
-    ``train_idx`` only, or taken from ``scaling`` (a trained model's ``(mean, std)``).
+    ``train_idx`` only, or taken from ``scaling`` (a trained model's ``preprocess.json``: ``columns``,
+    ``mean``, ``std``; other columns than the model's are an error naming them).
 
     ``require_classes=False`` accepts unlabelled or one-class data (for inference); ``cache=False``
     computes feature sets without reading or writing the dataset's feature cache (for a slice of a
@@ -150,11 +159,7 @@ def make_inputs(ds: Any, kind: str, train_idx: np.ndarray, *, feature_set: str =
         if kind != "features":
             return Inputs(kind, {"frame": df}, labels, {"feature_set": feature_set, "columns": list(df.columns)})
         x = df.to_numpy(np.float64)
-        if scaling is None:
-            mean, std = x[train_idx].mean(axis=0), x[train_idx].std(axis=0)
-            std = np.where(std > 0, std, 1.0)
-        else:
-            mean, std = np.asarray(scaling[0]), np.asarray(scaling[1])
+        mean, std = _standardisation(list(df.columns), x, train_idx, scaling, str(ds.path))
         arr = ((x - mean) / std).astype(np.float32)
         pre = {"feature_set": feature_set, "columns": list(df.columns), "mean": mean.tolist(), "std": std.tolist()}
         return Inputs(kind, {"features": arr}, labels, pre)

@@ -366,26 +366,15 @@ def model_inputs(ds: JetDataset, pre: dict[str, Any], *, cache: bool = True) -> 
 
     kind = pre["kind"]
     everything = np.arange(len(ds))
-    scaling = (pre["mean"], pre["std"]) if pre.get("events") and kind == "features" else None
     inputs = make_inputs(ds, kind, everything, feature_set=pre.get("feature_set", "expert"),
-                         n_particles=pre.get("n_particles", 64), require_classes=False, cache=cache, scaling=scaling)
+                         n_particles=pre.get("n_particles", 64), require_classes=False, cache=cache,
+                         scaling=pre if kind == "features" else None)
     if kind in ("cut", "bdt"):
         frame = inputs.arrays["frame"]
         missing = [c for c in pre["columns"] if c not in frame.columns]
         if missing:
             raise DataError(f"{ds.path} lacks the input column(s) {missing} of the model")
         return Inputs(kind, {"frame": frame[pre["columns"]]}, inputs.labels, pre)
-    if kind == "features" and pre.get("events"):
-        return inputs
-    if kind == "features":
-        cols = inputs.preprocess["columns"]
-        if cols != pre["columns"]:
-            missing = [c for c in pre["columns"] if c not in cols]
-            raise DataError(f"{ds.path}: feature columns {cols} differ from the model's {pre['columns']} (missing: {missing})")
-        # undo this dataset's standardisation, apply the model's
-        x = inputs.arrays["features"] * np.asarray(inputs.preprocess["std"]) + np.asarray(inputs.preprocess["mean"])
-        return Inputs(kind, {"features": ((x - np.asarray(pre["mean"])) / np.asarray(pre["std"])).astype(np.float32)},
-                      inputs.labels, pre)
     return inputs
 
 
