@@ -36,6 +36,7 @@ from hepdl import schema
 from hepdl.errors import ConfigError
 from hepdl.sim.detector import DetectorCard
 from hepdl.sim.jets import cluster
+from hepdl.sim.truth import delta_r
 
 __all__ = ["LepHadSelection", "reconstruct_lephad", "LEPHAD_STEPS"]
 
@@ -77,12 +78,6 @@ def _kin(px: Any, py: Any, pz: Any) -> tuple[Any, Any, Any]:
     pt = np.hypot(px, py)
     eta = np.arcsinh(pz / np.maximum(pt, 1e-12))
     return pt, eta, np.arctan2(py, px)
-
-
-def delta_r(eta1: Any, phi1: Any, eta2: Any, phi2: Any) -> Any:
-    """Delta R for numpy or (broadcast) awkward arrays, Delta phi wrapped into [-pi, pi)."""
-    dphi = (phi1 - phi2 + np.pi) % (2 * np.pi) - np.pi
-    return np.sqrt((eta1 - eta2) ** 2 + dphi**2)
 
 
 def _first(arr: ak.Array, fill: float = np.nan) -> np.ndarray:
@@ -150,13 +145,12 @@ def reconstruct_lephad(objects: ak.Array, truth: dict[str, Any], card: DetectorC
 
     # jets from everything but the selected lepton
     remove = ak.to_numpy(ak.flatten(idx == lep))
-    removed = np.bincount(np.repeat(np.arange(n), counts)[remove], minlength=n)
-    rest = ak.unflatten(ak.flatten(objects)[~remove], counts - removed)
+    rest_counts = counts - np.bincount(np.repeat(np.arange(n), counts)[remove], minlength=n)
+    rest = ak.unflatten(ak.flatten(objects)[~remove], rest_counts)
     jets, cons_index = cluster(rest, sel.jet_radius, "antikt", min(sel.tau_pt_min, sel.jet_pt_min))
     j_pt, j_eta, j_phi = _kin(jets.px, jets.py, jets.pz)
     j_m = np.sqrt(np.maximum(jets.e**2 - jets.px**2 - jets.py**2 - jets.pz**2, 0.0))
     # tau candidates: narrow jets with 1-3 core tracks of total charge +-1, away from the lepton
-    rest_counts = counts - removed
     offsets = ak.Array(np.concatenate([[0], np.cumsum(rest_counts)[:-1]]).astype(np.int64))
     per_jet = ak.flatten(cons_index + offsets, axis=1)  # (all jets) * var, flat object indices
     flat_cons = ak.flatten(rest)[ak.to_numpy(ak.flatten(per_jet))]

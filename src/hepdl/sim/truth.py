@@ -31,10 +31,14 @@ MATCHERS: dict[str, str] = {
 }
 
 
-def delta_r(eta1: np.ndarray, phi1: np.ndarray, eta2: np.ndarray, phi2: np.ndarray) -> np.ndarray:
-    """Delta R = sqrt(Delta eta^2 + Delta phi^2), Delta phi wrapped into [-pi, pi)."""
-    dphi = (np.asarray(phi1) - np.asarray(phi2) + np.pi) % (2 * np.pi) - np.pi
-    return np.hypot(np.asarray(eta1) - np.asarray(eta2), dphi)
+def delta_r(eta1: Any, phi1: Any, eta2: Any, phi2: Any) -> Any:
+    """Delta R = sqrt(Delta eta^2 + Delta phi^2), Delta phi wrapped into [-pi, pi).
+
+    Takes numpy arrays (or sequences) or awkward arrays, which broadcast as awkward does (a per-event
+    value against a per-object list)."""
+    eta1, phi1, eta2, phi2 = (a if isinstance(a, ak.Array) else np.asarray(a) for a in (eta1, phi1, eta2, phi2))
+    dphi = (phi1 - phi2 + np.pi) % (2 * np.pi) - np.pi
+    return np.hypot(eta1 - eta2, dphi)
 
 
 def _eta_phi(px: np.ndarray, py: np.ndarray, pz: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
