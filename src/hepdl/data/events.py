@@ -101,16 +101,14 @@ class EventDataset:
         return "\n".join(lines)
 
 
-def _scales(meta: dict[str, Any]) -> dict[str, float]:
-    """sigma * L / N_generated per sample name, from a generated dataset's ``dataset.json``."""
-    lumi = meta["settings"].get("luminosity_fb")
-    if lumi is None:
+def sample_scales(cross_section: dict[str, dict[str, Any]], cutflow: dict[str, dict[str, int]],
+                  luminosity_fb: float | None) -> dict[str, float]:
+    """Expected events per generated event, sigma * L / N_generated, of each sample (by name), from
+    the ``cross_section`` and ``cutflow`` tables of a dataset's ``dataset.json``."""
+    if luminosity_fb is None:
         raise DataError("the dataset's settings have no luminosity_fb: its events cannot be weighted")
-    out = {}
-    for name, xs in meta["cross_section"].items():
-        n_gen = meta["cutflow"][name].get("events", 0)
-        out[name] = xs["sigma_pb"] * 1000.0 * lumi / max(n_gen, 1)
-    return out
+    return {name: xs["sigma_pb"] * 1000.0 * luminosity_fb / max(cutflow[name].get("events", 0), 1)
+            for name, xs in cross_section.items()}
 
 
 def open_events(path: str | Path) -> EventDataset:
@@ -124,7 +122,7 @@ def open_events(path: str | Path) -> EventDataset:
     missing = [k for k in schema.EVENT_FIELDS if k not in events.fields]
     if missing:
         raise DataError(f"dataset {path}: event records lack the field(s) {missing}")
-    scale = _scales(meta)
+    scale = sample_scales(meta["cross_section"], meta["cutflow"], meta["settings"].get("luminosity_fb"))
     sample = ak.to_numpy(events["sample"]).astype(str)
     unknown = sorted(set(sample) - set(scale))
     if unknown:

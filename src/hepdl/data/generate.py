@@ -389,10 +389,12 @@ def _summarise(spec: DatasetSpec, parts: list[dict[str, Any]]) -> dict[str, Any]
     out = {"parts": parts, "cutflow": cutflow, "cross_section": xsec, "counts": counts}
     if spec.luminosity_fb is not None:
         # expected events for the luminosity at each step: sigma * L * (passing / generated)
+        from hepdl.data.events import sample_scales
+
+        scales = sample_scales(xsec, cutflow, spec.luminosity_fb)
         expected: dict[str, dict[str, float]] = {}
         for s in spec.samples:
-            n_gen = max(cutflow[s.name].get("events", 0), 1)
-            scale = xsec[s.name]["sigma_pb"] * 1000.0 * spec.luminosity_fb / n_gen
+            scale = scales[s.name]
             mine = [p for p in parts if p["sample"] == s.name]
             expected[s.name] = {k: v * scale for k, v in cutflow[s.name].items()}
             expected[s.name]["tau_id"] = scale * sum(p.get("sum_id_weights", p["sum_weights"]) for p in mine)
