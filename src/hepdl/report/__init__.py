@@ -247,10 +247,17 @@ def _training_figure(plt: Any, plots: Path, models: list[Path]) -> list[str]:
     return made
 
 
+def _html_table(rows: list[list[str]]) -> str:
+    """An HTML table of ``rows`` (header first); empty for no rows."""
+    if not rows:
+        return ""
+    return "<table><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in rows[0]) + "</tr>" + "".join(
+        "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in rows[1:]) + "</table>"
+
+
 def _write_page(run: Path, made: list[str], metrics: dict[str, dict[str, Any]], title: str) -> Path:
     rows = model_table(metrics)
-    table_html = "<table><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in rows[0]) + "</tr>" + "".join(
-        "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in rows[1:]) + "</table>"
+    table_html = _html_table(rows)
     figs = "".join(f'<h2>{name.replace("_", " ")}</h2><img src="plots/{name}.png" style="max-width:900px">' for name in made)
     page = f"""<!doctype html><html><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <style>body{{font-family:sans-serif;margin:2em}} table{{border-collapse:collapse}} td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right}}</style>

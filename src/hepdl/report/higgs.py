@@ -20,7 +20,7 @@ import numpy as np
 from hepdl.data.paths import atomic_write
 from hepdl.metrics import renormalise_weights, roc_curve
 from hepdl.metrics.ams import ams_curve
-from hepdl.report import _fmt, _grid, _plt, _text_table, _training_figure
+from hepdl.report import _fmt, _grid, _html_table, _plt, _text_table, _training_figure
 
 __all__ = ["make_higgs_report", "ams_table", "cutflow_table", "HIGGS_FIGURES"]
 
@@ -61,13 +61,6 @@ def cutflow_table(meta: dict[str, Any]) -> list[list[str]]:
             row.append(("" if n is None else f"{n}") + ("" if e is None else f" / {e:.4g}"))
         rows.append(row)
     return rows
-
-
-def _html_table(rows: list[list[str]]) -> str:
-    if not rows:
-        return ""
-    return "<table><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in rows[0]) + "</tr>" + "".join(
-        "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in rows[1:]) + "</table>"
 
 
 def make_higgs_report(run_dir: str | Path, ds: Any | None = None, title: str = "H -> tau tau") -> Path:
