@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from hepdl.errors import ConfigError
 
-__all__ = ["run_models", "new_run_dir"]
+__all__ = ["run_models", "new_run_dir", "ensemble_scores"]
 
 
 def new_run_dir(runs_dir: str | Path, task: str) -> Path:
@@ -26,34 +28,92 @@ def new_run_dir(runs_dir: str | Path, task: str) -> Path:
 def run_models(task: str, spec_fn: Any, presets: dict[str, dict[str, Any]], preset: str = "quick", *,
                models: list[str] | None = None, dataset: str | Path | None = None, runs_dir: str | Path = "runs",
                cache: str | Path | None = None, workers: int | None = None, seed: int = 1, epochs: int | None = None,
-               progress: bool = True, title: str | None = None) -> Path:
+               progress: bool = True, title: str | None = None, ensemble: int | None = None,
+               check: Callable[[Any], None] | None = None, report: Callable[[Path, Any, str], Any] | None = None) -> Path:
     """Generate (or reuse) ``task``'s dataset, train every model of ``preset``, evaluate on the test split
     and write ``runs/<task>/<timestamp>/`` with one directory per model and the report.
 
-    ``presets[preset]`` holds ``n_jets``, ``epochs``, ``model_preset``, ``n_particles``, ``models`` and
-    optionally ``feature_set``, ``model_presets`` (model -> configuration preset, overriding
-    ``model_preset``) and ``dataset`` (keyword arguments of ``spec_fn``).
+    ``presets[preset]`` holds the dataset size (``n_jets``, or ``n_events`` for an event task),
+    ``epochs``, ``model_preset``, ``n_particles`` (particles per jet, or objects per event), ``models``
+    and optionally ``feature_set``, ``patience``, ``model_presets`` (model -> configuration preset,
+    overriding ``model_preset``), ``model_configs`` (model -> configuration overrides) and
+    ``ensembles`` (model -> number of networks trained with different seeds, written to
+    ``<model>-1 ... <model>-k`` and averaged in ``<model>-ensemble``; ``ensemble`` overrides the
+    number). ``check`` vets the opened dataset before any training; ``report`` writes the report
+    (default: :func:`hepdl.report.make_report` for jets).
     """
     from hepdl.data import open as open_dataset
     from hepdl.data.generate import ensure_dataset
-    from hepdl.report import make_report
     from hepdl.train import TrainConfig, train
 
     if preset not in presets:
         raise ConfigError(f"unknown preset {preset!r} for task {task!r}; presets: {', '.join(presets)}")
     p = presets[preset]
     names = list(models or p["models"])
-    extra = {"feature_set": p["feature_set"]} if "feature_set" in p else {}
-    configs = [TrainConfig(m, preset=p.get("model_presets", {}).get(m, p["model_preset"]), epochs=epochs or p["epochs"], seed=seed, n_particles=p["n_particles"],
-                           **extra) for m in names]  # validates every name before any work
+    extra = {k: p[k] for k in ("feature_set", "patience") if k in p}
+    configs = [TrainConfig(m, preset=p.get("model_presets", {}).get(m, p["model_preset"]), epochs=epochs or p["epochs"], seed=seed,
+                           n_particles=p["n_particles"], model_config=dict(p.get("model_configs", {}).get(m, {})), **extra)
+               for m in names]  # validates every name before any work
     if dataset is None:
-        dataset = ensure_dataset(spec_fn(p["n_jets"], seed=seed, **p.get("dataset", {})), cache, workers=workers,
-                                 progress=progress)
+        size = p["n_jets"] if "n_jets" in p else p["n_events"]
+        dataset = ensure_dataset(spec_fn(size, seed=seed, **p.get("dataset", {})), cache, workers=workers, progress=progress)
     ds = open_dataset(dataset)
+    if check is not None:
+        check(ds)
     out = new_run_dir(runs_dir, task)
     for cfg in configs:
-        if progress:
-            print(f"training {cfg.model} ...", flush=True)
-        train(cfg, ds, out / cfg.model, progress=progress)
-    make_report(out, ds.jets, ds.labels, title=title or f"{task} ({preset}, {len(ds)} jets)", label_names=ds.label_names)
+        n_members = p.get("ensembles", {}).get(cfg.model, 1)
+        if ensemble is not None and n_members > 1:
+            n_members = ensemble
+        if n_members == 1:
+            if progress:
+                print(f"training {cfg.model} ...", flush=True)
+            train(cfg, ds, out / cfg.model, progress=progress)
+            continue
+        members = []
+        for k in range(n_members):
+            if progress:
+                print(f"training {cfg.model} {k + 1}/{n_members} ...", flush=True)
+            members.append(out / f"{cfg.model}-{k + 1}")
+            train(dataclasses.replace(cfg, seed=seed * 1000 + k), ds, members[-1], progress=progress)
+        ensemble_scores(members, out / f"{cfg.model}-ensemble", ds, cfg.n_bootstrap)
+    title = title or f"{task} ({preset}, {len(ds)} {'jets' if 'n_jets' in p else 'events'})"
+    if report is None:
+        from hepdl.report import make_report
+
+        make_report(out, ds.jets, ds.labels, title=title, label_names=ds.label_names)
+    else:
+        report(out, ds, title)
     return out
+
+
+def ensemble_scores(members: list[Path], out: Path, ds: Any, n_bootstrap: int = 100) -> dict[str, Any]:
+    """Average the test and validation scores of the trained ``members`` (same split) and write ``out``
+    with the ensemble's ``scores.npz`` and ``metrics.json`` (AUC etc., and the AMS for weighted event
+    datasets). Two-class models."""
+    import json
+
+    import numpy as np
+
+    from hepdl.data.paths import atomic_write_json
+    from hepdl.metrics import classifier_metrics
+    from hepdl.train.trainer import ams_metrics
+
+    loaded = [np.load(m / "scores.npz") for m in members]
+    first = loaded[0]
+    scores = np.mean([s["scores"] for s in loaded], axis=0)
+    val_scores = np.mean([s["val_scores"] for s in loaded], axis=0)
+    out.mkdir(parents=True, exist_ok=True)
+    np.savez(out / "scores.npz", scores=scores, labels=first["labels"], index=first["index"], val_scores=val_scores,
+             val_labels=first["val_labels"], val_index=first["val_index"])
+    m = {k: {"value": v.value, "error": v.error} for k, v in classifier_metrics(first["labels"], scores, n_bootstrap=n_bootstrap).items()}
+    if getattr(ds, "weights", None) is not None:
+        split = {"test": first["index"], "val": first["val_index"]}
+        m.update(ams_metrics(ds.labels, ds.weights, split, val_scores, scores, n_bootstrap=n_bootstrap))
+    member_metrics = [json.loads((p / "metrics.json").read_text()) for p in members]
+    metrics = {"model": out.name, "paper": "ensemble of " + ", ".join(p.name for p in members), "n_classes": 2, **m,
+               "members": [p.name for p in members], "member_ams": [mm.get("ams", {}).get("value") for mm in member_metrics],
+               "train_seconds": sum(mm["train_seconds"] for mm in member_metrics),
+               "n_parameters": sum(mm["n_parameters"] for mm in member_metrics)}
+    atomic_write_json(out / "metrics.json", metrics)
+    return metrics

@@ -15,7 +15,6 @@ References: Adam-Bourdarios et al., "The Higgs boson machine learning challenge"
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -75,13 +74,14 @@ def dataset_spec(
                        jets_per_part=jets_per_part, luminosity_fb=luminosity_fb)
 
 
-#: Run presets. ``dnn`` is an ensemble: ``ensemble`` networks with different seeds, scores averaged.
+#: Run presets (keys of :func:`hepdl.tasks._runner.run_models`; ``n_particles`` is the number of objects
+#: per event). ``dnn`` is an ensemble: networks with different seeds, scores averaged.
 PRESETS: dict[str, dict[str, Any]] = {
-    "quick": {"n_events": 6000, "epochs": 40, "model_preset": "small", "n_objects": 8, "ensemble": 5,
+    "quick": {"n_events": 6000, "epochs": 40, "model_preset": "small", "n_particles": 8, "patience": 8, "ensembles": {"dnn": 5},
               "model_configs": {"dnn": {"hidden": (128, 64, 64)}},
               "models": ["ams-cuts", "bdt", "dnn", "part"]},
     # the challenge's size (250 000 training events) for a cluster or a GPU
-    "paper": {"n_events": 800_000, "epochs": 60, "model_preset": "paper", "n_objects": 8, "ensemble": 10,
+    "paper": {"n_events": 800_000, "epochs": 60, "model_preset": "paper", "n_particles": 8, "patience": 8, "ensembles": {"dnn": 10},
               "model_configs": {"dnn": {"hidden": (600, 600, 600)}},
               "models": ["ams-cuts", "bdt", "dnn", "pfn", "part"]},
 }
@@ -115,38 +115,6 @@ def export_csv(dataset: str | Path, out: str | Path, fmt: str = "kaggle", *, spl
                                kaggle_set=kset)
 
 
-def _ensemble(run: Path, members: list[Path], name: str, ds: Any, n_bootstrap: int) -> dict[str, Any]:
-    """Average the test and validation scores of ``members`` and write ``<run>/<name>/`` with the
-    ensemble's metrics (AMS, AUC) and scores."""
-    import json
-
-    import numpy as np
-
-    from hepdl.data.paths import atomic_write_json
-    from hepdl.metrics import classifier_metrics
-    from hepdl.train.trainer import ams_metrics
-
-    loaded = [np.load(m / "scores.npz") for m in members]
-    first = loaded[0]
-    scores = np.mean([s["scores"] for s in loaded], axis=0)
-    val_scores = np.mean([s["val_scores"] for s in loaded], axis=0)
-    split = {"test": first["index"], "val": first["val_index"]}
-    y = ds.labels
-    out = run / name
-    out.mkdir(parents=True, exist_ok=True)
-    np.savez(out / "scores.npz", scores=scores, labels=first["labels"], index=first["index"], val_scores=val_scores,
-             val_labels=first["val_labels"], val_index=first["val_index"])
-    m = {k: {"value": v.value, "error": v.error} for k, v in classifier_metrics(first["labels"], scores, n_bootstrap=n_bootstrap).items()}
-    m.update(ams_metrics(y, ds.weights, split, val_scores, scores, n_bootstrap=n_bootstrap))
-    member_metrics = [json.loads((p / "metrics.json").read_text()) for p in members]
-    metrics = {"model": name, "paper": "ensemble of " + ", ".join(p.name for p in members), "n_classes": 2, **m,
-               "members": [p.name for p in members], "member_ams": [mm["ams"]["value"] for mm in member_metrics],
-               "train_seconds": sum(mm["train_seconds"] for mm in member_metrics),
-               "n_parameters": sum(mm["n_parameters"] for mm in member_metrics)}
-    atomic_write_json(out / "metrics.json", metrics)
-    return metrics
-
-
 def run(preset: str = "quick", *, models: list[str] | None = None, dataset: str | Path | None = None,
         runs_dir: str | Path = "runs", cache: str | Path | None = None, workers: int | None = None, seed: int = 1,
         epochs: int | None = None, progress: bool = True, ensemble: int | None = None) -> Path:
@@ -156,42 +124,17 @@ def run(preset: str = "quick", *, models: list[str] | None = None, dataset: str 
     with the report. ``dataset`` may also be a challenge CSV file (Kaggle ``training.csv`` or the
     open-data file). ``ensemble`` overrides the preset's number of DNNs. Returns the run directory.
     """
-    from hepdl.data import open as open_dataset
-    from hepdl.data.generate import ensure_dataset
     from hepdl.report.higgs import make_higgs_report
-    from hepdl.tasks._runner import new_run_dir
-    from hepdl.train import TrainConfig, train
+    from hepdl.tasks._runner import run_models
 
-    if preset not in PRESETS:
-        raise ConfigError(f"unknown preset {preset!r} for task 'higgs-tautau'; presets: {', '.join(PRESETS)}")
-    p = PRESETS[preset]
-    names = list(models or p["models"])
-    configs = [TrainConfig(m, preset=p["model_preset"], epochs=epochs or p["epochs"], seed=seed, n_particles=p["n_objects"],
-                           model_config=dict(p["model_configs"].get(m, {})), patience=8) for m in names]
-    if dataset is None:
-        dataset = ensure_dataset(dataset_spec(p["n_events"], seed=seed), cache, workers=workers, progress=progress)
-    ds = open_dataset(dataset)
-    if not hasattr(ds, "require_weights"):
-        raise ConfigError(f"{dataset} is a jet dataset; higgs-tautau needs an event dataset or a challenge CSV file")
-    ds.require_weights("the higgs-tautau task (AMS)")
-    out = new_run_dir(runs_dir, "higgs-tautau")
-    for cfg in configs:
-        n_members = (ensemble or p["ensemble"]) if cfg.model == "dnn" else 1
-        if n_members == 1:
-            if progress:
-                print(f"training {cfg.model} ...", flush=True)
-            train(cfg, ds, out / cfg.model, progress=progress)
-            continue
-        members = []
-        for k in range(n_members):
-            if progress:
-                print(f"training {cfg.model} {k + 1}/{n_members} ...", flush=True)
-            member = dataclasses.replace(cfg, seed=seed * 1000 + k)
-            train(member, ds, out / f"{cfg.model}-{k + 1}", progress=progress)
-            members.append(out / f"{cfg.model}-{k + 1}")
-        _ensemble(out, members, f"{cfg.model}-ensemble", ds, cfg.n_bootstrap)
-    make_higgs_report(out, ds, title=f"H -> tau tau ({preset}, {len(ds)} events)")
-    return out
+    def check(ds: Any) -> None:
+        if not hasattr(ds, "require_weights"):
+            raise ConfigError(f"{ds.path} is a jet dataset; higgs-tautau needs an event dataset or a challenge CSV file")
+        ds.require_weights("the higgs-tautau task (AMS)")
+
+    return run_models("higgs-tautau", dataset_spec, PRESETS, preset, models=models, dataset=dataset, runs_dir=runs_dir,
+                      cache=cache, workers=workers, seed=seed, epochs=epochs, progress=progress, ensemble=ensemble,
+                      check=check, report=make_higgs_report)
 
 
 TASK = register_task(Task("higgs-tautau", "H -> tau tau (lepton + hadronic tau) against Z, W and top backgrounds, "
