@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,19 @@ import pytest
 from hepdl.data import generate_dataset
 from hepdl.data import open as open_dataset
 from hepdl.tasks import top_tagging
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _private_cache(tmp_path_factory: pytest.TempPathFactory):
+    """Every test session gets its own hepdl cache (feature tables, datasets): nothing is read from
+    or written to the user's ~/.cache/hepdl."""
+    old = os.environ.get("HEPDL_CACHE")
+    os.environ["HEPDL_CACHE"] = str(tmp_path_factory.mktemp("hepdl-cache"))
+    yield
+    if old is None:
+        os.environ.pop("HEPDL_CACHE", None)
+    else:
+        os.environ["HEPDL_CACHE"] = old
 
 
 @pytest.fixture(scope="session")

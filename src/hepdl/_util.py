@@ -5,9 +5,60 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
-__all__ = ["quiet_stdout"]
+__all__ = ["quiet_stdout", "interrupt_note", "kept_on_interrupt", "sigint_handler", "interrupted"]
+
+#: What the running commands keep if interrupted now, outermost first (see :func:`interrupt_note`).
+_NOTES: list[Callable[[], str]] = []
+
+
+@contextlib.contextmanager
+def interrupt_note(note: str | Callable[[], str]) -> Iterator[None]:
+    """Inside the block, an interruption (Ctrl-C) reports ``note``: what was kept and how to resume.
+
+    ``note`` may be a callable evaluated at the moment of the interruption (e.g. to count the
+    finished parts). Blocks nest; the command line prints every active note, outermost first.
+    """
+    fn = note if callable(note) else (lambda: note)
+    _NOTES.append(fn)
+    try:
+        yield
+    finally:
+        _NOTES.remove(fn)
+
+
+def kept_on_interrupt() -> str:
+    """One line saying what the interrupted work kept and how to resume (empty when nothing ran)."""
+    parts = []
+    for fn in list(_NOTES):
+        try:
+            parts.append(fn())
+        except Exception:  # a note must never hide the interruption itself
+            continue
+    return "; ".join(p for p in parts if p)
+
+
+#: Notes captured when SIGINT arrived (the blocks that set them are unwound by the time the
+#: command line reports the interruption). Empty while no interruption happened.
+_CAUGHT: list[str] = []
+
+
+def sigint_handler(signum: int, frame: Any) -> None:
+    """SIGINT handler of the command line: remember what is kept, then interrupt as Python does.
+
+    Libraries that swallow ``KeyboardInterrupt`` (Lightning turns it into ``sys.exit(1)``) cannot
+    hide the interruption: :func:`interrupted` stays true.
+    """
+    if not _CAUGHT:
+        _CAUGHT.append(kept_on_interrupt())
+    raise KeyboardInterrupt
+
+
+def interrupted() -> str | None:
+    """The note captured by :func:`sigint_handler`, or None when no SIGINT arrived."""
+    return _CAUGHT[0] if _CAUGHT else None
 
 
 @contextlib.contextmanager

@@ -4,13 +4,43 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from hepdl.errors import HepdlError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="hepdl: deep learning for particle physics.")
+
+MappingOpt = Annotated[str | None, typer.Option(
+    "--mapping", help="ROOT files: hepdl column=branch pairs, e.g. pt=Jet_pt,eta=Jet_eta,phi=Jet_phi,m=Jet_mass,label=is_signal.")]
+TreeOpt = Annotated[str | None, typer.Option("--tree", help="ROOT files: the TTree to read when the file holds several.")]
+KeyOpt = Annotated[str | None, typer.Option("--key", help="HDF5 files: the table to read when the file holds several.")]
+
+
+def parse_mapping(text: str | None) -> dict[str, str] | None:
+    """``"pt=Jet_pt,eta=Jet_eta"`` -> ``{"pt": "Jet_pt", "eta": "Jet_eta"}`` (None stays None)."""
+    from hepdl.errors import ConfigError
+
+    if text is None:
+        return None
+    out: dict[str, str] = {}
+    for item in filter(None, (t.strip() for t in text.split(","))):
+        name, sep, branch = item.partition("=")
+        if not sep or not name.strip() or not branch.strip():
+            raise ConfigError(f"--mapping: {item!r} is not column=branch (e.g. pt=Jet_pt)")
+        if name.strip() in out:
+            raise ConfigError(f"--mapping: column {name.strip()!r} is given twice")
+        out[name.strip()] = branch.strip()
+    if not out:
+        raise ConfigError("--mapping is empty; give column=branch pairs separated by commas")
+    return out
+
+
+def _open(path: Path, mapping: str | None, tree: str | None, key: str | None) -> Any:
+    from hepdl.data import open as open_dataset
+
+    return open_dataset(path, mapping=parse_mapping(mapping), tree=tree, key=key)
 
 
 @app.command()
@@ -88,33 +118,37 @@ def train_cmd(
     feature_set: Annotated[str, typer.Option(help="Feature set of dnn/bdt/cut models (see `hepdl list`).")] = "expert",
     devices: Annotated[str, typer.Option(help="Devices for Lightning (auto, 1, 4, ...): DDP on several GPUs.")] = "auto",
     num_nodes: Annotated[int, typer.Option(help="Nodes for multi-node DDP.")] = 1,
+    mapping: MappingOpt = None,
+    tree: TreeOpt = None,
+    key: KeyOpt = None,
 ) -> None:
-    """Train one model (torch, BDT or cut) and evaluate it on the test split."""
+    """Train one model (torch, BDT or cut) and evaluate it on the test split. The model trains in
+    OUT.partial, which replaces OUT only when complete; an interrupted training resumes with
+    --resume OUT.partial/last.ckpt."""
     from hepdl.train import TrainConfig, train
 
-    dev: str | int = int(devices) if devices.isdigit() else devices
+    dev: str | int = int(devices) if devices.lstrip("-").isdigit() else devices
     cfg = TrainConfig(model, preset=preset, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
                       representation=representation, devices=dev, num_nodes=num_nodes, feature_set=feature_set)
-    m = train(cfg, data, out, resume=resume)
+    m = train(cfg, _open(data, mapping, tree, key), out, resume=resume)
     if "auc_per_class" in m:
         per = ", ".join(f"{c} {v['value']:.3f}" for c, v in m["auc_per_class"].items())
         typer.echo(f"{model}: accuracy {m['accuracy']['value']:.4f}, macro AUC {m['auc']['value']:.4f} (per class: {per}); "
                    f"written to {out}")
         return
+    from hepdl.report import _fmt
+
     typer.echo(f"{model}: AUC {m['auc']['value']:.4f} ± {m['auc']['error']:.4f}, "
-               f"1/eps_B@0.3 {m['rej_at_0.3']['value']:.1f}, 1/eps_B@0.5 {m['rej_at_0.5']['value']:.1f}; written to {out}")
+               f"1/eps_B@0.3 {_fmt(m, 'rej_at_0.3', 1)}, 1/eps_B@0.5 {_fmt(m, 'rej_at_0.5', 1)}; written to {out}")
 
 
 @app.command()
 def evaluate(run: Annotated[Path, typer.Argument(help="Run directory (runs/<task>/<timestamp>).")]) -> None:
     """Recompute the test metrics of every model in a run and rewrite its report."""
-    from hepdl.report import model_table
+    from hepdl.report import model_table, text_table
     from hepdl.train import evaluate as _evaluate
 
-    res = _evaluate(run)
-    rows = model_table(res)
-    for r in rows:
-        typer.echo("  ".join(r))
+    typer.echo(text_table(model_table(_evaluate(run))))
 
 
 @app.command()
@@ -123,18 +157,20 @@ def predict(
     data: Annotated[Path, typer.Option(help="Jets to score (any format hepdl.data.open reads).")],
     out: Annotated[Path, typer.Option(help="Output file: .parquet or .root.")],
     models: Annotated[str | None, typer.Option(help="Comma-separated models (default: all in the run).")] = None,
+    mapping: MappingOpt = None,
+    tree: TreeOpt = None,
+    key: KeyOpt = None,
 ) -> None:
     """Score jets with the run's models; write one column per model (score_<model>; for a multi-class model
     one per class, score_<model>_<class>) plus label."""
     import numpy as np
 
-    from hepdl.data import open as open_dataset
     from hepdl.errors import ConfigError
     from hepdl.train import predict as _predict
 
     if out.suffix not in (".parquet", ".root"):
         raise ConfigError(f"output {out} must end in .parquet or .root")
-    ds = open_dataset(data)
+    ds = _open(data, mapping, tree, key)
     scores = _predict(run, ds, models=models.split(",") if models else None)
     cols = {}
     for k, v in scores.items():
@@ -215,6 +251,9 @@ def trigger(
     signal: Annotated[str | None, typer.Option(help="Comma-separated classes whose probabilities form the score.")] = None,
     model: Annotated[str | None, typer.Option(help="Model of the run to use.")] = None,
     batch_size: Annotated[int, typer.Option(help="Jets per batch (one accepted file each).")] = 10_000,
+    mapping: MappingOpt = None,
+    tree: TreeOpt = None,
+    key: KeyOpt = None,
 ) -> None:
     """Emulate a trigger: accept jets above a threshold set by a target rate; write the accepted jets
     (atomically, batch by batch) and the table of rate reduction and efficiency per class."""
@@ -224,29 +263,30 @@ def trigger(
         rate = 1e5
     cfg = TriggerConfig(rate_hz=rate, threshold=threshold, input_rate_hz=input_rate,
                         signal=tuple(signal.split(",")) if signal else None, batch_size=batch_size, model=model)
-    summary = run_trigger(run, data, out, cfg)
+    summary = run_trigger(run, _open(data, mapping, tree, key) if (mapping or tree or key) else data, out, cfg)
     typer.echo(trigger_table(summary), nl=False)
     typer.echo(f"accepted jets written to {out}")
 
 
 @app.command()
-def info(path: Annotated[Path, typer.Argument(help="Dataset directory or file (.parquet, .h5, .root, challenge .csv).")]) -> None:
+def info(path: Annotated[Path, typer.Argument(help="Dataset directory or file (.parquet, .h5, .root, challenge .csv).")],
+         mapping: MappingOpt = None, tree: TreeOpt = None, key: KeyOpt = None) -> None:
     """Print a dataset's summary: counts, class balance, cutflow, settings."""
-    from hepdl import data
-
-    typer.echo(data.open(path).summary())
+    typer.echo(_open(path, mapping, tree, key).summary())
 
 
 @app.command()
 def features(
     path: Annotated[Path, typer.Argument(help="Dataset directory or file.")],
     set_name: Annotated[str, typer.Option("--set", "-s", help="Feature set: kinematics, nsub, hls4ml, expert, efp.")] = "expert",
+    mapping: MappingOpt = None,
+    tree: TreeOpt = None,
+    key: KeyOpt = None,
 ) -> None:
     """Build (or reuse the cached) feature set for a dataset and print a per-class summary."""
-    from hepdl.data import open as open_dataset
     from hepdl.features import build_features
 
-    ds = open_dataset(path)
+    ds = _open(path, mapping, tree, key)
     df = build_features(ds, set_name)
     names = ds.label_names or [str(i) for i in sorted(df["label"].unique())]
     typer.echo(f"feature set {set_name!r}: {len(df)} jets x {df.shape[1] - 1} features")
@@ -292,27 +332,44 @@ def list_() -> None:
         typer.echo(f"  {name:<16} {desc}")
 
 
-def main() -> None:
-    """Entry point: run the app and turn hepdl's errors into one clear line and exit code 2."""
+def _exit_code() -> int:
+    """Run the app; the exit status it asks for (typer returns it in non-standalone mode, e.g. 130
+    for a KeyboardInterrupt it caught)."""
     try:
-        app(standalone_mode=False)
+        rv = app(standalone_mode=False)
     except HepdlError as exc:
-        typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
-        sys.exit(2)
+        typer.secho(f"error: {' '.join(str(exc).split())}", err=True, fg=typer.colors.RED)
+        return 2
     except KeyboardInterrupt:
-        typer.echo("interrupted: finished parts are kept; rerun the same command to resume", err=True)
-        sys.exit(130)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
+        return 130
+    except SystemExit as exc:  # Lightning exits 1 on a KeyboardInterrupt it caught
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except Exception as exc:  # click usage errors
         import click
 
         if isinstance(exc, click.ClickException):
             exc.show()
-            sys.exit(exc.exit_code)
+            return exc.exit_code
         if isinstance(exc, click.exceptions.Abort):
-            sys.exit(1)
+            return 1
         raise
+    return rv if isinstance(rv, int) else 0
+
+
+def main() -> None:
+    """Entry point: run the app; hepdl's errors become one clear line and exit status 2; Ctrl-C
+    (SIGINT) exits 130 with one line saying what was kept and how to resume."""
+    import signal
+
+    from hepdl._util import interrupted, sigint_handler
+
+    signal.signal(signal.SIGINT, sigint_handler)
+    code = _exit_code()
+    note = interrupted()
+    if note is not None or code == 130:
+        typer.echo(f"interrupted: {note or 'nothing was written'}", err=True)
+        sys.exit(130)
+    sys.exit(code)
 
 
 if __name__ == "__main__":

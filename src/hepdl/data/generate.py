@@ -434,11 +434,16 @@ def generate_dataset(
     """
     from tqdm.auto import tqdm
 
+    from hepdl._util import interrupt_note
+
+    if workers is not None and workers < 1:
+        raise ConfigError(f"workers must be at least 1, got {workers} (leave it out to use every core)")
     out = ensure_writable_dir(Path(out))
     card = load_card(spec.detector)
     settings = spec.settings(card)
     shash = settings_hash(settings)
     meta_path = out / "dataset.json"
+    old: dict[str, Any] = {}
     if meta_path.exists():
         try:
             old = json.loads(meta_path.read_text())
@@ -459,8 +464,6 @@ def generate_dataset(
         "settings_hash": shash,
         "format": "hepdl-events" if spec.events else "hepdl-jets",
     }
-    atomic_write_json(meta_path, dict(header, complete=False))
-
     todo, done = [], []
     for i, k, n in spec.parts():
         meta = finished_part(out, spec.samples[i].name, k, n)
@@ -468,20 +471,32 @@ def generate_dataset(
             todo.append((i, k, n))
         else:
             done.append(meta)
+    if not todo and old.get("complete"):  # finished and intact: rewrite nothing, never mark it incomplete
+        return out
+    atomic_write_json(meta_path, dict(header, complete=False))
     # longest first, so that no worker is left alone with a long part at the end: truth-matched
     # samples keep fewer of their events, and the last part of a sample may be smaller
     todo.sort(key=lambda t: (spec.samples[t[0]].truth_match == "none", -t[2], t[1], t[0]))
     total = sum(s.n_jets for s in spec.samples)
-    bar = tqdm(total=total, initial=sum(m["n_jets"] for m in done), unit="event" if spec.events else "jet", desc=f"generate {spec.task}",
+    unit = "event" if spec.events else "jet"
+    bar = tqdm(total=total, initial=sum(m["n_jets"] for m in done), unit=unit, desc=f"generate {spec.task}",
                disable=not progress, smoothing=0.1, dynamic_ncols=True)
     t0 = time.perf_counter()
     n_workers = workers or os.cpu_count() or 1
+    n_parts = len(todo) + len(done)
+
+    def note() -> str:
+        kept = sum((out / f"{part_name(spec.samples[i].name, k)}.json").exists() for i, k, _ in spec.parts())
+        return (f"{kept} of {n_parts} parts of dataset {out} are finished and kept; "
+                "rerun the same command to generate the rest")
+
     try:
-        if scheduler is None and n_workers == 1:
-            for i, k, n in todo:
-                done.append(_run_part(spec, i, k, n, card, str(out), bar.update))
-        elif todo:
-            done.extend(_run_dask(spec, todo, card, out, n_workers, scheduler, bar))
+        with interrupt_note(note):
+            if scheduler is None and n_workers == 1:
+                for i, k, n in todo:
+                    done.append(_run_part(spec, i, k, n, card, str(out), bar.update))
+            elif todo:
+                done.extend(_run_dask(spec, todo, card, out, n_workers, scheduler, bar))
     finally:
         bar.close()
     summary = _summarise(spec, done)

@@ -1,9 +1,12 @@
-"""Named sets of per-jet features, built for a whole dataset and cached beside it.
+"""Named sets of per-jet features, built for a whole dataset and cached in the hepdl cache.
 
-``build_features(path, "hls4ml")`` computes the set once and writes ``<dataset>/features/hls4ml.parquet``
-with ``hls4ml.json`` (the settings, their hash and the dataset's hash); a later call with the same
-settings reads the file back, other settings recompute it (the new file replaces the old one
-atomically).
+``build_features(path, "hls4ml")`` computes the set once and writes
+``<cache>/features/<key>/hls4ml.parquet`` (``<cache>`` is :func:`hepdl.data.cache_dir`), never beside
+the user's data, which may be read-only or shared. ``<key>`` hashes everything that could change
+a row or a column: the dataset's identity (a generated dataset's settings and part checksums; a
+file's resolved path, size and modification time), the options it was opened with (ROOT mapping,
+tree, HDF5 key, ``max_jets``), its number of jets, the set's name and settings and the hepdl
+version. A cached table is used only if its row count and labels are those of the dataset.
 """
 
 from __future__ import annotations
@@ -98,11 +101,24 @@ def compute_feature_set(jets: ak.Array | FlatJets, name: str, **settings: Any) -
     return pd.DataFrame(FEATURE_SETS[name][0](f, **settings))
 
 
-def _dataset_key(ds: JetDataset) -> str:
+def dataset_identity(ds: JetDataset) -> dict[str, Any] | None:
+    """What identifies the rows and columns of an opened dataset, for cache keys; None when the
+    dataset was not read by :func:`hepdl.data.open` (built in memory: never cached)."""
+    if ds.options is None or not ds.path.exists():
+        return None
     meta = ds.metadata
     if ds.format == "hepdl":
-        return str(meta.get("settings_hash")) + ":" + ",".join(p["sha256"] for p in meta.get("parts", []))
-    return f"{ds.path}:{ds.path.stat().st_mtime_ns}:{len(ds)}"
+        src: dict[str, Any] = {"settings_hash": meta.get("settings_hash"), "parts": [p.get("sha256") for p in meta.get("parts", [])]}
+    else:
+        st = ds.path.stat()
+        src = {"path": str(ds.path.resolve()), "bytes": st.st_size, "mtime_ns": st.st_mtime_ns}
+    return {"format": ds.format, **src, "options": ds.options, "n_jets": len(ds), "hepdl": _version()}
+
+
+def _version() -> str:
+    import hepdl
+
+    return str(hepdl.__version__)
 
 
 def _computed(ds: JetDataset, name: str, settings: dict[str, Any]) -> pd.DataFrame:
@@ -125,8 +141,9 @@ def build_features(dataset: str | Path | JetDataset, name: str, *, cache_dir: st
     name
         One of :data:`FEATURE_SETS`.
     cache_dir
-        Where to cache (default: ``<dataset dir>/features``, or beside a single file as
-        ``<file>.features``).
+        The hepdl cache directory (default :func:`hepdl.data.cache_dir`: ``$HEPDL_CACHE`` or
+        ``~/.cache/hepdl``); tables go to ``<cache_dir>/features/<key>/``. An unwritable cache is
+        not an error: the set is computed and not stored.
     settings
         Settings of the set (e.g. ``r0=1.0`` for ``nsub``); part of the cache key.
 
@@ -135,26 +152,34 @@ def build_features(dataset: str | Path | JetDataset, name: str, *, cache_dir: st
     pd.DataFrame
         One row per jet, in the dataset's order, plus a ``label`` column.
     """
+    import logging
+
+    from hepdl.data.paths import cache_dir as _cache_dir
+
     ds = dataset if isinstance(dataset, JetDataset) else open_dataset(dataset)
     _check_settings(name, settings)
-    if not ds.path.exists() and cache_dir is None:  # an in-memory dataset: nothing to cache beside
+    ident = dataset_identity(ds)
+    if ident is None:  # an in-memory dataset: nothing identifies it, so nothing is cached
         return _computed(ds, name, settings)
-    base = Path(cache_dir) if cache_dir else (ds.path / "features" if ds.path.is_dir() else ds.path.with_name(ds.path.name + ".features"))
-    key = {"set": name, "settings": settings, "dataset": _dataset_key(ds)}
-    key_hash = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    key = {"set": name, "settings": settings, "dataset": ident}
+    key_hash = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:24]
+    base = _cache_dir(cache_dir) / "features" / key_hash
     pq, js = base / f"{name}.parquet", base / f"{name}.json"
     if pq.exists() and js.exists():
         try:
             meta = json.loads(js.read_text())
-        except json.JSONDecodeError:
-            meta = {}
-        if meta.get("key_hash") == key_hash:
-            try:
-                return pd.read_parquet(pq)
-            except Exception as exc:  # corrupt cache: recompute below
-                del exc
+            df = pd.read_parquet(pq) if meta.get("key") == json.loads(json.dumps(key, default=str)) else None
+        except Exception:  # a damaged cache entry is recomputed below
+            df = None
+        if df is not None and len(df) == len(ds) and np.array_equal(df["label"].to_numpy(), ds.labels):
+            return df
     df = _computed(ds, name, settings)
-    base.mkdir(parents=True, exist_ok=True)
-    atomic_write(pq, lambda tmp: df.to_parquet(tmp, index=False))
-    atomic_write_json(js, {"set": name, "settings": settings, "key_hash": key_hash, "n_jets": len(df), "columns": list(df.columns)})
+    try:
+        base.mkdir(parents=True, exist_ok=True)
+        atomic_write(pq, lambda tmp: df.to_parquet(tmp, index=False))
+        atomic_write_json(js, {"key": key, "key_hash": key_hash, "dataset_path": str(ds.path), "n_jets": len(df),
+                               "columns": list(df.columns)})
+    except OSError as exc:
+        logging.getLogger("hepdl").warning("feature cache %s is not writable (%s): feature set %r computed, not cached",
+                                           base, exc.strerror or exc, name)
     return df

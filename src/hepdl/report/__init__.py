@@ -15,7 +15,7 @@ import numpy as np
 
 from hepdl.data.paths import atomic_write
 
-__all__ = ["model_table", "make_report", "FIGURES", "MULTICLASS_FIGURES"]
+__all__ = ["model_table", "make_report", "text_table", "FIGURES", "MULTICLASS_FIGURES"]
 
 #: Figures of a two-class run.
 FIGURES = ("roc", "scores", "mass_sculpting", "training", "images", "jet_display")
@@ -52,7 +52,7 @@ def _fmt(m: dict[str, Any], key: str, digits: int = 3) -> str:
     if isinstance(v, dict):
         val, err = v["value"], v["error"]
         if not np.isfinite(val):
-            return "inf"
+            return "n/a (too few background jets)" if key.startswith("rej_at_") else "n/a"
         return f"{val:.{digits}f} ± {err:.{digits}f}" if np.isfinite(err) else f"{val:.{digits}f}"
     return "" if v is None else (f"{v:.3g}" if isinstance(v, float) else str(v))
 
@@ -79,7 +79,8 @@ def model_table(metrics: dict[str, dict[str, Any]]) -> list[list[str]]:
     return rows
 
 
-def _text_table(rows: list[list[str]]) -> str:
+def text_table(rows: list[list[str]]) -> str:
+    """Rows of strings as a left-aligned text table (columns two spaces apart)."""
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows)
 
@@ -263,7 +264,7 @@ def _write_page(run: Path, made: list[str], metrics: dict[str, dict[str, Any]], 
 <style>body{{font-family:sans-serif;margin:2em}} table{{border-collapse:collapse}} td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right}}</style>
 </head><body><h1>{html.escape(title)}</h1>{table_html}{figs}</body></html>"""
     atomic_write(run / "report.html", lambda tmp: tmp.write_text(page))
-    (run / "table.txt").write_text(_text_table(rows) + "\n")
+    (run / "table.txt").write_text(text_table(rows) + "\n")
     return run / "report.html"
 
 

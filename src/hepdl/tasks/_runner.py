@@ -44,7 +44,7 @@ def run_models(task: str, spec_fn: Any, presets: dict[str, dict[str, Any]], pres
     """
     from hepdl.data import open as open_dataset
     from hepdl.data.generate import ensure_dataset
-    from hepdl.train import TrainConfig, train
+    from hepdl.train import TrainConfig
 
     if preset not in presets:
         raise ConfigError(f"unknown preset {preset!r} for task {task!r}; presets: {', '.join(presets)}")
@@ -61,6 +61,29 @@ def run_models(task: str, spec_fn: Any, presets: dict[str, dict[str, Any]], pres
     if check is not None:
         check(ds)
     out = new_run_dir(runs_dir, task)
+    from hepdl._util import interrupt_note
+
+    def note() -> str:
+        done = sorted(d.name for d in out.iterdir() if (d / "metrics.json").exists() and not d.name.endswith(".partial"))
+        return (f"run {out} keeps its finished models ({', '.join(done) or 'none'}) but has no report; the dataset "
+                f"{dataset} is kept: rerun the same command for a complete run")
+
+    with interrupt_note(note):
+        _train_all(configs, p, ds, out, seed, ensemble, progress)
+        title = title or f"{task} ({preset}, {len(ds)} {'jets' if 'n_jets' in p else 'events'})"
+        if report is None:
+            from hepdl.report import make_report
+
+            make_report(out, ds.jets, ds.labels, title=title, label_names=ds.label_names)
+        else:
+            report(out, ds, title)
+    return out
+
+
+def _train_all(configs: list[Any], p: dict[str, Any], ds: Any, out: Path, seed: int, ensemble: int | None, progress: bool) -> None:
+    """Train every model of ``configs`` into ``out``; ensembles as ``<model>-k`` plus ``<model>-ensemble``."""
+    from hepdl.train import train
+
     for cfg in configs:
         n_members = p.get("ensembles", {}).get(cfg.model, 1)
         if ensemble is not None and n_members > 1:
@@ -77,14 +100,6 @@ def run_models(task: str, spec_fn: Any, presets: dict[str, dict[str, Any]], pres
             members.append(out / f"{cfg.model}-{k + 1}")
             train(dataclasses.replace(cfg, seed=seed * 1000 + k), ds, members[-1], progress=progress)
         ensemble_scores(members, out / f"{cfg.model}-ensemble", ds, cfg.n_bootstrap)
-    title = title or f"{task} ({preset}, {len(ds)} {'jets' if 'n_jets' in p else 'events'})"
-    if report is None:
-        from hepdl.report import make_report
-
-        make_report(out, ds.jets, ds.labels, title=title, label_names=ds.label_names)
-    else:
-        report(out, ds, title)
-    return out
 
 
 def ensemble_scores(members: list[Path], out: Path, ds: Any, n_bootstrap: int = 100) -> dict[str, Any]:
@@ -104,8 +119,10 @@ def ensemble_scores(members: list[Path], out: Path, ds: Any, n_bootstrap: int = 
     scores = np.mean([s["scores"] for s in loaded], axis=0)
     val_scores = np.mean([s["val_scores"] for s in loaded], axis=0)
     out.mkdir(parents=True, exist_ok=True)
-    np.savez(out / "scores.npz", scores=scores, labels=first["labels"], index=first["index"], val_scores=val_scores,
-             val_labels=first["val_labels"], val_index=first["val_index"])
+    from hepdl.train.trainer import _atomic_savez
+
+    _atomic_savez(out / "scores.npz", scores=scores, labels=first["labels"], index=first["index"], val_scores=val_scores,
+                  val_labels=first["val_labels"], val_index=first["val_index"])
     m = {k: {"value": v.value, "error": v.error} for k, v in classifier_metrics(first["labels"], scores, n_bootstrap=n_bootstrap).items()}
     if getattr(ds, "weights", None) is not None:
         split = {"test": first["index"], "val": first["val_index"]}

@@ -15,9 +15,11 @@ from hepdl.data.dataset import JetDataset
 from hepdl.errors import ConfigError, DataError
 from hepdl.features import ImageConfig, build_features, compute_feature_set, jet_images, particle_cloud
 
-__all__ = ["split_indices", "Inputs", "make_inputs", "training_weights", "DEFAULT_FEATURE_SET", "FEATURE_EXCLUDE"]
+__all__ = ["split_indices", "Inputs", "make_inputs", "training_weights", "DEFAULT_FEATURE_SET", "EVENT_FEATURE_SET", "FEATURE_EXCLUDE"]
 
 DEFAULT_FEATURE_SET = "expert"
+#: The feature set of event datasets: the 30 features of the Higgs machine-learning challenge.
+EVENT_FEATURE_SET = "higgs-challenge"
 #: Columns of the expert set that carry no tagging information (and would sculpt nothing useful).
 FEATURE_EXCLUDE = ("eta", "phi")
 
@@ -115,7 +117,7 @@ def _event_inputs(ds: Any, kind: str, train_idx: np.ndarray, n_particles: int, s
 
     df = dataset_features(ds)
     _check_finite(df, f"features of {ds.path}")
-    pre: dict[str, Any] = {"feature_set": "higgs-challenge", "columns": list(df.columns), "events": True,
+    pre: dict[str, Any] = {"feature_set": EVENT_FEATURE_SET, "columns": list(df.columns), "events": True,
                            "undefined": schema.UNDEFINED}
     if kind != "features":
         return Inputs(kind, {"frame": df}, labels, pre, sample_weight=sw)
@@ -150,6 +152,9 @@ def make_inputs(ds: Any, kind: str, train_idx: np.ndarray, *, feature_set: str =
     if not isinstance(ds, JetDataset):
         return _event_inputs(ds, kind, train_idx, n_particles, scaling)
     if kind in ("features", "bdt", "cut"):
+        if feature_set == EVENT_FEATURE_SET:
+            raise ConfigError(f"the feature set {EVENT_FEATURE_SET!r} needs event data (an H -> tau tau event dataset or a "
+                              f"challenge CSV); dataset {ds.path} holds jets")
         if cache:
             df = build_features(ds, feature_set).drop(columns=["label"])
         else:

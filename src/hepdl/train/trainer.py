@@ -18,14 +18,15 @@ import numpy as np
 
 from hepdl.data.dataset import JetDataset
 from hepdl.data.dataset import open as open_dataset
-from hepdl.data.paths import atomic_write_json, ensure_writable_dir
-from hepdl.errors import ConfigError, DataError
+from hepdl.data.paths import atomic_write, atomic_write_json, ensure_writable_dir, replace_dir
+from hepdl.errors import ConfigError, DataError, UnknownNameError
+from hepdl.features import list_feature_sets
 from hepdl.metrics import Measurement, classifier_metrics, multiclass_metrics
 from hepdl.models import registry
-from hepdl.train.inputs import make_inputs, split_indices
+from hepdl.train.inputs import EVENT_FEATURE_SET, make_inputs, split_indices
 
 __all__ = ["TrainConfig", "train", "predict", "evaluate", "class_labels", "load_trained", "model_inputs", "score_inputs", "BASELINES",
-           "ams_metrics", "model_dir"]
+           "ams_metrics", "model_dir", "partial_dir", "run_split"]
 
 #: Non-torch models known to the trainer, name -> (input kind, paper).
 BASELINES = {
@@ -63,10 +64,25 @@ class TrainConfig:
     n_bootstrap: int = 100
 
     def __post_init__(self) -> None:
-        if self.model not in BASELINES:
-            registry.spec(self.model)  # unknown names list the registry
+        if self.model not in BASELINES and self.model not in registry.list_models():
+            raise UnknownNameError("model", self.model, registry.list_models() + list(BASELINES))
+        if self.model not in BASELINES and self.preset not in registry.spec(self.model).configs:
+            raise ConfigError(f"model {self.model!r} has no preset {self.preset!r}; presets: {', '.join(registry.spec(self.model).configs)}")
         if self.epochs < 1 or self.batch_size < 1 or not self.lr > 0 or self.patience < 1:
-            raise ConfigError("epochs, batch_size and patience must be >= 1 and lr > 0")
+            raise ConfigError(f"epochs, batch_size and patience must be >= 1 and lr > 0; got epochs={self.epochs}, "
+                              f"batch_size={self.batch_size}, patience={self.patience}, lr={self.lr}")
+        if self.n_particles < 1 or self.n_bootstrap < 0:
+            raise ConfigError(f"n_particles must be >= 1 and n_bootstrap >= 0; got {self.n_particles}, {self.n_bootstrap}")
+        if isinstance(self.devices, str) and self.devices.lstrip("-").isdigit():
+            self.devices = int(self.devices)
+        if isinstance(self.devices, int) and (self.devices == 0 or self.devices < -1):
+            raise ConfigError(f"devices must be 'auto', a positive number of devices or -1 (all); got {self.devices}")
+        if isinstance(self.devices, str) and self.devices != "auto" and not all(d.strip().isdigit() for d in self.devices.split(",")):
+            raise ConfigError(f"devices must be 'auto', a number or a list of device ids like '0,1'; got {self.devices!r}")
+        if not isinstance(self.num_nodes, int) or self.num_nodes < 1:
+            raise ConfigError(f"num_nodes must be a positive integer; got {self.num_nodes!r}")
+        if self.feature_set not in list_feature_sets() and self.feature_set != EVENT_FEATURE_SET:
+            raise UnknownNameError("feature set", self.feature_set, [*list_feature_sets(), EVENT_FEATURE_SET])
         self.fractions = tuple(self.fractions)  # type: ignore[assignment]
         if self.representation is not None and self.representation != self.input_kind:
             raise ConfigError(f"model {self.model!r} takes the {self.input_kind!r} representation, not {self.representation!r}")
@@ -124,22 +140,32 @@ def _metrics(y: np.ndarray, scores: np.ndarray, class_names: list[str], *, n_boo
     return out
 
 
-def train(config: TrainConfig, data: str | Path | JetDataset, out: str | Path, *, resume: str | Path | None = None,
-          progress: bool = True) -> dict[str, Any]:
-    """Train ``config.model`` on ``data``, evaluate it on the test split and write the run directory.
+#: Suffix of the directory a model trains in; it replaces the model's directory only when complete.
+PARTIAL = ".partial"
+#: Fewer background jets than this behind a 1/eps_B figure make it a statistics-limited number.
+MIN_BACKGROUND_FOR_REJECTION = 10
 
-    Everything that can be checked is checked before any training time is spent: the model name,
-    the representation, class balance, split sizes, NaN/inf inputs, a resumed checkpoint's model.
 
-    Returns
-    -------
-    dict
-        The contents of ``metrics.json``.
-    """
-    ds = _as_dataset(data)
-    y, class_names = class_labels(ds)
+def partial_dir(out: str | Path) -> Path:
+    """Where a model being trained into ``out`` lives until it is complete: ``<out>.partial``
+    (``last.ckpt`` there resumes an interrupted training)."""
+    out = Path(out)
+    return out.with_name(out.name + PARTIAL)
+
+
+def run_split(ds: Any, config: TrainConfig) -> tuple[dict[str, np.ndarray], str]:
+    """The train/val/test indices of ``ds`` and how they were made: the dataset's own split when
+    it has one (the ``KaggleSet`` column of the Higgs challenge's open-data file), else a seeded
+    permutation with ``config.fractions``."""
+    own = getattr(ds, "predefined_split", lambda: None)()
+    if own is not None:
+        return {k: np.asarray(own[k], dtype=np.int64) for k in ("train", "val", "test")}, "dataset"
+    return split_indices(len(ds), config.fractions, config.split_seed), "seeded"
+
+
+def _check_dataset(config: TrainConfig, ds: Any, y: np.ndarray, class_names: list[str], split: dict[str, np.ndarray]) -> None:
+    """Every dataset-level reason to refuse training, before any byte is written."""
     n_classes = len(class_names)
-    split = split_indices(len(ds), config.fractions, config.split_seed)
     for name, idx in split.items():
         if len(idx) < MIN_JETS_PER_SPLIT or len(np.unique(y[idx])) < n_classes:
             raise DataError(f"dataset {ds.path}: {len(ds)} jets are too few for the {name} split "
@@ -148,53 +174,173 @@ def train(config: TrainConfig, data: str | Path | JetDataset, out: str | Path, *
     if kind == "cut" and n_classes > 2:
         raise ConfigError(f"the cut baseline {config.model!r} separates two classes; dataset {ds.path} has {n_classes} "
                           f"({', '.join(class_names)}): use the bdt as the classic baseline")
-    events = _is_events(ds)
-    if events:
+    if _is_events(ds):
         ds.require_weights(f"training {config.model!r}")
         if n_classes != 2:
             raise DataError(f"event dataset {ds.path} must have two classes (signal, background), found {class_names}")
         if config.model in ("mass-cut", "tau32-cut"):
             raise ConfigError(f"{config.model!r} cuts on jet substructure; for events use the cut-based 'ams-cuts' selection")
-    elif config.model in EVENT_BASELINES:
-        raise ConfigError(f"{config.model!r} is a selection of H -> tau tau events; dataset {ds.path} holds jets")
-    out = ensure_writable_dir(Path(out))
-    inputs = make_inputs(ds, kind, split["train"], feature_set=config.feature_set, n_particles=config.n_particles)
-    np.savez(out / "split.npz", **split)
-    atomic_write_json(out / "config.json", {**asdict(config), "dataset": str(ds.path), "input_kind": kind,
-                                            "class_names": class_names})
-    atomic_write_json(out / "preprocess.json", {"kind": kind, **inputs.preprocess, "class_names": class_names})
-    phys = ds.weights if events else None
-    if kind in ("cut", "bdt"):
-        result = _train_baseline(config, inputs, y, split, out, n_classes, phys)
     else:
-        result = _train_torch(config, inputs, y, split, out, resume, progress, n_classes)
-    scores = result.pop("scores")
-    val_scores = result.pop("val_scores")
-    np.savez(out / "scores.npz", scores=scores, labels=y[split["test"]], index=split["test"], val_scores=val_scores,
-             val_labels=y[split["val"]], val_index=split["val"])
-    m = _metrics(y[split["test"]], scores, class_names, n_bootstrap=config.n_bootstrap, seed=config.seed,
-                 threshold=0.5 if kind not in ("cut",) else float(np.median(scores)))
-    if events:
-        m.update(ams_metrics(y, phys, split, val_scores, scores, n_bootstrap=config.n_bootstrap, seed=config.seed))
-    metrics = {"model": config.model, "paper": BASELINES[config.model][1] if config.model in BASELINES else registry.spec(config.model).paper,
-               "n_classes": n_classes, **m, **result}
-    atomic_write_json(out / "metrics.json", metrics)
+        if config.model in EVENT_BASELINES:
+            raise ConfigError(f"{config.model!r} is a selection of H -> tau tau events; dataset {ds.path} holds jets")
+        if config.feature_set == EVENT_FEATURE_SET and kind in ("features", "bdt", "cut"):
+            raise ConfigError(f"the feature set {EVENT_FEATURE_SET!r} needs event data (an H -> tau tau event dataset or a "
+                              f"challenge CSV); dataset {ds.path} holds jets: use a jet feature set ({', '.join(list_feature_sets())})")
+
+
+def _check_resume(config: TrainConfig, resume: Path, module: Any) -> None:
+    """A checkpoint to resume from must exist, load, hold ``config.model`` and fit its parameters."""
+    import torch
+
+    if not resume.is_file():
+        raise ConfigError(f"checkpoint {resume} (--resume) does not exist")
+    try:
+        ckpt = torch.load(resume, map_location="cpu", weights_only=False)
+        hp = ckpt.get("hyper_parameters", {})
+        state = ckpt["state_dict"]
+    except Exception as exc:  # torch raises many types for a damaged file
+        raise DataError(f"checkpoint {resume} is not a readable Lightning checkpoint: {exc}") from None
+    found = hp.get("model_name")
+    if found != config.model:
+        raise ConfigError(f"checkpoint {resume} holds model {found!r}, not {config.model!r}")
+    try:
+        module.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        first = str(exc).strip().splitlines()[1:2] or [str(exc)]
+        raise ConfigError(f"checkpoint {resume} does not fit model {config.model!r} as configured (preset {config.preset!r}): "
+                          f"{first[0].strip()}") from None
+
+
+def train(config: TrainConfig, data: str | Path | JetDataset, out: str | Path, *, resume: str | Path | None = None,
+          progress: bool = True) -> dict[str, Any]:
+    """Train ``config.model`` on ``data``, evaluate it on the test split and write the run directory.
+
+    Everything that can be checked is checked before the first byte is written: the model name,
+    preset and settings, the representation, class balance, split sizes, devices and nodes, a
+    resumed checkpoint (readable, same model, fitting parameters). The model trains in
+    ``<out>.partial`` (:func:`partial_dir`), which replaces ``out`` only once everything is written:
+    a failing or interrupted training leaves an existing ``out`` untouched. ``resume`` continues
+    from a checkpoint (``<out>.partial/last.ckpt`` after an interruption) with the optimiser,
+    scheduler, early-stopping state, data order and history of the interrupted training.
+
+    Returns
+    -------
+    dict
+        The contents of ``metrics.json``.
+    """
+    import shutil
+
+    from hepdl._util import interrupt_note
+
+    ds = _as_dataset(data)
+    y, class_names = class_labels(ds)
+    n_classes = len(class_names)
+    split, split_kind = run_split(ds, config)
+    _check_dataset(config, ds, y, class_names, split)
+    kind = config.input_kind
+    events = _is_events(ds)
+    out = Path(out)
+    if out.name.endswith(PARTIAL):
+        raise ConfigError(f"output directory {out} ends in {PARTIAL!r}, the suffix of unfinished trainings: choose another name")
+    resume = Path(resume) if resume is not None else None
+    if resume is not None and kind in ("cut", "bdt"):
+        raise ConfigError(f"--resume continues a network's training; {config.model!r} is not a network")
+    if kind in ("cut", "bdt"):
+        _baseline(config, n_classes)  # its settings are checked here
+    ensure_writable_dir(out.parent)
+    work = partial_dir(out)
+    resuming_here = resume is not None and work.resolve() in resume.resolve().parents
+    with _Chatter(progress) as chatter:
+        inputs = make_inputs(ds, kind, split["train"], feature_set=config.feature_set, n_particles=config.n_particles)
+        torch_plan = _plan_torch(config, inputs, n_classes, work, resume) if kind not in ("cut", "bdt") else None
+        # -- nothing was written before this line (feature caches live in the hepdl cache) --
+        if work.exists() and not resuming_here:
+            shutil.rmtree(work)
+        work.mkdir(parents=True, exist_ok=True)
+        chatter.attach(work / "train.log")
+        note = ((f"the previous {out} is untouched; " if out.exists() else "")
+                + f"the unfinished training is in {work}"
+                + (f" (resume with --resume {work / 'last.ckpt'})" if torch_plan is not None else ""))
+        with interrupt_note(note):
+            _atomic_savez(work / "split.npz", **split)
+            atomic_write_json(work / "config.json", {**asdict(config), "dataset": str(ds.path), "input_kind": kind,
+                                                     "class_names": class_names, "split": split_kind,
+                                                     "dataset_options": getattr(ds, "options", None)})
+            atomic_write_json(work / "preprocess.json", {"kind": kind, **inputs.preprocess, "class_names": class_names})
+            phys = ds.weights if events else None
+            if torch_plan is None:
+                result = _train_baseline(config, inputs, y, split, work, n_classes, phys)
+            else:
+                result = _train_torch(torch_plan, inputs, y, split, work, resume, progress)
+            scores = result.pop("scores")
+            val_scores = result.pop("val_scores")
+            _atomic_savez(work / "scores.npz", scores=scores, labels=y[split["test"]], index=split["test"], val_scores=val_scores,
+                          val_labels=y[split["val"]], val_index=split["val"])
+            threshold = 0.5 if kind != "cut" else float(np.median(scores))
+            m = _metrics(y[split["test"]], scores, class_names, n_bootstrap=config.n_bootstrap, seed=config.seed, threshold=threshold)
+            if events:
+                m.update(ams_metrics(y, phys, split, val_scores, scores, n_bootstrap=config.n_bootstrap, seed=config.seed))
+            metrics = {"model": config.model, "paper": BASELINES[config.model][1] if config.model in BASELINES else registry.spec(config.model).paper,
+                       "n_classes": n_classes, **m, **result,
+                       "evaluation": {"threshold": threshold, "n_bootstrap": config.n_bootstrap, "seed": config.seed}}
+            atomic_write_json(work / "metrics.json", metrics)
+            chatter.detach()
+            replace_dir(work, out)
+    _warn_statistics(config.model, metrics, y[split["test"]])
     return metrics
+
+
+def _warn_statistics(model: str, metrics: dict[str, Any], y_test: np.ndarray) -> None:
+    """Warn (logger ``hepdl``, shown on the terminal) when a 1/eps_B figure rests on too few background jets."""
+    import logging
+
+    n_bkg = int(np.sum(y_test == 0))
+    for key in ("rej_at_0.3", "rej_at_0.5"):
+        v = metrics.get(key, {}).get("value") if isinstance(metrics.get(key), dict) else None
+        if v is None:
+            continue
+        n_pass = n_bkg / v if np.isfinite(v) and v > 0 else 0.0
+        if n_pass < MIN_BACKGROUND_FOR_REJECTION:
+            logging.getLogger("hepdl").warning(
+                "%s: %s rests on %.1f background jets of the test split (%d background jets in all); generate more jets "
+                "for this figure", model, key.replace("rej_at_", "1/eps_B@"), n_pass, n_bkg)
+
+
+def _atomic_savez(path: Path, **arrays: Any) -> None:
+    atomic_write(path, lambda tmp: _savez(tmp, arrays))
+
+
+def _savez(tmp: Path, arrays: dict[str, Any]) -> None:
+    with open(tmp, "wb") as fh:
+        np.savez(fh, **arrays)
+
+
+def _baseline(config: TrainConfig, n_classes: int) -> Any:
+    """The unfitted baseline of ``config`` (its settings checked)."""
+    from hepdl.models.baselines import BDT, AMSCuts, MassTau32Cut, VariableCut
+
+    cls: Any = {"bdt": BDT, "ams-cuts": AMSCuts, "mass-cut": VariableCut, "tau32-cut": MassTau32Cut}[config.model]
+    kw = dict(config.model_config)
+    if config.model == "bdt":
+        kw = {"seed": config.seed, "n_classes": n_classes, **kw}
+    elif config.model == "mass-cut":
+        kw = {"variable": "mass_sd", **kw}
+    try:
+        return cls(**kw)
+    except TypeError as exc:
+        raise ConfigError(f"model {config.model!r}: {exc}") from None
 
 
 def _train_baseline(config: TrainConfig, inputs: Any, y: np.ndarray, split: dict[str, np.ndarray], out: Path,
                     n_classes: int = 2, phys_weights: np.ndarray | None = None) -> dict[str, Any]:
-    from hepdl.models.baselines import BDT, AMSCuts, MassTau32Cut, VariableCut
-
     frame = inputs.arrays["frame"]
     tr, va, te = (frame.iloc[split[k]] for k in ("train", "val", "test"))
     sw = inputs.sample_weight
+    model = _baseline(config, n_classes)
     t0 = time.perf_counter()
     if config.model == "bdt":
         wt, wv = (sw[split["train"]], sw[split["val"]]) if sw is not None else (None, None)
-        model: Any = BDT(seed=config.seed, n_classes=n_classes, **config.model_config).fit(tr, y[split["train"]], va, y[split["val"]],
-                                                                                          w=wt, w_val=wv)
-        model.save(out / "model.json")
+        model.fit(tr, y[split["train"]], va, y[split["val"]], w=wt, w_val=wv)
         n_params = int(len(model.booster.get_dump()))
     elif config.model == "ams-cuts":
         from hepdl.metrics.ams import renormalise_weights
@@ -202,17 +348,12 @@ def _train_baseline(config: TrainConfig, inputs: Any, y: np.ndarray, split: dict
         assert phys_weights is not None
         totals = {c: float(phys_weights[y == c].sum()) for c in (0, 1)}
         wv = renormalise_weights(phys_weights[split["val"]], y[split["val"]], totals)
-        model = AMSCuts(**config.model_config).fit(va, y[split["val"]], wv)
-        model.save(out / "model.json")
+        model.fit(va, y[split["val"]], wv)
         n_params = 2 * len(model.cuts)
-    elif config.model == "mass-cut":
-        model = VariableCut(**({"variable": "mass_sd"} | config.model_config)).fit(tr, y[split["train"]])
-        model.save(out / "model.json")
-        n_params = 2
     else:
-        model = MassTau32Cut(**config.model_config).fit(tr, y[split["train"]])
-        model.save(out / "model.json")
-        n_params = 3
+        model.fit(tr, y[split["train"]])
+        n_params = 2 if config.model == "mass-cut" else 3
+    model.save(out / "model.json")
     train_s = time.perf_counter() - t0
     t0 = time.perf_counter()
     scores = model.score(te)
@@ -221,20 +362,27 @@ def _train_baseline(config: TrainConfig, inputs: Any, y: np.ndarray, split: dict
             "train_seconds": train_s, "inference_jets_per_s": infer, "n_parameters": n_params, "epochs": 0}
 
 
-def _train_torch(config: TrainConfig, inputs: Any, y: np.ndarray, split: dict[str, np.ndarray], out: Path,
-                 resume: str | Path | None, progress: bool, n_classes: int = 2) -> dict[str, Any]:
-    import logging
+@dataclass
+class _TorchPlan:
+    """A torch training, built and checked before anything is written."""
 
+    config: TrainConfig
+    module: Any
+    trainer: Any
+    checkpoint: Any
+    build: dict[str, Any]
+    n_classes: int
+
+
+def _plan_torch(config: TrainConfig, inputs: Any, n_classes: int, work: Path, resume: Path | None) -> _TorchPlan:
+    """Build the network, the LightningModule and the Lightning Trainer (which checks devices and
+    nodes) and check a checkpoint to resume from; write nothing."""
     import lightning as L
     import torch
     from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
-    from lightning.pytorch.loggers import CSVLogger
 
-    from hepdl.train.module import Classifier, make_loader
+    from hepdl.train.module import Classifier, OneBar
 
-    if not progress:
-        for name in ("lightning.pytorch", "lightning.fabric", "lightning"):
-            logging.getLogger(name).setLevel(logging.ERROR)
     L.seed_everything(config.seed, workers=True, verbose=False)
     cfg = dict(config.model_config)
     cfg.setdefault("n_outputs", 1 if n_classes == 2 else n_classes)
@@ -247,30 +395,46 @@ def _train_torch(config: TrainConfig, inputs: Any, y: np.ndarray, split: dict[st
         cfg.setdefault("n_channels", arrays["images"].shape[1])
         cfg.setdefault("n_pixels", arrays["images"].shape[-1])
     net = registry.get(config.model, preset=config.preset, **cfg)
-    atomic_write_json(out / "model_build.json", {"model": config.model, "preset": config.preset, "config": cfg})
     module = Classifier(net, inputs.kind, model_name=config.model, lr=config.lr, weight_decay=config.weight_decay,
-                        epochs=config.epochs, n_classes=n_classes)
-    if resume is not None:
-        ckpt = torch.load(resume, map_location="cpu", weights_only=False)
-        found = ckpt.get("hyper_parameters", {}).get("model_name")
-        if found != config.model:
-            raise ConfigError(f"checkpoint {resume} holds model {found!r}, not {config.model!r}")
+                        epochs=config.epochs, n_classes=n_classes, seed=config.seed)
+    if resume is not None:  # Lightning restores the weights again from the checkpoint in fit
+        _check_resume(config, resume, module)
+    checkpoint = ModelCheckpoint(dirpath=work, filename="model", monitor="val_loss", mode="min", save_top_k=1,
+                                 save_last=True, enable_version_counter=False)
+    precision = config.precision or ("16-mixed" if torch.cuda.is_available() else "32-true")
+    try:
+        trainer = L.Trainer(
+            max_epochs=config.epochs, accelerator="auto", devices=config.devices, num_nodes=config.num_nodes,
+            precision=precision, deterministic=True,
+            callbacks=[checkpoint, EarlyStopping("val_loss", patience=config.patience), OneBar()],
+            logger=False, enable_progress_bar=True, enable_model_summary=False, default_root_dir=work,
+        )
+    except Exception as exc:  # Lightning's MisconfigurationException / ValueError for devices, nodes, precision
+        raise ConfigError(f"cannot train on devices={config.devices!r}, num_nodes={config.num_nodes}, "
+                          f"precision={precision!r}: {' '.join(str(exc).split())}") from None
+    return _TorchPlan(config, module, trainer, checkpoint, {"model": config.model, "preset": config.preset, "config": cfg}, n_classes)
+
+
+def _train_torch(plan: _TorchPlan, inputs: Any, y: np.ndarray, split: dict[str, np.ndarray], out: Path,
+                 resume: Path | None, progress: bool) -> dict[str, Any]:
+    import torch
+
+    from hepdl.train.module import Classifier, make_loader
+
+    config, module, trainer = plan.config, plan.module, plan.trainer
+    if not progress:
+        trainer.progress_bar_callback.disable()
+    atomic_write_json(out / "model_build.json", plan.build)
     loaders = {k: make_loader(inputs, y, split[k], config.batch_size, shuffle=(k == "train"), seed=config.seed)
                for k in ("train", "val")}
-    checkpoint = ModelCheckpoint(dirpath=out, filename="model", monitor="val_loss", mode="min", save_top_k=1,
-                                 enable_version_counter=False)
-    precision = config.precision or ("16-mixed" if torch.cuda.is_available() else "32-true")
-    trainer = L.Trainer(
-        max_epochs=config.epochs, accelerator="auto", devices=config.devices, num_nodes=config.num_nodes,
-        precision=precision, deterministic=True,
-        callbacks=[checkpoint, EarlyStopping("val_loss", patience=config.patience)],
-        logger=CSVLogger(out, name="", version=""), enable_progress_bar=progress, enable_model_summary=False,
-        log_every_n_steps=1,
-    )
     t0 = time.perf_counter()
     trainer.fit(module, loaders["train"], loaders["val"], ckpt_path=str(resume) if resume else None)
+    if trainer.interrupted:  # Lightning caught a KeyboardInterrupt: the run is not complete
+        raise KeyboardInterrupt
     train_s = time.perf_counter() - t0
-    best = Classifier.load_from_checkpoint(checkpoint.best_model_path, net=net, weights_only=False)
+    _write_history(out / "history.csv", module.history)
+    net = module.net
+    best = Classifier.load_from_checkpoint(plan.checkpoint.best_model_path, net=net, weights_only=False)
     best.eval()
     test_loader = make_loader(inputs, y, split["test"], 1024, shuffle=False)
     t0 = time.perf_counter()
@@ -279,12 +443,85 @@ def _train_torch(config: TrainConfig, inputs: Any, y: np.ndarray, split: dict[st
     infer = len(split["test"]) / max(time.perf_counter() - t0, 1e-9)
     with torch.no_grad():
         val_scores = torch.cat([best.probabilities(b) for b in make_loader(inputs, y, split["val"], 1024, shuffle=False)]).numpy()
-    hist = out / "metrics.csv"
-    if hist.exists():
-        hist.replace(out / "history.csv")
     return {"scores": scores.astype(np.float64), "val_scores": val_scores.astype(np.float64), "train_seconds": train_s,
             "inference_jets_per_s": infer, "n_parameters": int(sum(p.numel() for p in net.parameters())),
-            "epochs": int(trainer.current_epoch)}
+            "epochs": len(module.history)}
+
+
+def _write_history(path: Path, rows: list[dict[str, float]]) -> None:
+    """``history.csv``: one row per epoch (epoch, train_loss, val_loss, val_auc or val_acc, lr)."""
+    import pandas as pd
+
+    atomic_write(path, lambda tmp: pd.DataFrame(rows).to_csv(tmp, index=False))
+
+
+class _Chatter:
+    """Keep the terminal to hepdl's lines and one progress bar: Lightning's log records (tips, device
+    summaries, directory notes) and Python warnings raised while training go to the run's
+    ``train.log``, held in memory until :meth:`attach` names the file."""
+
+    NAMES = ("lightning", "lightning.pytorch", "lightning.fabric", "pytorch_lightning")
+
+    def __init__(self, progress: bool) -> None:
+        self.progress = progress
+        self.lines: list[str] = []
+        self.file: Any = None
+
+    def _emit(self, line: str) -> None:
+        if self.file is not None:
+            self.file.write(line + "\n")
+            self.file.flush()
+        else:
+            self.lines.append(line)
+
+    def __enter__(self) -> _Chatter:
+        import logging
+        import warnings
+
+        import lightning.pytorch  # noqa: F401 - its import adds the terminal handlers replaced below
+
+        outer = self
+
+        class _Handler(logging.Handler):
+            def emit(self, record: logging.LogRecord) -> None:
+                outer._emit(f"{record.levelname.lower()}: {record.getMessage()}")
+
+        self._handler = _Handler()
+        self._saved = []
+        for name in self.NAMES:
+            lg = logging.getLogger(name)
+            self._saved.append((lg, lg.handlers[:], lg.propagate, lg.level))
+            lg.handlers = [self._handler]
+            lg.propagate = False
+            lg.setLevel(logging.INFO)
+        self._warnings = warnings.catch_warnings()
+        self._warnings.__enter__()
+        warnings.simplefilter("default")
+
+        def show(message: Any, category: Any, filename: str, lineno: int, file: Any = None, line: Any = None) -> None:
+            outer._emit(f"{category.__name__}: {message} ({filename}:{lineno})")
+
+        warnings.showwarning = show
+        return self
+
+    def attach(self, path: Path) -> None:
+        self.file = open(path, "a")  # noqa: SIM115 - closed in detach/__exit__
+        for line in self.lines:
+            self.file.write(line + "\n")
+        self.lines.clear()
+        self.file.flush()
+
+    def detach(self) -> None:
+        if self.file is not None:
+            self.file.close()
+            self.file = None
+
+    def __exit__(self, *exc: Any) -> None:
+        self._warnings.__exit__(*exc)
+        for lg, handlers, propagate, level in self._saved:
+            lg.handlers, lg.propagate = handlers, propagate
+            lg.setLevel(level)
+        self.detach()
 
 
 def ams_metrics(y: np.ndarray, weights: np.ndarray, split: dict[str, np.ndarray], val_scores: np.ndarray,
@@ -306,7 +543,10 @@ def ams_metrics(y: np.ndarray, weights: np.ndarray, split: dict[str, np.ndarray]
 
 
 def _model_dirs(run: Path) -> list[Path]:
-    dirs = sorted(p for p in run.iterdir() if (p / "config.json").exists() and (p / "preprocess.json").exists())
+    if not run.is_dir():
+        raise DataError(f"run directory {run} does not exist")
+    dirs = sorted(p for p in run.iterdir() if not p.name.endswith(PARTIAL) and not p.name.startswith(".")
+                  and (p / "config.json").exists() and (p / "preprocess.json").exists())
     if (run / "config.json").exists() and (run / "preprocess.json").exists():
         dirs = [run]
     if not dirs:
@@ -415,24 +655,43 @@ def predict(run: str | Path, data: str | Path | JetDataset, *, models: list[str]
     return out
 
 
-def evaluate(run: str | Path, *, n_bootstrap: int = 100) -> dict[str, dict[str, Any]]:
-    """Recompute every model's test metrics from its stored test scores and rewrite the report."""
+def evaluate(run: str | Path, *, n_bootstrap: int | None = None) -> dict[str, dict[str, Any]]:
+    """Recompute every model's test metrics from its stored test scores and rewrite the report.
+
+    Each model is evaluated as training evaluated it (``metrics.json["evaluation"]``: the working
+    point of the cut baselines, the bootstrap size and seed), so on an untouched run the rewritten
+    ``metrics.json`` is identical, byte for byte. ``n_bootstrap`` overrides the stored bootstrap size.
+    A model whose ``scores.npz`` or ``metrics.json`` is missing or damaged is an error naming the file;
+    nothing is rewritten then.
+    """
     import json as _json
 
     from hepdl.report import make_report
 
     run = Path(run)
-    results = {}
-    for d in _model_dirs(run):
-        s = np.load(d / "scores.npz")
-        old = _json.loads((d / "metrics.json").read_text())
-        names = _json.loads((d / "config.json").read_text()).get("class_names") or ["background", "signal"]
-        old.update(_metrics(s["labels"], s["scores"], names, n_bootstrap=n_bootstrap))
-        atomic_write_json(d / "metrics.json", old)
+    results: dict[str, dict[str, Any]] = {}
+    dirs = _model_dirs(run)
+    for d in dirs:
+        try:
+            with np.load(d / "scores.npz") as z:
+                s = {k: z[k] for k in ("labels", "scores")}
+        except (OSError, ValueError, KeyError) as exc:
+            raise DataError(f"{d / 'scores.npz'} is missing or damaged ({exc}); retrain model {d.name!r} or remove its directory") from None
+        try:
+            old = _json.loads((d / "metrics.json").read_text())
+            names = _json.loads((d / "config.json").read_text()).get("class_names") or ["background", "signal"]
+        except (OSError, ValueError) as exc:
+            raise DataError(f"{d}: metrics.json or config.json is missing or damaged ({exc})") from None
+        ev = old.get("evaluation", {})
+        threshold = ev.get("threshold", 0.5 if old.get("model") not in ("mass-cut", "tau32-cut", "ams-cuts") else float(np.median(s["scores"])))
+        nb = n_bootstrap if n_bootstrap is not None else ev.get("n_bootstrap", 100)
+        old.update(_metrics(s["labels"], s["scores"], names, n_bootstrap=nb, seed=ev.get("seed", 0), threshold=threshold))
         results[d.name] = old
-    ds_path = _json.loads((_model_dirs(run)[0] / "config.json").read_text())["dataset"]
+    for d in dirs:  # every file checked and recomputed before the first is rewritten
+        atomic_write_json(d / "metrics.json", results[d.name])
+    cfg = _json.loads((dirs[0] / "config.json").read_text())
     try:
-        ds = open_dataset(ds_path)
+        ds = open_dataset(cfg["dataset"], **_reopen_options(cfg.get("dataset_options")))
         if _is_events(ds):
             from hepdl.report.higgs import make_higgs_report
 
@@ -442,3 +701,8 @@ def evaluate(run: str | Path, *, n_bootstrap: int = 100) -> dict[str, dict[str, 
     except DataError:
         make_report(run)
     return results
+
+
+def _reopen_options(options: dict[str, Any] | None) -> dict[str, Any]:
+    """Keyword arguments of :func:`hepdl.data.open` that reopen a dataset as it was trained on."""
+    return {k: v for k, v in (options or {}).items() if v is not None}
