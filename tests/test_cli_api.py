@@ -44,7 +44,7 @@ def test_public_api_is_pinned():
         "get", "list_models", "register", "spec"])
     assert sorted(hepdl.train.__all__) == sorted([
         "BASELINES", "TrainConfig", "ams_metrics", "class_labels", "evaluate", "load_trained", "make_inputs", "model_inputs", "predict",
-        "score_inputs", "split_indices", "train"])
+        "score_inputs", "split_indices", "train", "partial_dir", "run_split"])
     assert sorted(hepdl.deploy.__all__) == sorted([
         "HLS_DEFAULT_PRECISION", "OnnxModel", "TriggerConfig", "check_contract", "convert_hls4ml", "export_onnx",
         "hls_agreement", "precision_scan", "run_trigger"])
@@ -82,7 +82,11 @@ def test_features_command(top_dataset_path, tmp_path):
     res = CliRunner().invoke(app, ["features", str(ds), "--set", "nsub"])
     assert res.exit_code == 0, res.output
     assert "600 jets x 7 features" in res.output and "tau32" in res.output
-    assert (ds / "features" / "nsub.parquet").exists()
+    from hepdl.data import open as open_dataset
+    from hepdl.features.sets import feature_cache_path
+
+    assert feature_cache_path(open_dataset(ds), "nsub").exists()
+    assert not (ds / "features").exists()  # never beside the data
 
 
 def test_list_command():

@@ -246,7 +246,10 @@ def test_feature_set_cache(top_dataset_path, tmp_path):
     shutil.copytree(top_dataset_path, ds_path, ignore=shutil.ignore_patterns("features"))
     df = build_features(ds_path, "hls4ml")
     assert list(df.columns) == [*__import__("hepdl.features", fromlist=["HLS4ML_FEATURES"]).HLS4ML_FEATURES, "label"]
-    cached = ds_path / "features" / "hls4ml.parquet"
+    from hepdl.data import open as open_dataset
+    from hepdl.features.sets import feature_cache_path
+
+    cached = feature_cache_path(open_dataset(ds_path), "hls4ml")
     stamp = cached.stat().st_mtime_ns
     again = build_features(ds_path, "hls4ml")
     assert cached.stat().st_mtime_ns == stamp

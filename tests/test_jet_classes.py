@@ -97,4 +97,6 @@ def test_cut_baseline_refuses_five_classes_before_writing(jet_classes, tmp_path)
 def test_hls4ml_feature_set_names(jet_classes):
     df = build_features(jet_classes, "hls4ml")
     assert df.shape == (250, 17)  # 16 features + label
-    assert json.loads((jet_classes.path / "features" / "hls4ml.json").read_text())["n_jets"] == 250
+    from hepdl.features.sets import feature_cache_path
+
+    assert json.loads(feature_cache_path(jet_classes, "hls4ml").with_suffix(".json").read_text())["n_jets"] == 250

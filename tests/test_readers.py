@@ -120,7 +120,7 @@ def test_root_with_column_mapping(jets, tmp_path):
     with pytest.raises(DataError, match=r"mine\.root.*no branch 'cand_mass'.*'e'"):
         open_dataset(path, mapping=dict(mapping, e="cand_mass"))
     with pytest.raises(DataError, match="unknown key"):
-        open_dataset(path, mapping=dict(mapping, mass="cand_e"))
+        open_dataset(path, mapping=dict(mapping, energy="cand_e"))
     with pytest.raises(DataError, match="not a JetClass-style file"):
         open_dataset(path)
 

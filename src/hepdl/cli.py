@@ -130,7 +130,13 @@ def train_cmd(
     dev: str | int = int(devices) if devices.lstrip("-").isdigit() else devices
     cfg = TrainConfig(model, preset=preset, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
                       representation=representation, devices=dev, num_nodes=num_nodes, feature_set=feature_set)
-    m = train(cfg, _open(data, mapping, tree, key), out, resume=resume)
+    ds = _open(data, mapping, tree, key)
+    from hepdl.train import run_split
+
+    if run_split(ds, cfg)[1] == "dataset":
+        typer.echo(f"split: the dataset's own (for a challenge CSV its KaggleSet column: t train, b validation, "
+                   f"v test, u unused), not the seeded {cfg.fractions} split")
+    m = train(cfg, ds, out, resume=resume)
     if "auc_per_class" in m:
         per = ", ".join(f"{c} {v['value']:.3f}" for c, v in m["auc_per_class"].items())
         typer.echo(f"{model}: accuracy {m['accuracy']['value']:.4f}, macro AUC {m['auc']['value']:.4f} (per class: {per}); "
@@ -181,17 +187,22 @@ def predict(
             names = ds.label_names if len(ds.label_names) == v.shape[1] else [str(i) for i in range(v.shape[1])]
             cols.update({f"{key}_{c.replace('-', '_')}": v[:, i] for i, c in enumerate(names)})
     cols["label"] = ds.labels.astype(np.int32)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    from hepdl.data.paths import atomic_write, ensure_writable_dir
+
+    ensure_writable_dir(out.parent)
     if out.suffix == ".parquet":
         import pandas as pd
 
-        pd.DataFrame(cols).to_parquet(out, index=False)
+        atomic_write(out, lambda tmp: pd.DataFrame(cols).to_parquet(tmp, index=False))
     else:
         import uproot
 
-        with uproot.recreate(out) as f:
-            f.mktree("scores", {k: v.dtype for k, v in cols.items()})
-            f["scores"].extend(cols)
+        def write_root(tmp: Path) -> None:
+            with uproot.recreate(tmp) as f:
+                f.mktree("scores", {k: v.dtype for k, v in cols.items()})
+                f["scores"].extend(cols)
+
+        atomic_write(out, write_root)
     typer.echo(f"wrote {len(ds)} jets x {len(scores)} models to {out}")
 
 

@@ -89,6 +89,24 @@ class EventDataset:
         """Number of events per class name."""
         return {n: int(np.sum(self.labels == i)) for i, n in enumerate(self.label_names)}
 
+    def predefined_split(self) -> dict[str, np.ndarray] | None:
+        """The split the file defines, or None when it defines none.
+
+        The open-data CSV file of the Higgs challenge assigns each event to a set (``KaggleSet``):
+        ``t`` (training) -> ``train``, ``b`` (public leaderboard) -> ``val``, ``v`` (private
+        leaderboard) -> ``test``; events of ``u`` (unused) are in no split.
+
+        Returns
+        -------
+        dict or None
+            ``{"train", "val", "test"}`` -> sorted int64 event indices, shapes ``(n_split,)``;
+            None without a ``KaggleSet`` column (Kaggle files, generated datasets).
+        """
+        if self.kaggle_set is None:
+            return None
+        ks = np.asarray(self.kaggle_set)
+        return {split: np.flatnonzero(ks == code) for code, split in KAGGLE_SETS.items() if split != "unused"}
+
     def summary(self) -> str:
         """One paragraph for humans: size, classes, weighted yields per process."""
         lines = [f"{self.path} ({self.format}): {len(self)} events, " +
@@ -111,13 +129,19 @@ def sample_scales(cross_section: dict[str, dict[str, Any]], cutflow: dict[str, d
             for name, xs in cross_section.items()}
 
 
-def open_events(path: str | Path) -> EventDataset:
-    """Open a generated hepdl event dataset directory (``dataset.json`` of format ``hepdl-events``)."""
+def open_events(path: str | Path, *, verify: bool = True) -> EventDataset:
+    """Open a generated hepdl event dataset directory (``dataset.json`` of format ``hepdl-events``).
+
+    ``verify``: check each part file's SHA-256 against ``dataset.json`` (sizes are always checked);
+    see :func:`hepdl.data.dataset.read_parts`.
+    """
     from hepdl.data.dataset import read_metadata, read_parts
 
     path = Path(path)
     meta = read_metadata(path, "hepdl-events", "event")
-    arrays = read_parts(path, meta)
+    arrays = read_parts(path, meta, verify=verify)
+    if not arrays:
+        raise DataError(f"dataset {path}: dataset.json lists no part files")
     events = ak.concatenate(arrays) if len(arrays) > 1 else arrays[0]
     missing = [k for k in schema.EVENT_FIELDS if k not in events.fields]
     if missing:
@@ -175,17 +199,21 @@ def read_challenge_csv(path: str | Path) -> EventDataset:
         if wrong:
             raise DataError(f"{path}: column Label must hold 's' or 'b', found {wrong[:5]}")
         labels = (lab == "s").to_numpy().astype(np.int64)
+        if not pd.api.types.is_numeric_dtype(df["Weight"]):
+            raise DataError(f"{path}: column Weight must hold finite non-negative numbers, found non-numeric values")
         weights = df["Weight"].to_numpy(np.float64)
         if not np.all(np.isfinite(weights)) or np.any(weights < 0):
             raise DataError(f"{path}: column Weight must hold finite non-negative numbers")
         fmt = "challenge-csv (kaggle)"
     kset = None
     if "KaggleSet" in df.columns:
-        kset = df["KaggleSet"].astype(str).to_numpy()
+        kset = df["KaggleSet"].astype(str).str.strip().to_numpy()
         wrong = sorted(set(kset) - set(KAGGLE_SETS))
         if wrong:
             raise DataError(f"{path}: column KaggleSet must hold {sorted(KAGGLE_SETS)}, found {wrong[:5]}")
         fmt = "challenge-csv (opendata)"
+    if "EventId" in df.columns and not pd.api.types.is_integer_dtype(df["EventId"]):
+        raise DataError(f"{path}: column EventId must hold integers, found values of type {df['EventId'].dtype}")
     ids = df["EventId"].to_numpy(np.int64) if "EventId" in df.columns else np.arange(n, dtype=np.int64)
     process = np.where(labels == 1, "signal", np.where(labels == 0, "background", "unknown"))
     return EventDataset(events=None, features=feats.reset_index(drop=True).astype(np.float64), labels=labels, weights=weights,

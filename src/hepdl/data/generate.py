@@ -27,7 +27,7 @@ import numpy as np
 import hepdl
 from hepdl import schema
 from hepdl.config import to_dict
-from hepdl.data.paths import atomic_write, atomic_write_json, ensure_writable_dir
+from hepdl.data.paths import atomic_write, atomic_write_json, ensure_writable_dir, sha256_file
 from hepdl.errors import ConfigError, DataError
 from hepdl.sim.detector import DetectorCard, load_card, simulate
 from hepdl.sim.events import LEPHAD_STEPS, LepHadSelection, reconstruct_lephad
@@ -179,14 +179,6 @@ def settings_hash(settings: dict[str, Any]) -> str:
 def part_name(sample: str, part: int) -> str:
     """File stem of a part."""
     return f"{sample}-{part:05d}"
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _jet_records(lj: dict[str, Any], idx: np.ndarray, sample: SampleSpec, weight: np.ndarray,
@@ -342,7 +334,7 @@ def write_part(jets: ak.Array, meta: dict[str, Any], out: Path) -> dict[str, Any
     stem = part_name(meta["sample"], meta["part"])
     pq = out / f"{stem}.parquet"
     atomic_write(pq, lambda tmp: ak.to_parquet(jets, tmp, compression="zstd", row_group_size=65536))
-    meta = dict(meta, file=pq.name, sha256=_sha256(pq), bytes=pq.stat().st_size)
+    meta = dict(meta, file=pq.name, sha256=sha256_file(pq), bytes=pq.stat().st_size)
     atomic_write_json(out / f"{stem}.json", meta)
     return meta
 
@@ -363,7 +355,7 @@ def finished_part(out: Path, sample: str, part: int, n_jets: int) -> dict[str, A
         meta: dict[str, Any] = json.loads(js.read_text())
     except (OSError, json.JSONDecodeError):
         return None
-    if meta.get("n_jets") != n_jets or meta.get("bytes") != pq.stat().st_size or meta.get("sha256") != _sha256(pq):
+    if meta.get("n_jets") != n_jets or meta.get("bytes") != pq.stat().st_size or meta.get("sha256") != sha256_file(pq):
         return None
     return meta
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -12,7 +13,7 @@ from typing import Any
 
 from hepdl.errors import DataError
 
-__all__ = ["cache_dir", "atomic_write", "atomic_write_json", "ensure_writable_dir", "file_mode", "replace_dir"]
+__all__ = ["cache_dir", "atomic_write", "atomic_write_json", "ensure_writable_dir", "file_mode", "replace_dir", "sha256_file"]
 
 
 def cache_dir(override: str | Path | None = None) -> Path:
@@ -32,6 +33,12 @@ def ensure_writable_dir(path: Path) -> Path:
     except OSError as exc:
         raise DataError(f"cannot write to output directory {path}: {exc.strerror or exc}") from None
     return path
+
+
+def sha256_file(path: Path) -> str:
+    """Hex sha256 of a file's bytes (the checksum recorded for each dataset part)."""
+    with open(path, "rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def file_mode() -> int:

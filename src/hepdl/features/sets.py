@@ -30,7 +30,7 @@ from hepdl.features._arrays import FlatJets, flat_jets
 from hepdl.features.efp import EFPSet
 from hepdl.registry import Registry
 
-__all__ = ["FEATURE_SETS", "compute_feature_set", "build_features", "list_feature_sets"]
+__all__ = ["FEATURE_SETS", "compute_feature_set", "build_features", "feature_cache_path", "dataset_identity", "list_feature_sets"]
 
 
 def _ratio(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -131,6 +131,23 @@ def _computed(ds: JetDataset, name: str, settings: dict[str, Any]) -> pd.DataFra
     return df
 
 
+def _cache_key(ds: JetDataset, name: str, settings: dict[str, Any]) -> dict[str, Any] | None:
+    ident = dataset_identity(ds)
+    return None if ident is None else {"set": name, "settings": settings, "dataset": ident}
+
+
+def feature_cache_path(ds: JetDataset, name: str, cache_dir: str | Path | None = None, **settings: Any) -> Path | None:
+    """Where :func:`build_features` caches the set ``name`` of ``ds``:
+    ``<cache_dir>/features/<key>/<name>.parquet`` (None for a dataset built in memory)."""
+    from hepdl.data.paths import cache_dir as _cache_dir
+
+    key = _cache_key(ds, name, settings)
+    if key is None:
+        return None
+    key_hash = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:24]
+    return _cache_dir(cache_dir) / "features" / key_hash / f"{name}.parquet"
+
+
 def build_features(dataset: str | Path | JetDataset, name: str, *, cache_dir: str | Path | None = None, **settings: Any) -> pd.DataFrame:
     """Compute (or read back from the cache) the feature set ``name`` for a whole dataset.
 
@@ -154,17 +171,14 @@ def build_features(dataset: str | Path | JetDataset, name: str, *, cache_dir: st
     """
     import logging
 
-    from hepdl.data.paths import cache_dir as _cache_dir
-
     ds = dataset if isinstance(dataset, JetDataset) else open_dataset(dataset)
     _check_settings(name, settings)
-    ident = dataset_identity(ds)
-    if ident is None:  # an in-memory dataset: nothing identifies it, so nothing is cached
+    pq = feature_cache_path(ds, name, cache_dir, **settings)
+    if pq is None:  # an in-memory dataset: nothing identifies it, so nothing is cached
         return _computed(ds, name, settings)
-    key = {"set": name, "settings": settings, "dataset": ident}
-    key_hash = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:24]
-    base = _cache_dir(cache_dir) / "features" / key_hash
-    pq, js = base / f"{name}.parquet", base / f"{name}.json"
+    key = _cache_key(ds, name, settings)
+    base, js = pq.parent, pq.with_suffix(".json")
+    key_hash = base.name
     if pq.exists() and js.exists():
         try:
             meta = json.loads(js.read_text())

@@ -264,7 +264,7 @@ def _write_page(run: Path, made: list[str], metrics: dict[str, dict[str, Any]], 
 <style>body{{font-family:sans-serif;margin:2em}} table{{border-collapse:collapse}} td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right}}</style>
 </head><body><h1>{html.escape(title)}</h1>{table_html}{figs}</body></html>"""
     atomic_write(run / "report.html", lambda tmp: tmp.write_text(page))
-    (run / "table.txt").write_text(text_table(rows) + "\n")
+    atomic_write(run / "table.txt", lambda tmp: tmp.write_text(text_table(rows) + "\n"))
     return run / "report.html"
 
 

@@ -20,7 +20,7 @@ import numpy as np
 from hepdl.data.paths import atomic_write
 from hepdl.metrics import renormalise_weights, roc_curve
 from hepdl.metrics.ams import ams_curve
-from hepdl.report import _fmt, _grid, _html_table, _plt, text_table, _training_figure
+from hepdl.report import _fmt, _grid, _html_table, _plt, _training_figure, text_table
 
 __all__ = ["make_higgs_report", "ams_table", "cutflow_table", "HIGGS_FIGURES"]
 
@@ -163,5 +163,5 @@ def make_higgs_report(run_dir: str | Path, ds: Any | None = None, title: str = "
 </head><body><h1>{html.escape(title)}</h1>{_html_table(rows)}<h2>cutflow (simulated events / expected{lumi})</h2>{_html_table(flow)}{figs}</body></html>"""
     atomic_write(run / "report.html", lambda tmp: tmp.write_text(page))
     text = text_table(rows) + ("\n\ncutflow (simulated / expected events)\n" + text_table(flow) if flow else "")
-    (run / "table.txt").write_text(text + "\n")
+    atomic_write(run / "table.txt", lambda tmp: tmp.write_text(text + "\n"))
     return run / "report.html"

@@ -62,6 +62,18 @@ def _check_edges(edges: list[float], what: str) -> None:
         raise ConfigError(f"{what}: edges must be at least two increasing numbers, got {edges}")
 
 
+def _check_resolution_terms(**terms: list[float]) -> None:
+    """A :class:`ConfigError` naming the key (``s``, ``a``, ...) and bin of the first resolution term
+    that is negative or not finite. The caller's key path (``ecal.resolution``) is prefixed by
+    :func:`hepdl.config.from_dict`."""
+    for name, values in terms.items():
+        v = np.asarray(values, dtype=float)
+        bad = np.flatnonzero(~np.isfinite(v) | (v < 0))
+        if len(bad):
+            i = int(bad[0])
+            raise ConfigError(f"{name}[{i}] = {values[i]!r} ({name} = {list(values)}): resolution terms must be finite and >= 0")
+
+
 @dataclass
 class EfficiencyTable:
     """Efficiency in bins of |eta| (rows) and pT (columns); 0 outside the table."""
@@ -79,7 +91,7 @@ class EfficiencyTable:
                 f"values must have shape (len(eta_edges)-1, len(pt_edges)-1) = "
                 f"({len(self.eta_edges) - 1}, {len(self.pt_edges) - 1}), got {v.shape}"
             )
-        if np.any((v < 0) | (v > 1)):
+        if not np.all((v >= 0) & (v <= 1)):  # also catches nan
             raise ConfigError(f"efficiencies must lie in [0, 1], got {self.values}")
 
     def __call__(self, abs_eta: np.ndarray, pt: np.ndarray) -> np.ndarray:
@@ -105,6 +117,7 @@ class TrackResolution:
         n = len(self.eta_edges) - 1
         if len(self.a) != n or len(self.b) != n:
             raise ConfigError(f"a and b need one value per |eta| bin ({n}), got {len(self.a)} and {len(self.b)}")
+        _check_resolution_terms(a=self.a, b=self.b)
 
     def __call__(self, abs_eta: np.ndarray, pt: np.ndarray) -> np.ndarray:
         i = np.clip(np.searchsorted(self.eta_edges, abs_eta, side="right") - 1, 0, len(self.a) - 1)
@@ -162,6 +175,7 @@ class CaloResolution:
         k = len(self.eta_edges) - 1
         if not (len(self.c) == len(self.s) == len(self.n) == k):
             raise ConfigError(f"c, s and n need one value per |eta| bin ({k})")
+        _check_resolution_terms(c=self.c, s=self.s, n=self.n)
 
     def __call__(self, abs_eta: np.ndarray, energy: np.ndarray) -> np.ndarray:
         i = np.clip(np.searchsorted(self.eta_edges, abs_eta, side="right") - 1, 0, len(self.c) - 1)

@@ -11,10 +11,12 @@ from hepdl.train.trainer import (
                                  evaluate,
                                  load_trained,
                                  model_inputs,
+                                 partial_dir,
                                  predict,
+                                 run_split,
                                  score_inputs,
                                  train,
 )
 
-__all__ = ["BASELINES", "TrainConfig", "ams_metrics", "class_labels", "evaluate", "load_trained", "make_inputs", "model_inputs", "predict",
-           "score_inputs", "split_indices", "train"]
+__all__ = ["BASELINES", "TrainConfig", "ams_metrics", "class_labels", "evaluate", "load_trained", "make_inputs", "model_inputs", "partial_dir",
+           "predict", "run_split", "score_inputs", "split_indices", "train"]

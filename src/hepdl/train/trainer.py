@@ -281,7 +281,7 @@ def train(config: TrainConfig, data: str | Path | JetDataset, out: str | Path, *
             if events:
                 m.update(ams_metrics(y, phys, split, val_scores, scores, n_bootstrap=config.n_bootstrap, seed=config.seed))
             metrics = {"model": config.model, "paper": BASELINES[config.model][1] if config.model in BASELINES else registry.spec(config.model).paper,
-                       "n_classes": n_classes, **m, **result,
+                       "n_classes": n_classes, "split": split_kind, **m, **result,
                        "evaluation": {"threshold": threshold, "n_bootstrap": config.n_bootstrap, "seed": config.seed}}
             atomic_write_json(work / "metrics.json", metrics)
             chatter.detach()
