@@ -7,16 +7,31 @@ STAMP  := $(VENV)/.hepdl-installed
 EFVENV ?= .venv-energyflow
 EFSTAMP := $(EFVENV)/.installed
 
-.PHONY: demo test test-all lint bench install clean
+.PHONY: demo test test-all test-latest lock lint bench install clean
 
 # torch is pinned and installed first: an open range pulls several GB of CUDA packages on a CPU
 # machine. pythia8mc is pinned in pyproject.toml (8.317.2 has a wheel for Python 3.11).
-$(STAMP): pyproject.toml
+# Every other package comes at the version in constraints.txt, the set the tests passed with:
+# a new release upstream cannot change hepdl's behaviour under the user. `make test-latest` tries
+# the newest releases in a separate venv; `make lock` then moves constraints.txt on purpose.
+$(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q torch==2.13.0
-	$(BIN)/python -m pip install -q -e ".[test,deploy]"
+	$(BIN)/python -m pip install -q -c constraints.txt torch==2.13.0
+	$(BIN)/python -m pip install -q -c constraints.txt -e ".[test,deploy]"
 	touch $(STAMP)
+
+LATEST ?= .venv-latest
+test-latest: $(EFSTAMP)
+	$(PYTHON) -m venv $(LATEST)
+	$(LATEST)/bin/python -m pip install -q --upgrade pip
+	$(LATEST)/bin/python -m pip install -q torch==2.13.0
+	$(LATEST)/bin/python -m pip install -q --upgrade --upgrade-strategy eager -e ".[test,deploy]" torch==2.13.0
+	$(LATEST)/bin/python -m pytest -q -m "not slow and not gpu"
+
+lock: $(STAMP)
+	( head -2 constraints.txt; $(BIN)/python -m pip freeze --exclude-editable | grep -v '^hepdl' | sed 's/^torch==\(.*\)+cpu/torch==\1/' ) > constraints.txt.new
+	mv constraints.txt.new constraints.txt
 
 $(EFSTAMP):
 	$(PYTHON) -m venv $(EFVENV)
@@ -44,4 +59,4 @@ bench: $(STAMP) $(EFSTAMP)
 	$(BIN)/python benchmarks/bench_training.py
 
 clean:
-	rm -rf $(VENV) $(EFVENV) build *.egg-info src/*.egg-info .pytest_cache
+	rm -rf $(VENV) $(EFVENV) $(LATEST) build *.egg-info src/*.egg-info .pytest_cache

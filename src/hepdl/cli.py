@@ -18,6 +18,32 @@ TreeOpt = Annotated[str | None, typer.Option("--tree", help="ROOT files: the TTr
 KeyOpt = Annotated[str | None, typer.Option("--key", help="HDF5 files: the table to read when the file holds several.")]
 
 
+def _versions(value: bool) -> None:
+    """``hepdl --version``: hepdl's version and those of the physics and learning stacks it runs on."""
+    if not value:
+        return
+    from importlib.metadata import PackageNotFoundError, version
+
+    import hepdl
+
+    parts = [f"hepdl {hepdl.__version__}"]
+    for pkg in ("torch", "pythia8mc", "fastjet", "lightning", "awkward", "numpy"):
+        try:
+            parts.append(f"{pkg} {version(pkg)}")
+        except PackageNotFoundError:
+            parts.append(f"{pkg} (not installed)")
+    typer.echo(", ".join(parts))
+    raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option("--version", callback=_versions, is_eager=True,
+                                          help="Print the versions of hepdl, torch, pythia8mc, fastjet and exit.")] = False,
+) -> None:
+    """hepdl: deep learning for particle physics."""
+
+
 def parse_mapping(text: str | None) -> dict[str, str] | None:
     """``"pt=Jet_pt,eta=Jet_eta"`` -> ``{"pt": "Jet_pt", "eta": "Jet_eta"}`` (None stays None)."""
     from hepdl.errors import ConfigError
@@ -137,6 +163,8 @@ def train_cmd(
         typer.echo(f"split: the dataset's own (for a challenge CSV its KaggleSet column: t train, b validation, "
                    f"v test, u unused), not the seeded {cfg.fractions} split")
     m = train(cfg, ds, out, resume=resume)
+    if not m:  # a further process of a DDP training: rank 0 reports
+        return
     if "auc_per_class" in m:
         per = ", ".join(f"{c} {v['value']:.3f}" for c, v in m["auc_per_class"].items())
         typer.echo(f"{model}: accuracy {m['accuracy']['value']:.4f}, macro AUC {m['auc']['value']:.4f} (per class: {per}); "
@@ -227,7 +255,11 @@ def export(
         from hepdl.deploy import export_onnx
 
         path = export_onnx(d, out)
-        typer.echo(f"wrote {path / 'model.onnx'} and {path / 'preprocess.json'} (onnxruntime agrees with torch to 1e-5)")
+        import json
+
+        chk = json.loads((path / "preprocess.json").read_text())["check"]
+        typer.echo(f"wrote {path / 'model.onnx'} and {path / 'preprocess.json'}; onnxruntime agrees with torch on "
+                   f"{chk['inputs']}: max |diff| {chk['max_abs_diff']:.2g} (tolerance {chk['tolerance']:g})")
         return
     if format != "hls4ml":
         raise ConfigError(f"unknown export format {format!r}; known: onnx, hls4ml")
@@ -347,7 +379,7 @@ def _exit_code() -> int:
     """Run the app; the exit status it asks for (typer returns it in non-standalone mode, e.g. 130
     for a KeyboardInterrupt it caught)."""
     try:
-        rv = app(standalone_mode=False)
+        rv = app(standalone_mode=False, prog_name="hepdl")
     except HepdlError as exc:
         typer.secho(f"error: {' '.join(str(exc).split())}", err=True, fg=typer.colors.RED)
         return 2
@@ -355,16 +387,30 @@ def _exit_code() -> int:
         return 130
     except SystemExit as exc:  # Lightning exits 1 on a KeyboardInterrupt it caught
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-    except Exception as exc:  # click usage errors
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            return exc.exit_code
-        if isinstance(exc, click.exceptions.Abort):
+    except Exception as exc:
+        if _is_usage_error(exc):  # an unknown command or option, a missing or malformed value
+            _show_usage_error(exc)
+            return int(getattr(exc, "exit_code", 2))
+        if type(exc).__name__ == "Abort":
             return 1
         raise
     return rv if isinstance(rv, int) else 0
+
+
+def _is_usage_error(exc: BaseException) -> bool:
+    """A click exception, whichever click raised it: typer >= 0.24 bundles its own click, whose
+    exceptions are not ``click.ClickException``; both carry ``exit_code``, ``format_message`` and ``show``."""
+    return all(hasattr(exc, a) for a in ("exit_code", "format_message", "show"))
+
+
+def _show_usage_error(exc: Any) -> None:
+    """One line naming what is wrong and the command, then the usage hint (stderr)."""
+    ctx = getattr(exc, "ctx", None)
+    message = " ".join(str(exc.format_message()).split())
+    where = f" ({ctx.command_path})" if ctx is not None else ""
+    typer.secho(f"error: {message}{where}", err=True, fg=typer.colors.RED)
+    if ctx is not None:
+        typer.echo(f"{' '.join(ctx.get_usage().split())}; try '{ctx.command_path} --help'", err=True)
 
 
 def main() -> None:

@@ -35,6 +35,7 @@ __all__ = [
     "write_toptagging_hdf5",
     "check_labels",
     "MAPPABLE_COLUMNS",
+    "stratified_subset",
 ]
 
 #: Keys a user may map onto ROOT branches: constituents as pt/eta/phi or px/py/pz, each with the
@@ -141,6 +142,20 @@ class JetDataset:
 # --------------------------------------------------------------------------------------------- build
 
 
+def _small_ints(values: Any, column: str, lo: int, hi: int) -> np.ndarray:
+    """``values`` as int8 after checking they are integers in ``[lo, hi]`` (a plain cast would wrap
+    around: label 200 would become -56)."""
+    v = np.asarray(ak.to_numpy(values) if isinstance(values, ak.Array) else values)
+    if v.size == 0:
+        return v.astype(np.int8)
+    with np.errstate(invalid="ignore"):
+        bad = ~np.isfinite(v.astype(np.float64)) | (v != np.round(v)) | (v < lo) | (v > hi)
+    if bad.any():
+        raise DataError(f"column {column!r}: {int(bad.sum())} value(s) are not integers in [{lo}, {hi}] "
+                        f"(e.g. {v[bad][:3].tolist()})")
+    return v.astype(np.int8)
+
+
 def jets_from_cartesian(
     px: ak.Array,
     py: ak.Array,
@@ -173,8 +188,9 @@ def jets_from_cartesian(
     n = len(counts)
     fpx, fpy, fpz, fe = (ak.to_numpy(ak.flatten(a)).astype(np.float64) for a in (px, py, pz, e))
     pt = np.hypot(fpx, fpy)
-    fch = np.zeros(len(fpx), np.int8) if charge is None else ak.to_numpy(ak.flatten(charge)).astype(np.int8)
-    fty = np.full(len(fpx), schema.TYPE_UNKNOWN, np.int8) if ptype is None else ak.to_numpy(ak.flatten(ptype)).astype(np.int8)
+    fch = np.zeros(len(fpx), np.int8) if charge is None else _small_ints(ak.flatten(charge), "charge", -2, 2)
+    fty = (np.full(len(fpx), schema.TYPE_UNKNOWN, np.int8) if ptype is None
+           else _small_ints(ak.flatten(ptype), "type", schema.TYPE_UNKNOWN, 127))
     event = np.repeat(np.arange(n), counts)
     jpx, jpy, jpz, je = (np.bincount(event, weights=a, minlength=n) for a in (fpx, fpy, fpz, fe))
     cons = ak.unflatten(
@@ -192,7 +208,7 @@ def jets_from_cartesian(
             "jet_phi": np.arctan2(jpy, jpx),
             "jet_m": np.sqrt(np.clip(je**2 - jpx**2 - jpy**2 - jpz**2, 0, None)),
             "jet_e": je,
-            "label": (np.zeros(n, np.int8) if label is None else np.asarray(label)).astype(np.int8),
+            "label": np.zeros(n, np.int8) if label is None else _small_ints(np.asarray(label), "label", 0, 127),
             "process": ak.Array([process] * n) if n else ak.Array(np.zeros(0, dtype="U1")),
             "weight": np.ones(n) if weight is None else np.asarray(weight, dtype=np.float64),
         },
@@ -786,6 +802,29 @@ def _read(p: Path, mapping: dict[str, str] | None, tree: str | None, key: str | 
     raise DataError(f"{p}: unknown file type {suffix!r}; expected a dataset directory, .parquet, .h5/.hdf5, .root or .csv")
 
 
+def stratified_subset(labels: np.ndarray, n: int, seed: int = 0) -> np.ndarray:
+    """Sorted indices of ``n`` of the entries with ``labels``, drawn with a seeded generator so that
+    every class keeps its share (largest remainder; each present class keeps at least one entry
+    when ``n`` allows). The first ``n`` rows would not do: a dataset written sample by sample
+    would give one class."""
+    labels = np.asarray(labels)
+    if n >= len(labels):
+        return np.arange(len(labels))
+    classes, counts = np.unique(labels, return_counts=True)
+    share = counts * (n / len(labels))
+    take = np.minimum(np.maximum(np.floor(share).astype(int), 1 if n >= len(classes) else 0), counts)
+    for i in np.argsort(-(share - np.floor(share)), kind="stable"):
+        if take.sum() >= n:
+            break
+        if take[i] < counts[i]:
+            take[i] += 1
+    while take.sum() > n:  # the minimum of one per class overshot
+        take[np.argmax(take)] -= 1
+    rng = np.random.default_rng(seed)
+    picked = [rng.choice(np.flatnonzero(labels == c), size=k, replace=False) for c, k in zip(classes, take, strict=True)]
+    return np.sort(np.concatenate(picked))
+
+
 def open(  # noqa: A001 - the natural name, as in uproot.open
     path: str | Path,
     *,
@@ -814,7 +853,9 @@ def open(  # noqa: A001 - the natural name, as in uproot.open
     tree, key
         TTree name (ROOT) or table key (HDF5) when the file holds several.
     max_jets
-        Read at most this many jets (the first ones).
+        Keep at most this many jets: a seeded subset (:func:`stratified_subset`) in which every
+        class keeps its share, in file order (not the first rows, which for a file written class
+        by class would be one class). The whole file is read first.
     verify
         hepdl dataset directories only: check each part file's SHA-256 against ``dataset.json``
         (the default). The size of each part is always checked; ``False`` skips the hash, which
@@ -834,7 +875,7 @@ def open(  # noqa: A001 - the natural name, as in uproot.open
     if max_jets is not None and (isinstance(max_jets, bool) or not isinstance(max_jets, int | np.integer) or max_jets < 1):
         raise ConfigError(f"max_jets must be a positive integer, got {max_jets!r} (reading {p})")
     try:
-        ds = _read(p, mapping, tree, key, max_jets, verify)
+        ds = _read(p, mapping, tree, key, None, verify)
     except (HepdlError, MemoryError):
         raise
     except Exception as exc:  # the last line of defence: no reader may end in a traceback
@@ -842,7 +883,7 @@ def open(  # noqa: A001 - the natural name, as in uproot.open
     if not isinstance(ds, JetDataset):
         return ds
     if max_jets is not None and len(ds.jets) > max_jets:
-        ds.jets = ds.jets[:max_jets]
+        ds.jets = ds.jets[stratified_subset(ds.labels, max_jets)]
     if not ds.label_names and len(ds.jets):
         ds.label_names = [str(i) for i in range(int(ak.max(ds.jets.label)) + 1)]
     ds.options = {"mapping": dict(sorted(mapping.items())) if mapping else None, "tree": tree, "key": key, "max_jets": max_jets}

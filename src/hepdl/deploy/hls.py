@@ -92,32 +92,33 @@ def convert_hls4ml(model_dir: str | Path, out: str | Path | None = None, *, prec
     n_in = len(pre["columns"])
     tag = re.sub(r"[^0-9a-z]+", "_", precision.lower()).strip("_")
     out = Path(out) if out is not None else model_dir / "export" / "hls4ml" / tag
-    with contextlib.redirect_stdout(io.StringIO()):
+    log = io.StringIO()
+    with contextlib.redirect_stdout(log):
         cfg = hls4ml.utils.config_from_pytorch_model(seq, input_shape=(n_in,), granularity="model",
                                                      default_precision=precision, default_reuse_factor=reuse_factor)
         model = hls4ml.converters.convert_from_pytorch_model(seq, hls_config=cfg, output_dir=str(out), backend=backend,
                                                              io_type=io_type, part=part, clock_period=clock_period)
         try:
             model.compile()
-        except Exception as exc:
-            raise DataError(f"compiling the hls4ml emulation in {out} failed ({exc}); it needs g++ on PATH") from None
+        except Exception as exc:  # hls4ml raises plain exceptions for a failed build
+            import shutil
+
+            if shutil.which("g++") is None:
+                raise DataError(f"compiling the hls4ml emulation in {out} needs g++ on PATH, which has none") from None
+            said = " | ".join(ln.strip() for ln in log.getvalue().splitlines() if "error" in ln.lower())[-600:]
+            raise DataError(f"compiling the hls4ml emulation in {out} failed: {type(exc).__name__}: "
+                            f"{' '.join(str(exc).split())[:300]}{'; compiler: ' + said if said else ''}") from exc
     return model
 
 
 def split_inputs(model_dir: str | Path) -> tuple[np.ndarray, np.ndarray]:
     """The standardised inputs (float32, (B, F)) and labels of the test split the model was evaluated on."""
-    import json
 
-    from hepdl.data import open as open_dataset
-    from hepdl.train.trainer import class_labels, load_trained, model_inputs
+    from hepdl.train.trainer import class_labels, load_trained, model_inputs, trained_dataset
 
     model_dir = Path(model_dir)
-    cfg = json.loads((model_dir / "config.json").read_text())
     _, pre, _ = load_trained(model_dir)
-    try:
-        ds = open_dataset(cfg["dataset"])
-    except DataError as exc:
-        raise DataError(f"the dataset of {model_dir} ({cfg['dataset']}) cannot be read ({exc}); pass inputs explicitly") from None
+    ds = trained_dataset(model_dir)
     idx = np.load(model_dir / "split.npz")["test"]
     x = model_inputs(ds, pre).arrays["features"][idx]
     y = class_labels(ds)[0][idx]

@@ -180,10 +180,14 @@ def build_features(dataset: str | Path | JetDataset, name: str, *, cache_dir: st
     base, js = pq.parent, pq.with_suffix(".json")
     key_hash = base.name
     if pq.exists() and js.exists():
+        import pyarrow
+
         try:
             meta = json.loads(js.read_text())
             df = pd.read_parquet(pq) if meta.get("key") == json.loads(json.dumps(key, default=str)) else None
-        except Exception:  # a damaged cache entry is recomputed below
+        except (OSError, ValueError, pyarrow.ArrowException) as exc:  # what a damaged entry raises (JSON, Parquet)
+            logging.getLogger("hepdl").warning("feature cache entry %s is damaged (%s: %s); recomputing it",
+                                               pq, type(exc).__name__, " ".join(str(exc).split())[:200])
             df = None
         if df is not None and len(df) == len(ds) and np.array_equal(df["label"].to_numpy(), ds.labels):
             return df

@@ -180,7 +180,9 @@ def multiclass_metrics(labels: np.ndarray, probs: np.ndarray, class_names: Seque
 
     Each class is scored one-vs-rest by its own probability: per-class AUC and 1/eps_B at
     eps_S = 0.5 (background: all other classes), each with a bootstrap uncertainty; the macro AUC
-    (mean over classes); the arg-max accuracy; the row-normalised confusion matrix.
+    (mean over classes); the arg-max accuracy; the row-normalised confusion matrix. A class absent
+    from ``labels`` has no one-vs-rest AUC: the macro AUC is then the mean over the classes present,
+    and ``classes_missing`` names the others (empty when all are present).
 
     Parameters
     ----------
@@ -210,6 +212,7 @@ def multiclass_metrics(labels: np.ndarray, probs: np.ndarray, class_names: Seque
         "rej_at_0.5_per_class": per_rej,
         "confusion": confusion_matrix(y, p),
         "class_names": names,
+        "classes_missing": [names[k] for k in range(c) if k not in present],
     }
 
 

@@ -69,7 +69,7 @@ class Classifier(L.LightningModule):
             self._train_sum, self._train_n = 0.0, 0
         loss = self._loss(self(batch), batch["y"], batch.get("w"))
         n = len(batch["y"])
-        self._train_sum += float(loss.detach()) * n
+        self._train_sum += float(loss.detach()) * n  # this rank's share; the history is rank 0's view
         self._train_n += n
         self.log("train_loss", loss, on_step=False, on_epoch=True, batch_size=n)
         return loss
@@ -85,6 +85,9 @@ class Classifier(L.LightningModule):
         y_t = torch.cat([b for _, b, _ in self._val])
         w = None if self._val[0][2] is None else torch.cat([c for _, _, c in self._val])  # type: ignore[misc]
         self._val.clear()
+        if self.trainer.world_size > 1:  # every rank judges the whole validation split (early stopping, best model)
+            logits, y_t = self.all_gather(logits).flatten(0, 1), self.all_gather(y_t).flatten(0, 1)
+            w = None if w is None else self.all_gather(w).flatten(0, 1)
         val_loss = self._loss(logits, y_t, w)
         self.log("val_loss", val_loss, prog_bar=True)
         y = y_t.cpu().numpy()

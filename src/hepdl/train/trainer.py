@@ -26,7 +26,7 @@ from hepdl.models import registry
 from hepdl.train.inputs import EVENT_FEATURE_SET, make_inputs, split_indices
 
 __all__ = ["TrainConfig", "train", "predict", "evaluate", "class_labels", "load_trained", "model_inputs", "score_inputs", "BASELINES",
-           "ams_metrics", "model_dir", "partial_dir", "run_split"]
+           "ams_metrics", "model_dir", "partial_dir", "run_split", "trained_dataset"]
 
 #: Non-torch models known to the trainer, name -> (input kind, paper).
 BASELINES = {
@@ -247,8 +247,15 @@ def train(config: TrainConfig, data: str | Path | JetDataset, out: str | Path, *
         raise ConfigError(f"--resume continues a network's training; {config.model!r} is not a network")
     if kind in ("cut", "bdt"):
         _baseline(config, n_classes)  # its settings are checked here
-    ensure_writable_dir(out.parent)
     work = partial_dir(out)
+    if kind not in ("cut", "bdt") and not _rank_zero():  # a further DDP process, started by Lightning's launcher: trains, writes nothing
+        with _Chatter(progress=False):
+            inputs = make_inputs(ds, kind, split["train"], feature_set=config.feature_set, n_particles=config.n_particles)
+            plan = _plan_torch(config, inputs, n_classes, work, resume)
+            loaders = {k: _loader(inputs, y, split[k], config, k == "train") for k in ("train", "val")}
+            plan.trainer.fit(plan.module, loaders["train"], loaders["val"], ckpt_path=str(resume) if resume else None)
+        return {}
+    ensure_writable_dir(out.parent)
     resuming_here = resume is not None and work.resolve() in resume.resolve().parents
     with _Chatter(progress) as chatter:
         inputs = make_inputs(ds, kind, split["train"], feature_set=config.feature_set, n_particles=config.n_particles)
@@ -425,8 +432,7 @@ def _train_torch(plan: _TorchPlan, inputs: Any, y: np.ndarray, split: dict[str, 
     if not progress:
         trainer.progress_bar_callback.disable()
     atomic_write_json(out / "model_build.json", plan.build)
-    loaders = {k: make_loader(inputs, y, split[k], config.batch_size, shuffle=(k == "train"), seed=config.seed)
-               for k in ("train", "val")}
+    loaders = {k: _loader(inputs, y, split[k], config, k == "train") for k in ("train", "val")}
     t0 = time.perf_counter()
     trainer.fit(module, loaders["train"], loaders["val"], ckpt_path=str(resume) if resume else None)
     if trainer.interrupted:  # Lightning caught a KeyboardInterrupt: the run is not complete
@@ -446,6 +452,22 @@ def _train_torch(plan: _TorchPlan, inputs: Any, y: np.ndarray, split: dict[str, 
     return {"scores": scores.astype(np.float64), "val_scores": val_scores.astype(np.float64), "train_seconds": train_s,
             "inference_jets_per_s": infer, "n_parameters": int(sum(p.numel() for p in net.parameters())),
             "epochs": len(module.history)}
+
+
+def _rank_zero() -> bool:
+    """Whether this process is the one that writes (rank 0 of a DDP training, or the only process).
+
+    Lightning's launcher starts the further ranks as copies of the command with ``LOCAL_RANK`` /
+    ``NODE_RANK`` (or a cluster's ``RANK``) set; they must not touch the run directory."""
+    import os
+
+    return all(int(os.environ.get(k, "0") or 0) == 0 for k in ("RANK", "LOCAL_RANK", "NODE_RANK"))
+
+
+def _loader(inputs: Any, y: np.ndarray, idx: np.ndarray, config: TrainConfig, shuffle: bool) -> Any:
+    from hepdl.train.module import make_loader
+
+    return make_loader(inputs, y, idx, config.batch_size, shuffle=shuffle, seed=config.seed)
 
 
 def _write_history(path: Path, rows: list[dict[str, float]]) -> None:
@@ -689,9 +711,8 @@ def evaluate(run: str | Path, *, n_bootstrap: int | None = None) -> dict[str, di
         results[d.name] = old
     for d in dirs:  # every file checked and recomputed before the first is rewritten
         atomic_write_json(d / "metrics.json", results[d.name])
-    cfg = _json.loads((dirs[0] / "config.json").read_text())
     try:
-        ds = open_dataset(cfg["dataset"], **_reopen_options(cfg.get("dataset_options")))
+        ds = trained_dataset(dirs[0])
         if _is_events(ds):
             from hepdl.report.higgs import make_higgs_report
 
@@ -706,3 +727,20 @@ def evaluate(run: str | Path, *, n_bootstrap: int | None = None) -> dict[str, di
 def _reopen_options(options: dict[str, Any] | None) -> dict[str, Any]:
     """Keyword arguments of :func:`hepdl.data.open` that reopen a dataset as it was trained on."""
     return {k: v for k, v in (options or {}).items() if v is not None}
+
+
+def trained_dataset(model_dir: str | Path) -> Any:
+    """The dataset a model was trained on, reopened with the options it was opened with
+    (``config.json``: ``dataset`` and ``dataset_options``). Raises :class:`DataError` naming it if
+    it cannot be read any more."""
+    import json as _json
+
+    d = Path(model_dir)
+    try:
+        cfg = _json.loads((d / "config.json").read_text())
+    except (OSError, ValueError) as exc:
+        raise DataError(f"{d / 'config.json'} is missing or damaged ({exc})") from None
+    try:
+        return open_dataset(cfg["dataset"], **_reopen_options(cfg.get("dataset_options")))
+    except DataError as exc:
+        raise DataError(f"the dataset of {d} ({cfg['dataset']}) cannot be read: {exc}") from None
