@@ -165,6 +165,10 @@ def train_cmd(
     m = train(cfg, ds, out, resume=resume)
     if not m:  # a further process of a DDP training: rank 0 reports
         return
+    if m.get("objective", "classify") != "classify":
+        figures = [f"{k} {v['value']:.4g} ± {v['error']:.2g}" for k, v in m.items() if isinstance(v, dict) and "value" in v]
+        typer.echo(f"{model} ({m['objective']}): {', '.join(figures)}; written to {out}")
+        return
     if "auc_per_class" in m:
         per = ", ".join(f"{c} {v['value']:.3f}" for c, v in m["auc_per_class"].items())
         typer.echo(f"{model}: accuracy {m['accuracy']['value']:.4f}, macro AUC {m['auc']['value']:.4f} (per class: {per}); "
@@ -179,10 +183,12 @@ def train_cmd(
 @app.command()
 def evaluate(run: Annotated[Path, typer.Argument(help="Run directory (runs/<task>/<timestamp>).")]) -> None:
     """Recompute the test metrics of every model in a run and rewrite its report."""
-    from hepdl.report import model_table, text_table
+    from hepdl.report import model_table, rewrite_report, text_table
     from hepdl.train import evaluate as _evaluate
 
-    typer.echo(text_table(model_table(_evaluate(run))))
+    results = _evaluate(run)
+    rewrite_report(run)
+    typer.echo(text_table(model_table(results)))
 
 
 @app.command()

@@ -78,6 +78,25 @@ class EventDataset:
     def __len__(self) -> int:
         return len(self.labels)
 
+    #: The domain name models declare in their registry entry (``ModelSpec.domains``).
+    domain = "events"
+
+    def check_training(self, model: str, objective: str, names: list[str]) -> None:
+        """What training on events requires beyond the objective's checks: weights, and for a
+        classifier exactly two classes (signal, background)."""
+        self.require_weights(f"training {model!r}")
+        if objective == "classify" and len(names) != 2:
+            raise DataError(f"event dataset {self.path} must have two classes (signal, background), found {names}")
+
+    def task_metrics(self, split: dict[str, np.ndarray], val_scores: np.ndarray, test_scores: np.ndarray, *,
+                     n_bootstrap: int = 100, seed: int = 0) -> dict[str, Any]:
+        """The figure of merit of the Higgs challenge for a classifier's scores: the AMS (threshold
+        chosen on validation, applied to test) and the weighted AUC (:func:`hepdl.metrics.ams.ams_metrics`)."""
+        from hepdl.metrics.ams import ams_metrics
+
+        return ams_metrics(self.labels, self.require_weights("the AMS"), split, val_scores, test_scores,
+                           n_bootstrap=n_bootstrap, seed=seed)
+
     def require_weights(self, what: str = "this") -> np.ndarray:
         """The weights, or a :class:`DataError` naming the file when the data are unweighted."""
         if self.weights is None:
@@ -135,7 +154,7 @@ def open_events(path: str | Path, *, verify: bool = True) -> EventDataset:
     ``verify``: check each part file's SHA-256 against ``dataset.json`` (sizes are always checked);
     see :func:`hepdl.data.dataset.read_parts`.
     """
-    from hepdl.data.dataset import read_metadata, read_parts
+    from hepdl.data.parts import read_metadata, read_parts
 
     path = Path(path)
     meta = read_metadata(path, "hepdl-events", "event")

@@ -22,30 +22,31 @@ import numpy as np
 import hepdl
 from hepdl.data.paths import atomic_write, atomic_write_json
 from hepdl.errors import ConfigError, DataError
+from hepdl.features.inputs import REPRESENTATIONS
 
 __all__ = ["export_onnx", "check_contract", "OnnxModel", "INPUT_NAMES", "OPSET"]
 
-#: ONNX input names per representation, in the order the network takes them.
-INPUT_NAMES: dict[str, tuple[str, ...]] = {"features": ("features",), "image": ("images",), "cloud": ("x", "mask", "p4")}
+#: ONNX input names per representation, in the order the network takes them (the representations' own declaration).
+INPUT_NAMES: dict[str, tuple[str, ...]] = {k: r.inputs for k, r in REPRESENTATIONS.items() if r.inputs != ("frame",)}
 OPSET = 17
 _DTYPES = {1: "float32", 9: "bool", 7: "int64", 11: "float64"}
 
 
 def _wrapped(module: Any) -> Any:
-    """A plain nn.Module: the model's input tensors -> class probabilities."""
+    """A plain nn.Module: the model's input tensors -> the objective's exported output (class
+    probabilities, predictions, anomaly scores)."""
     import torch
     from torch import nn
 
-    class Probabilities(nn.Module):
-        def __init__(self, net: nn.Module, binary: bool) -> None:
+    class Head(nn.Module):
+        def __init__(self, net: nn.Module, objective: Any) -> None:
             super().__init__()
-            self.net, self.binary = net, binary
+            self.net, self.objective = net, objective
 
         def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
-            logits = self.net(*inputs)
-            return torch.sigmoid(logits) if self.binary else torch.softmax(logits, dim=-1)
+            return self.objective.export(self.net(*inputs), inputs)
 
-    return Probabilities(module.net, module.binary).eval()
+    return Head(module.net, module.objective).eval()
 
 
 def _example(pre: dict[str, Any], batch: int = 2) -> tuple[Any, ...]:

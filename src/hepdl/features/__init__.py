@@ -11,6 +11,7 @@ from hepdl.features.clouds import PARTICLE_FEATURES, ParticleCloud, particle_clo
 from hepdl.features.efp import EFPSet, efp, efp_graphs
 from hepdl.features.higgs import challenge_features, derived_features, event_objects, mmc_mass, primitive_features
 from hepdl.features.images import ImageConfig, image_coordinates, jet_images
+from hepdl.features.jet_inputs import jet_inputs  # noqa: F401 - registers the jet domain's input builder
 from hepdl.features.sets import FEATURE_SETS, build_features, compute_feature_set, list_feature_sets
 from hepdl.features.substructure import (
     HLS4ML_FEATURES,

@@ -24,9 +24,12 @@ import numpy as np
 import pandas as pd
 
 from hepdl import schema
+from hepdl.data.events import EventDataset
+from hepdl.errors import ConfigError
+from hepdl.features.inputs import Inputs, check_finite, register_inputs, standardisation, training_weights
 
 __all__ = ["primitive_features", "derived_features", "challenge_features", "dataset_features", "mmc_mass", "event_objects",
-           "OBJECT_FEATURES", "OBJECT_TYPES", "M_TAU"]
+           "OBJECT_FEATURES", "OBJECT_TYPES", "M_TAU", "EVENT_FEATURE_SET", "LOG_COLUMNS", "event_inputs"]
 
 M_TAU = 1.77686
 M_TAU_SQ = M_TAU**2
@@ -357,3 +360,48 @@ def event_objects(data: Any, n_objects: int = 8) -> dict[str, np.ndarray]:
                   np.sin(phi)], axis=-1),
         types, charge[..., None]], axis=-1) * mask[..., None]
     return {"x": x.astype(np.float32), "mask": mask, "p4": p4.astype(np.float32)}
+
+
+#: The feature set of event datasets: the 30 features of the Higgs machine-learning challenge.
+EVENT_FEATURE_SET = "higgs-challenge"
+#: Challenge features a network sees as log(1 + x): momenta, energies and masses (heavy tails).
+LOG_COLUMNS = ("DER_mass_MMC", "DER_mass_transverse_met_lep", "DER_mass_vis", "DER_pt_h", "DER_mass_jet_jet", "DER_pt_tot",
+               "DER_sum_pt", "DER_pt_ratio_lep_tau", "PRI_tau_pt", "PRI_lep_pt", "PRI_met", "PRI_met_sumet",
+               "PRI_jet_leading_pt", "PRI_jet_subleading_pt", "PRI_jet_all_pt")
+
+
+def event_inputs(ds: Any, kind: str, train_idx: np.ndarray, *, n_particles: int = 64, scaling: dict[str, Any] | None = None,
+                 **_: Any) -> Inputs:
+    """Inputs of an event dataset (the event domain's builder for :func:`hepdl.features.inputs.model_inputs`):
+    the 30 challenge features (``features``: log(1 + x) of momenta and masses, standardised on the
+    defined values, -999 -> 0; ``bdt``/``cut``: as they are) or the object lists (``cloud``), with
+    training weights (:func:`hepdl.features.inputs.training_weights`) and the physics weights."""
+    labels = ds.labels
+    sw = training_weights(ds.weights, labels, train_idx) if ds.weights is not None and (labels >= 0).all() else None
+    if kind == "cloud":
+        obj = event_objects(ds, n_objects=max(3, n_particles))
+        return Inputs(kind, obj, labels, {"n_particles": obj["x"].shape[1], "features": list(OBJECT_FEATURES), "events": True},
+                      sample_weight=sw, physics_weight=ds.weights)
+    if kind not in ("features", "bdt", "cut"):
+        raise ConfigError(f"event datasets have the representations features, bdt, cut and cloud (objects), not {kind!r}")
+    df = dataset_features(ds)
+    check_finite(df, f"features of {ds.path}")
+    pre: dict[str, Any] = {"feature_set": EVENT_FEATURE_SET, "columns": list(df.columns), "events": True,
+                           "undefined": schema.UNDEFINED}
+    if kind != "features":
+        return Inputs(kind, {"frame": df}, labels, pre, sample_weight=sw, physics_weight=ds.weights)
+    # heavy-tailed momenta and masses on a log scale, then standardise on the defined values;
+    # undefined (-999) values become 0, the mean
+    x = df.to_numpy(np.float64)
+    undefined = x == schema.UNDEFINED
+    logs = [i for i, c in enumerate(df.columns) if c in LOG_COLUMNS]
+    x[:, logs] = np.where(undefined[:, logs], x[:, logs], np.log1p(np.maximum(x[:, logs], 0.0)))
+    pre["log_columns"] = [df.columns[i] for i in logs]
+    mean, std = standardisation(list(df.columns), np.where(undefined, np.nan, x), train_idx, scaling, str(ds.path))
+    arr = np.where(undefined, 0.0, (x - mean) / std).astype(np.float32)
+    return Inputs(kind, {"features": arr}, labels, {**pre, "mean": mean.tolist(), "std": std.tolist()}, sample_weight=sw, physics_weight=ds.weights)
+
+
+
+
+register_inputs(EventDataset, event_inputs)

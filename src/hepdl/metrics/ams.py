@@ -9,12 +9,13 @@ discovery significance of Cowan et al., arXiv:1007.1727, eq. 97, with b -> b + b
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from hepdl.errors import DataError
 
-__all__ = ["ams", "renormalise_weights", "ams_curve", "best_threshold", "ams_at_threshold", "AMSResult", "B_REG"]
+__all__ = ["ams", "renormalise_weights", "ams_curve", "best_threshold", "ams_at_threshold", "ams_metrics", "AMSResult", "B_REG"]
 
 #: The challenge's regularisation term b_r.
 B_REG = 10.0
@@ -128,3 +129,20 @@ def ams_at_threshold(scores: np.ndarray, labels: np.ndarray, weights: np.ndarray
         idx = rng.integers(0, len(scores), size=(n_bootstrap, len(scores)))
         err = float(np.std(ams(ws[idx].sum(axis=1), wb[idx].sum(axis=1), b_r), ddof=1))
     return AMSResult(value, err, float(threshold), s, b, float(sel.mean()))
+
+
+def ams_metrics(y: np.ndarray, weights: np.ndarray, split: dict[str, np.ndarray], val_scores: np.ndarray,
+                test_scores: np.ndarray, *, n_bootstrap: int = 100, seed: int = 0, b_r: float = 10.0) -> dict[str, Any]:
+    """AMS of a model: the selection threshold maximising the AMS on the validation split, applied to
+    the test split, with a bootstrap error; the weights of each split renormalised to the yields of
+    the whole dataset (:func:`hepdl.metrics.renormalise_weights`). Also the weighted test AUC."""
+    from hepdl.metrics import auc
+
+    totals = {c: float(weights[y == c].sum()) for c in (0, 1)}
+    wv = renormalise_weights(weights[split["val"]], y[split["val"]], totals)
+    wt = renormalise_weights(weights[split["test"]], y[split["test"]], totals)
+    thr, val_ams = best_threshold(val_scores, y[split["val"]], wv, b_r)
+    res = ams_at_threshold(test_scores, y[split["test"]], wt, thr, b_r=b_r, n_bootstrap=max(n_bootstrap, 2), seed=seed)
+    return {"ams": {"value": res.value, "error": res.error}, "ams_threshold": thr, "ams_val": val_ams,
+            "ams_selected_fraction": res.fraction, "ams_s": res.s, "ams_b": res.b,
+            "auc_weighted": auc(y[split["test"]], test_scores, wt)}

@@ -1,10 +1,10 @@
-"""The model zoo, by name: ``hepdl.models.get("particlenet", preset="small", n_features=13)``.
-
-Cut-based and BDT baselines join the registry with the trainer; here are the torch models.
+"""The model zoo, by name: ``hepdl.models.get("particlenet", preset="small", n_features=13)``, the
+physicist's baselines (cuts, the BDT) in the same registry: ``hepdl.models.get("bdt")``.
 """
 
 from __future__ import annotations
 
+from hepdl.models.baselines import BDT, AMSCuts, MassTau32Cut, VariableCut
 from hepdl.models.deepsets import EFN, PFN
 from hepdl.models.dense import CNN, DNN
 from hepdl.models.lbn import LBN
@@ -13,10 +13,12 @@ from hepdl.models.particlenet import ParticleNet
 from hepdl.models.registry import MODELS, ModelSpec, get, list_models, register, spec
 
 __all__ = ["CNN", "DNN", "EFN", "LBN", "MODELS", "ModelSpec", "PFN", "ParticleNet", "ParticleTransformer",
-           "get", "list_models", "register", "spec"]
+           "get", "list_models", "register", "spec"]  # the baselines: hepdl.models.baselines
 
 register(ModelSpec("dnn", DNN, "features", "arXiv:1804.06913 / arXiv:1902.09914",
-                   {"paper": {"hidden": (64, 32, 32)}, "small": {"hidden": (32, 32)}}))
+                   {"paper": {"hidden": (64, 32, 32)}, "small": {"hidden": (32, 32)}}, objectives=("classify", "regress")))
+register(ModelSpec("ae", DNN, "features", "arXiv:1808.08979 (a dense autoencoder on observables)",
+                   {"paper": {"hidden": (64, 32, 8, 32, 64)}, "small": {"hidden": (32, 4, 32)}}, objectives=("reconstruct",)))
 register(ModelSpec("cnn", CNN, "image", "arXiv:1701.08784",
                    {"paper": {"filters": 8, "dense": (64, 64, 64)}, "small": {"filters": 4, "dense": (32,)}}))
 register(ModelSpec("pfn", PFN, "cloud", "arXiv:1810.05165",
@@ -33,3 +35,11 @@ register(ModelSpec("part", ParticleTransformer, "cloud", "arXiv:2202.03772",
                                            "n_class_blocks": 1, "ffn": 64}}))
 register(ModelSpec("lbn", LBN, "cloud", "arXiv:1812.09722",
                    {"paper": {}, "small": {"n_particles": 20, "n_combinations": 12, "hidden": (64, 64)}}))
+
+# the physicist's baselines: one fit/score interface (hepdl.models.baselines)
+_NONE: dict[str, dict[str, object]] = {"paper": {}, "small": {}}
+register(ModelSpec("mass-cut", VariableCut, "cut", "arXiv:1902.09914", {"paper": {"variable": "mass_sd"}, "small": {"variable": "mass_sd"}},
+                   domains=("jets",)))
+register(ModelSpec("tau32-cut", MassTau32Cut, "cut", "arXiv:1011.2268", _NONE, domains=("jets",)))
+register(ModelSpec("bdt", BDT, "bdt", "arXiv:1902.09914", _NONE))
+register(ModelSpec("ams-cuts", AMSCuts, "cut", "arXiv:1501.04943 (JMLR W&CP 42 (2015) 19)", _NONE, domains=("events",)))

@@ -1,13 +1,15 @@
 """The physicist's baselines: single-variable cuts, a 2-D mass-window + tau32 cut, and a BDT.
 
-All follow one small interface: ``fit(X, y, X_val=None, y_val=None)`` on a pandas DataFrame of
-observables (``hepdl.features`` sets), ``score(X)`` (higher = more signal-like; a ROC scans the
-cut on it), ``save(path)`` and ``load(path)``.
+All follow one small interface, which the trainer uses: ``fit_split(train, val)`` on two
+:class:`FitData` (a pandas DataFrame of observables from a ``hepdl.features`` set, labels, training
+weights, physics weights), ``score(X)`` (higher = more signal-like; a ROC scans the cut on it),
+``n_parameters()``, ``save(path)`` and ``load(path)``. Each also keeps its natural ``fit``.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +19,19 @@ import pandas as pd
 from hepdl.errors import ConfigError, DataError
 from hepdl.metrics import auc, background_rejection
 
-__all__ = ["VariableCut", "MassTau32Cut", "BDT", "AMSCuts"]
+__all__ = ["VariableCut", "MassTau32Cut", "BDT", "AMSCuts", "FitData"]
+
+
+@dataclass
+class FitData:
+    """One split as a baseline sees it: observables ``X`` (DataFrame), labels ``y`` (n,), training
+    weights ``w`` (n,) or None, and physics weights ``w_phys`` (n,; e.g. expected events, scaled so
+    that each class sums to its total over the whole dataset) or None for unweighted data."""
+
+    X: pd.DataFrame
+    y: np.ndarray
+    w: np.ndarray | None = None
+    w_phys: np.ndarray | None = None
 
 
 def _column(X: pd.DataFrame, name: str) -> np.ndarray:
@@ -52,6 +66,12 @@ class VariableCut:
                 best = (a, mode, float(c))
         _, self.mode, self.centre = best
         return self
+
+    def fit_split(self, train: FitData, val: FitData) -> VariableCut:
+        return self.fit(train.X, train.y)
+
+    def n_parameters(self) -> int:
+        return 2
 
     def score(self, X: pd.DataFrame) -> np.ndarray:
         return self._score(_column(X, self.variable), self.mode, self.centre)
@@ -99,6 +119,12 @@ class MassTau32Cut:
                     best = (r, (float(lo), float(hi)))
         self.window = best[1]
         return self
+
+    def fit_split(self, train: FitData, val: FitData) -> MassTau32Cut:
+        return self.fit(train.X, train.y)
+
+    def n_parameters(self) -> int:
+        return 3
 
     def score(self, X: pd.DataFrame) -> np.ndarray:
         return self._score(_column(X, self.mass), _column(X, self.tau32), *self.window)
@@ -150,6 +176,13 @@ class BDT:
                                  early_stopping_rounds=stop, verbose_eval=False)
         self.best_iteration = getattr(self.booster, "best_iteration", None) if stop else None
         return self
+
+    def fit_split(self, train: FitData, val: FitData) -> BDT:
+        return self.fit(train.X, train.y, val.X, val.y, w=train.w, w_val=val.w)
+
+    def n_parameters(self) -> int:
+        """Number of trees (one per boosting round and class)."""
+        return int(len(self.booster.get_dump())) if self.booster is not None else 0
 
     def score(self, X: pd.DataFrame) -> np.ndarray:
         import xgboost as xgb
@@ -222,6 +255,15 @@ class AMSCuts:
         if int(np.sum(ok & (y == 0))) < self.min_background_events:
             return -1.0
         return float(ams(w[ok & (y == 1)].sum(), w[ok & (y == 0)].sum(), self.b_r))
+
+    def fit_split(self, train: FitData, val: FitData) -> AMSCuts:
+        """The cuts maximise the AMS of the validation split with its physics weights."""
+        if val.w_phys is None:
+            raise ConfigError("the cut-based AMS selection needs weighted events (expected events per event)")
+        return self.fit(val.X, val.y, val.w_phys)
+
+    def n_parameters(self) -> int:
+        return 2 * len(self.cuts)
 
     def fit(self, X: pd.DataFrame, y: np.ndarray, w: np.ndarray) -> AMSCuts:
         missing = [v for v, _ in self.CUTS if v not in X.columns]

@@ -1,8 +1,12 @@
-"""Registry of models by name: ``hepdl.models.get("part", **config)``.
+"""Registry of every model by name, the physicist's baselines included: ``hepdl.models.get("part", **config)``,
+``hepdl.models.get("bdt")``.
 
-Each entry knows its input representation (``features``: a vector of observables; ``image``: jet
-images; ``cloud``: padded particles with a mask and four-momenta) and its configurations: the
-``paper`` one (the published hyper-parameters) and a ``small`` one for a CPU.
+Each entry declares, once, what the rest of hepdl reads: its input representation (``features``: a
+vector of observables; ``image``: jet images; ``cloud``: padded particles with a mask and
+four-momenta; ``bdt``/``cut``: a table of observables), the objectives it can be trained for
+(the first is its default), the domains it applies to (None: any), and its configurations: the
+``paper`` one (the published hyper-parameters) and a ``small`` one for a CPU. Torch models are
+torch ``nn.Module`` objects; the others follow the baseline interface of :mod:`hepdl.models.baselines`.
 """
 
 from __future__ import annotations
@@ -28,6 +32,22 @@ class ModelSpec:
     input_kind: str
     paper: str
     configs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    objectives: tuple[str, ...] = ("classify",)
+    domains: tuple[str, ...] | None = None
+
+    @property
+    def is_torch(self) -> bool:
+        """Whether the model is a network trained with Lightning (else a baseline with ``fit``/``score``)."""
+        return self.input_kind not in ("bdt", "cut")
+
+    def accepts(self, sizes: dict[str, Any]) -> dict[str, Any]:
+        """The entries of ``sizes`` (settings implied by the data, e.g. ``n_inputs``) the model's constructor takes."""
+        import inspect
+
+        params = inspect.signature(self.build).parameters
+        if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+            return dict(sizes)
+        return {k: v for k, v in sizes.items() if k in params}
 
 
 MODELS: Registry[ModelSpec] = Registry("model")

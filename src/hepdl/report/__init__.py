@@ -15,7 +15,7 @@ import numpy as np
 
 from hepdl.data.paths import atomic_write
 
-__all__ = ["model_table", "make_report", "text_table", "FIGURES", "MULTICLASS_FIGURES"]
+__all__ = ["model_table", "make_report", "rewrite_report", "text_table", "FIGURES", "MULTICLASS_FIGURES"]
 
 #: Figures of a two-class run.
 FIGURES = ("roc", "scores", "mass_sculpting", "training", "images", "jet_display")
@@ -97,10 +97,13 @@ def make_report(run_dir: str | Path, jets: Any | None = None, labels: np.ndarray
         The dataset's jets and labels (for the mass-sculpting plot, average images and a jet display);
         figures that need them are skipped without.
     label_names
-        Class names by label (default: from the models' ``config.json``).
+        Class names by label (default: the ``class_names`` of the models' ``config.json``). A two-class
+        run calls its lower label the background and its higher label the signal, by these names
+        (``qcd`` and ``top`` for top tagging, ``w`` and ``z`` for W against Z, ...).
 
-    Two-class runs get ROC curves (1/eps_B vs eps_S), score distributions and QCD mass sculpting;
-    multi-class runs get one-vs-rest ROC curves per class, confusion matrices and the jet mass per class.
+    Two-class runs get ROC curves (1/eps_B vs eps_S), score distributions and the mass sculpting of
+    the background; multi-class runs get one-vs-rest ROC curves per class, confusion matrices and the
+    jet mass per class.
     """
     from hepdl.metrics import roc_curve
 
@@ -114,13 +117,16 @@ def make_report(run_dir: str | Path, jets: Any | None = None, labels: np.ndarray
     made: list[str] = []
     if any(np.asarray(s["scores"]).ndim == 2 for s in scores.values()):
         if label_names is None:
-            cfg = json.loads((models[0] / "config.json").read_text()) if (models[0] / "config.json").exists() else {}
-            label_names = cfg.get("class_names")
+            label_names = _run_class_names(models)
         made += _multiclass_figures(plt, plots, metrics, scores, label_names)
         made += _training_figure(plt, plots, models)
         if jets is not None and labels is not None:
             made += _class_figures(plt, plots, jets, labels, label_names)
         return _write_page(run, made, metrics, title)
+
+    (bkg_label, sig_label), (bkg_name, sig_name) = _two_classes(models, labels, label_names)
+    if labels is not None and len(np.unique(labels)) != 2:
+        jets = labels = None  # not the two classes the models separate: no per-class jet figures
 
     # ROC: 1/eps_B against eps_S on a log axis
     fig, ax = plt.subplots(figsize=(8, 6))
@@ -143,7 +149,7 @@ def make_report(run_dir: str | Path, jets: Any | None = None, labels: np.ndarray
     for ax, name in zip(axes, metrics, strict=True):
         s = scores[name]
         bins = np.linspace(np.min(s["scores"]), np.max(s["scores"]) + 1e-9, 30)
-        for lab, txt in ((0, "background"), (1, "signal")):
+        for lab, txt in ((0, f"{bkg_name} (background)"), (1, f"{sig_name} (signal)")):
             ax.hist(s["scores"][s["labels"] == lab], bins=bins, histtype="step", density=True, label=txt, lw=1.5)
         ax.set_title(name, fontsize=11)
         ax.set_xlabel("score", fontsize=10)
@@ -160,13 +166,13 @@ def make_report(run_dir: str | Path, jets: Any | None = None, labels: np.ndarray
 
         from hepdl.features import jet_images, soft_drop
 
-        # mass sculpting: QCD jet mass before and after a cut at eps_S = 0.5 for each model
+        # mass sculpting: background jet mass before and after a cut at eps_S = 0.5 for each model
         fig, ax = plt.subplots(figsize=(8, 6))
         idx_any = scores[next(iter(scores))]["index"]
         mass = ak.to_numpy(jets.jet_m)
         bins = np.linspace(0, 300, 31)
-        qcd_all = mass[idx_any][scores[next(iter(scores))]["labels"] == 0]
-        ax.hist(qcd_all, bins=bins, histtype="stepfilled", alpha=0.3, color="grey", density=True, label="QCD, no cut")
+        bkg_all = mass[idx_any][scores[next(iter(scores))]["labels"] == 0]
+        ax.hist(bkg_all, bins=bins, histtype="stepfilled", alpha=0.3, color="grey", density=True, label=f"{bkg_name}, no cut")
         for name, s in scores.items():
             sig = s["scores"][s["labels"] == 1]
             cut = np.quantile(sig, 0.5)
@@ -174,7 +180,7 @@ def make_report(run_dir: str | Path, jets: Any | None = None, labels: np.ndarray
             if sel.sum() > 1:
                 ax.hist(mass[s["index"][sel]], bins=bins, histtype="step", density=True, lw=1.5, label=f"{name} ($\\epsilon_S$=0.5)")
         ax.set_xlabel("jet mass [GeV]")
-        ax.set_ylabel("normalised QCD jets")
+        ax.set_ylabel(f"normalised {bkg_name} jets")
         ax.legend(fontsize=9)
         fig.savefig(plots / "mass_sculpting.png", dpi=110, bbox_inches="tight")
         plt.close(fig)
@@ -183,7 +189,7 @@ def make_report(run_dir: str | Path, jets: Any | None = None, labels: np.ndarray
         # average images
         imgs = jet_images(jets)
         fig, axes = plt.subplots(1, 2, figsize=(10, 4.5))
-        for ax, lab, txt in ((axes[0], 1, "top"), (axes[1], 0, "QCD")):
+        for ax, lab, txt in ((axes[0], sig_label, sig_name), (axes[1], bkg_label, bkg_name)):
             avg = imgs[labels == lab].mean(axis=0)[0]
             ax.imshow(np.log10(avg.T + 1e-6), origin="lower", extent=(-0.8, 0.8, -0.8, 0.8), cmap="viridis", vmin=-5)
             ax.set_title(f"average {txt} jet (log$_{{10}}$ p$_T$ fraction)", fontsize=11)
@@ -195,7 +201,7 @@ def make_report(run_dir: str | Path, jets: Any | None = None, labels: np.ndarray
         made.append("images")
 
         # one jet in eta-phi, marker area ~ pT, colour by type
-        i = int(np.nonzero(labels == 1)[0][0])
+        i = int(np.nonzero(labels == sig_label)[0][0])
         c = jets.constituents[i]
         eta, phi, pt, ptype = (ak.to_numpy(c[f]) for f in ("eta", "phi", "pt", "type"))
         dphi = (phi - float(jets.jet_phi[i]) + np.pi) % (2 * np.pi) - np.pi
@@ -205,7 +211,7 @@ def make_report(run_dir: str | Path, jets: Any | None = None, labels: np.ndarray
             sel = ptype == t
             ax.scatter(eta[sel] - float(jets.jet_eta[i]), dphi[sel], s=4 + 300 * pt[sel] / pt.max(), alpha=0.7, label=names.get(int(t), str(t)))
         sd = soft_drop(jets[i : i + 1])
-        ax.set_title(f"top jet: $p_T$={float(jets.jet_pt[i]):.0f} GeV, m={float(jets.jet_m[i]):.0f} GeV, "
+        ax.set_title(f"{sig_name} jet: $p_T$={float(jets.jet_pt[i]):.0f} GeV, m={float(jets.jet_m[i]):.0f} GeV, "
                      f"$m_{{SD}}$={sd['mass'][0]:.0f} GeV", fontsize=10)
         ax.set_xlabel(r"$\Delta\eta$")
         ax.set_ylabel(r"$\Delta\phi$")
@@ -216,7 +222,32 @@ def make_report(run_dir: str | Path, jets: Any | None = None, labels: np.ndarray
         plt.close(fig)
         made.append("jet_display")
 
-    return _write_page(run, made, metrics, title)
+    return _write_page(run, made, metrics, title, f"signal: {sig_name}; background: {bkg_name}")
+
+
+def _run_class_names(models: list[Path]) -> list[str] | None:
+    """The ``class_names`` of the first model's ``config.json`` that has them (ensembles have none)."""
+    for p in models:
+        cfg = p / "config.json"
+        if cfg.exists():
+            names = json.loads(cfg.read_text()).get("class_names")
+            if names:
+                return [str(n) for n in names]
+    return None
+
+
+def _two_classes(models: list[Path], labels: np.ndarray | None,
+                 label_names: list[str] | None) -> tuple[tuple[int, int], tuple[str, str]]:
+    """The dataset labels of the background and the signal (the lower and the higher of the two labels
+    present) and their names: ``label_names`` by label, else the run's ``config.json`` class names."""
+    present = [int(c) for c in np.unique(labels)] if labels is not None else []
+    if len(present) != 2:
+        present = [0, 1]
+    if label_names and all(0 <= c < len(label_names) for c in present):
+        names = [str(label_names[c]) for c in present]
+    else:
+        names = _run_class_names(models) or ["background", "signal"]
+    return (present[0], present[1]), (names[0], names[1])
 
 
 def _training_figure(plt: Any, plots: Path, models: list[Path]) -> list[str]:
@@ -256,15 +287,16 @@ def _html_table(rows: list[list[str]]) -> str:
         "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in rows[1:]) + "</table>"
 
 
-def _write_page(run: Path, made: list[str], metrics: dict[str, dict[str, Any]], title: str) -> Path:
+def _write_page(run: Path, made: list[str], metrics: dict[str, dict[str, Any]], title: str, classes: str = "") -> Path:
     rows = model_table(metrics)
-    table_html = _html_table(rows)
+    table_html = (f"<p>{html.escape(classes)}</p>" if classes else "") + _html_table(rows)
     figs = "".join(f'<h2>{name.replace("_", " ")}</h2><img src="plots/{name}.png" style="max-width:900px">' for name in made)
     page = f"""<!doctype html><html><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <style>body{{font-family:sans-serif;margin:2em}} table{{border-collapse:collapse}} td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right}}</style>
 </head><body><h1>{html.escape(title)}</h1>{table_html}{figs}</body></html>"""
     atomic_write(run / "report.html", lambda tmp: tmp.write_text(page))
-    atomic_write(run / "table.txt", lambda tmp: tmp.write_text(text_table(rows) + "\n"))
+    text = (classes + "\n\n" if classes else "") + text_table(rows) + "\n"
+    atomic_write(run / "table.txt", lambda tmp: tmp.write_text(text))
     return run / "report.html"
 
 
@@ -351,3 +383,23 @@ def _class_figures(plt: Any, plots: Path, jets: Any, labels: np.ndarray, names: 
     fig.savefig(plots / "images.png", dpi=90)
     plt.close(fig)
     return ["mass_per_class", "images"]
+
+
+def rewrite_report(run_dir: str | Path) -> Path:
+    """Rewrite a run's report from its stored outputs, with the figures its dataset allows: the
+    H -> tau tau page for event datasets, the jet page otherwise (without the dataset's figures when
+    it cannot be read any more)."""
+    from hepdl.data.events import EventDataset
+    from hepdl.errors import DataError
+    from hepdl.train.trainer import _model_dirs, trained_dataset
+
+    run = Path(run_dir)
+    try:
+        ds = trained_dataset(_model_dirs(run)[0])
+    except DataError:
+        return make_report(run)
+    if isinstance(ds, EventDataset):
+        from hepdl.report.higgs import make_higgs_report
+
+        return make_higgs_report(run, ds)
+    return make_report(run, ds.jets, ds.labels)

@@ -1,4 +1,4 @@
-"""The LightningModule shared by every torch model, and data loaders for each representation."""
+"""The LightningModule shared by every torch model, and data loaders for every representation."""
 
 from __future__ import annotations
 
@@ -11,9 +11,7 @@ from lightning.pytorch.callbacks import TQDMProgressBar
 from lightning.pytorch.callbacks.progress.tqdm_progress import Tqdm
 from torch import nn
 
-from hepdl.metrics import auc
-
-__all__ = ["Classifier", "EpochSampler", "OneBar", "epoch_seed", "make_loader"]
+__all__ = ["TrainModule", "Classifier", "EpochSampler", "OneBar", "epoch_seed", "make_loader"]
 
 
 def epoch_seed(seed: int, epoch: int) -> int:
@@ -23,51 +21,60 @@ def epoch_seed(seed: int, epoch: int) -> int:
     return int(np.random.SeedSequence([seed, epoch]).generate_state(1)[0])
 
 
-class Classifier(L.LightningModule):
-    """Classification with AdamW and a cosine schedule: BCE on one logit for two classes, cross-entropy
-    on C logits for C > 2 classes.
+class TrainModule(L.LightningModule):
+    """The LightningModule of every torch model: AdamW with a cosine schedule around a network and an
+    objective (:mod:`hepdl.train.objectives`), which owns the loss, the outputs and the validation
+    figures. The network takes the representation's input tensors in order (``input_names``).
 
-    ``history`` holds one row per epoch (train and validation loss, validation AUC or accuracy,
-    learning rate) and travels in every checkpoint, so a resumed training keeps its earlier epochs.
+    ``history`` holds one row per epoch (train and validation loss, the objective's validation
+    figures, learning rate) and travels in every checkpoint, so a resumed training keeps its earlier epochs.
     """
 
     def __init__(self, net: nn.Module, kind: str, model_name: str, lr: float = 1e-3, weight_decay: float = 1e-2,
-                 epochs: int = 10, n_classes: int = 2, seed: int = 0) -> None:
+                 epochs: int = 10, seed: int = 0, objective: str = "classify", objective_config: dict[str, Any] | None = None,
+                 input_names: tuple[str, ...] | list[str] = ()) -> None:
         super().__init__()
+        from hepdl.train.objectives import get_objective
+
         self.net = net
         self.save_hyperparameters(ignore=["net"])
-        self.binary = n_classes == 2
-        self.loss: nn.Module = nn.BCEWithLogitsLoss(reduction="none") if self.binary else nn.CrossEntropyLoss(reduction="none")
-        self._val: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]] = []
+        self.objective = get_objective(objective, **(objective_config or {}))
+        self.input_names = tuple(input_names)
+        self._val: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, torch.Tensor]] = []
         self._train_sum, self._train_n = 0.0, 0
         self.history: list[dict[str, float]] = []
 
-    def _loss(self, logits: torch.Tensor, y: torch.Tensor, w: torch.Tensor | None = None) -> torch.Tensor:
-        """Mean loss, weighted by the per-event training weights ``w`` when given (event datasets)."""
-        per = self.loss(logits[:, 0], y.float()) if self.binary else self.loss(logits, y.long())
+    @property
+    def binary(self) -> bool:
+        return bool(getattr(self.objective, "binary", False))
+
+    def _inputs(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, ...]:
+        return tuple(batch[n] for n in self.input_names)
+
+    def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        return self.net(*self._inputs(batch))
+
+    def _loss(self, per: torch.Tensor, w: torch.Tensor | None) -> torch.Tensor:
+        """Mean of the per-event loss, weighted by the training weights ``w`` when given."""
         if w is None:
             return per.mean()
         w = w.to(per.dtype)
         return (per * w).sum() / w.sum().clamp_min(1e-12)
 
     def probabilities(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        """Class probabilities: (B,) signal probability for two classes, (B, C) softmax otherwise."""
-        logits = self(batch)
-        return torch.sigmoid(logits[:, 0]) if self.binary else torch.softmax(logits, dim=-1)
+        """The objective's output (class probabilities, predictions or anomaly scores) of a batch."""
+        return self.outputs(batch)
 
-    def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        kind = self.hparams["kind"]
-        if kind == "features":
-            return self.net(batch["features"])
-        if kind == "image":
-            return self.net(batch["images"])
-        return self.net(batch["x"], batch["mask"], batch["p4"])
+    def outputs(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        inputs = self._inputs(batch)
+        return self.objective.output(self.net(*inputs), inputs)
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         if batch_idx == 0:  # here, not in on_train_epoch_start, which Lightning skips on a resumed epoch
             torch.manual_seed(epoch_seed(int(self.hparams.get("seed", 0)), int(self.current_epoch)))
             self._train_sum, self._train_n = 0.0, 0
-        loss = self._loss(self(batch), batch["y"], batch.get("w"))
+        inputs = self._inputs(batch)
+        loss = self._loss(self.objective.per_event_loss(self.net(*inputs), batch["y"], inputs), batch.get("w"))
         n = len(batch["y"])
         self._train_sum += float(loss.detach()) * n  # this rank's share; the history is rank 0's view
         self._train_n += n
@@ -75,31 +82,31 @@ class Classifier(L.LightningModule):
         return loss
 
     def validation_step(self, batch: dict[str, torch.Tensor], _: int) -> None:
+        inputs = self._inputs(batch)
+        out = self.net(*inputs)
         w = batch.get("w")
-        self._val.append((self(batch).detach(), batch["y"], None if w is None else w.detach()))
+        per = self.objective.per_event_loss(out, batch["y"], inputs)
+        self._val.append((self.objective.record(out, inputs).detach(), batch["y"], None if w is None else w.detach(), per.detach()))
 
     def on_validation_epoch_end(self) -> None:
         if not self._val:
             return
-        logits = torch.cat([a for a, _, _ in self._val]).float()
-        y_t = torch.cat([b for _, b, _ in self._val])
-        w = None if self._val[0][2] is None else torch.cat([c for _, _, c in self._val])  # type: ignore[misc]
+        records = torch.cat([a for a, _, _, _ in self._val]).float()
+        y = torch.cat([b for _, b, _, _ in self._val])
+        w = None if self._val[0][2] is None else torch.cat([c for _, _, c, _ in self._val])  # type: ignore[misc]
+        per = torch.cat([d for _, _, _, d in self._val])
         self._val.clear()
         if self.trainer.world_size > 1:  # every rank judges the whole validation split (early stopping, best model)
-            logits, y_t = self.all_gather(logits).flatten(0, 1), self.all_gather(y_t).flatten(0, 1)
+            records, y, per = (self.all_gather(t).flatten(0, 1) for t in (records, y, per))
             w = None if w is None else self.all_gather(w).flatten(0, 1)
-        val_loss = self._loss(logits, y_t, w)
+        val_loss = self._loss(per, w)
         self.log("val_loss", val_loss, prog_bar=True)
-        y = y_t.cpu().numpy()
         row: dict[str, float] = {"epoch": int(self.current_epoch),
                                  "train_loss": self._train_sum / self._train_n if self._train_n else float("nan"),
                                  "val_loss": float(val_loss)}
-        if not self.binary:
-            row["val_acc"] = float((logits.argmax(-1).cpu().numpy() == y).mean())
-            self.log("val_acc", row["val_acc"], prog_bar=True)
-        elif 0 < y.sum() < len(y):
-            row["val_auc"] = auc(y, logits[:, 0].cpu().numpy())
-            self.log("val_auc", row["val_auc"], prog_bar=True)
+        for k, v in self.objective.figures(records, y).items():
+            row[k] = v
+            self.log(k, v, prog_bar=True)
         if self.trainer.sanity_checking:
             return
         opts = self.trainer.optimizers
@@ -116,6 +123,10 @@ class Classifier(L.LightningModule):
         opt = torch.optim.AdamW(self.parameters(), lr=self.hparams["lr"], weight_decay=self.hparams["weight_decay"])
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(self.hparams["epochs"], 1))
         return {"optimizer": opt, "lr_scheduler": sched}
+
+
+#: The former name of :class:`TrainModule`, when classification was its only objective.
+Classifier = TrainModule
 
 
 class OneBar(TQDMProgressBar):
@@ -160,11 +171,12 @@ class _Dict(torch.utils.data.Dataset):
 
 
 def make_loader(inputs: Any, y: np.ndarray, idx: np.ndarray, batch_size: int, shuffle: bool, seed: int = 0) -> torch.utils.data.DataLoader:
-    """A DataLoader of dicts (the representation's arrays plus ``y``, and ``w`` when the inputs carry
-    training weights) over the jets or events ``idx``."""
+    """A DataLoader of dicts (the representation's arrays plus ``y``: int64 labels or float32 targets,
+    and ``w`` when the inputs carry training weights) over the entries ``idx``."""
     arrays = inputs.take(idx)
     tensors = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in arrays.items()}
-    tensors["y"] = torch.from_numpy(y[idx].astype(np.int64))
+    yy = y[idx]
+    tensors["y"] = torch.from_numpy(yy.astype(np.int64) if np.issubdtype(yy.dtype, np.integer) else yy.astype(np.float32))
     if getattr(inputs, "sample_weight", None) is not None:
         tensors["w"] = torch.from_numpy(inputs.sample_weight[idx].astype(np.float32))
     data = _Dict(tensors)

@@ -1,10 +1,19 @@
-"""One trainer for every model: Lightning for the torch models, the same entry point for the BDT and
-the cut baselines. Every run writes the same outputs into its directory:
+"""One trainer for every model and objective: Lightning for the torch models, the same entry point for
+the BDT and the cut baselines. It composes what it is given and never asks which domain it holds:
 
-``config.json`` (resolved settings), ``split.npz`` (jet indices of train/val/test), ``preprocess.json``
-(input names, order, scaling), the model (``model.ckpt`` / ``model.json``), ``history.csv`` (per-epoch
-metrics, torch models), ``scores.npz`` (test scores) and ``metrics.json`` (test metrics with
-bootstrap uncertainties, training time, inference jets/s, number of parameters).
+- the **model spec** (:mod:`hepdl.models.registry`) says which representation the model eats, which
+  objectives it can be trained for and which domains it applies to;
+- the **objective** (:mod:`hepdl.train.objectives`) says what is learnt (labels, targets, or the
+  input itself), on which entries, with which loss, what is output and which metrics are reported;
+- the **dataset's domain** builds the model inputs (:func:`hepdl.features.inputs.model_inputs`)
+  and may add its own checks (``check_training``), split (``predefined_split``) and task metrics
+  (``task_metrics``, e.g. the AMS of weighted collisions).
+
+Every run writes the same outputs into its directory: ``config.json`` (resolved settings),
+``split.npz`` (indices of train/val/test), ``preprocess.json`` (input names, order, scaling), the
+model (``model.ckpt`` and ``last.ckpt`` / ``model.json``), ``history.csv`` (per-epoch figures, torch
+models), ``scores.npz`` (test and validation outputs) and ``metrics.json`` (test metrics with
+bootstrap uncertainties, training time, inference rate, number of parameters).
 """
 
 from __future__ import annotations
@@ -16,33 +25,30 @@ from typing import Any
 
 import numpy as np
 
-from hepdl.data.dataset import JetDataset
 from hepdl.data.dataset import open as open_dataset
 from hepdl.data.paths import atomic_write, atomic_write_json, ensure_writable_dir, replace_dir
-from hepdl.errors import ConfigError, DataError, UnknownNameError
-from hepdl.features import list_feature_sets
-from hepdl.metrics import Measurement, classifier_metrics, multiclass_metrics
+from hepdl.errors import ConfigError, DataError
+from hepdl.features.inputs import REPRESENTATIONS
+from hepdl.metrics.ams import ams_metrics
 from hepdl.models import registry
-from hepdl.train.inputs import EVENT_FEATURE_SET, make_inputs, split_indices
+from hepdl.train.inputs import make_inputs, split_indices
+from hepdl.train.objectives import Objective, Targets, get_objective
 
 __all__ = ["TrainConfig", "train", "predict", "evaluate", "class_labels", "load_trained", "model_inputs", "score_inputs", "BASELINES",
            "ams_metrics", "model_dir", "partial_dir", "run_split", "trained_dataset"]
 
-#: Non-torch models known to the trainer, name -> (input kind, paper).
-BASELINES = {
-    "mass-cut": ("cut", "arXiv:1902.09914"),
-    "tau32-cut": ("cut", "arXiv:1011.2268"),
-    "bdt": ("bdt", "arXiv:1902.09914"),
-    "ams-cuts": ("cut", "JMLR W&CP 42 (2015) 19; arXiv:1501.04943"),
-}
-#: Baselines that need an event dataset with weights.
-EVENT_BASELINES = ("ams-cuts",)
+#: The models that are not networks (cuts, the BDT), name -> (representation, paper): read from the registry.
+BASELINES = {n: (s.input_kind, s.paper) for n, s in sorted(registry.MODELS.items()) if not s.is_torch}
 MIN_JETS_PER_SPLIT = 4
 
 
 @dataclass
 class TrainConfig:
-    """Training settings (validated; stored in ``config.json``)."""
+    """Training settings (validated; stored in ``config.json``).
+
+    ``objective`` defaults to the model's first (its registry entry lists what it can learn);
+    ``objective_config`` holds the objective's settings (e.g. ``{"nll": True}`` for regress).
+    """
 
     model: str
     preset: str = "small"
@@ -62,12 +68,18 @@ class TrainConfig:
     precision: str | None = None  # default: "16-mixed" on CUDA, "32-true" on CPU
     representation: str | None = None  # if given, must be the model's (a mismatch is an error)
     n_bootstrap: int = 100
+    objective: str | None = None
+    objective_config: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.model not in BASELINES and self.model not in registry.list_models():
-            raise UnknownNameError("model", self.model, registry.list_models() + list(BASELINES))
-        if self.model not in BASELINES and self.preset not in registry.spec(self.model).configs:
-            raise ConfigError(f"model {self.model!r} has no preset {self.preset!r}; presets: {', '.join(registry.spec(self.model).configs)}")
+        spec = registry.spec(self.model)  # an unknown name lists every model, the baselines included
+        if self.preset not in spec.configs:
+            raise ConfigError(f"model {self.model!r} has no preset {self.preset!r}; presets: {', '.join(spec.configs)}")
+        if self.objective is None:
+            self.objective = spec.objectives[0]
+        if self.objective not in spec.objectives:
+            raise ConfigError(f"model {self.model!r} learns {', '.join(spec.objectives)}, not {self.objective!r}")
+        get_objective(self.objective, **self.objective_config)  # an unknown objective lists the known ones
         if self.epochs < 1 or self.batch_size < 1 or not self.lr > 0 or self.patience < 1:
             raise ConfigError(f"epochs, batch_size and patience must be >= 1 and lr > 0; got epochs={self.epochs}, "
                               f"batch_size={self.batch_size}, patience={self.patience}, lr={self.lr}")
@@ -81,63 +93,30 @@ class TrainConfig:
             raise ConfigError(f"devices must be 'auto', a number or a list of device ids like '0,1'; got {self.devices!r}")
         if not isinstance(self.num_nodes, int) or self.num_nodes < 1:
             raise ConfigError(f"num_nodes must be a positive integer; got {self.num_nodes!r}")
-        if self.feature_set not in list_feature_sets() and self.feature_set != EVENT_FEATURE_SET:
-            raise UnknownNameError("feature set", self.feature_set, [*list_feature_sets(), EVENT_FEATURE_SET])
         self.fractions = tuple(self.fractions)  # type: ignore[assignment]
         if self.representation is not None and self.representation != self.input_kind:
             raise ConfigError(f"model {self.model!r} takes the {self.input_kind!r} representation, not {self.representation!r}")
 
     @property
     def input_kind(self) -> str:
-        return BASELINES[self.model][0] if self.model in BASELINES else registry.spec(self.model).input_kind
+        return registry.spec(self.model).input_kind
+
+    def make_objective(self, **settings: Any) -> Objective:
+        return get_objective(str(self.objective), **{**self.objective_config, **settings})
 
 
 def _as_dataset(data: Any) -> Any:
-    from hepdl.data.events import EventDataset
-
-    return data if isinstance(data, (JetDataset, EventDataset)) else open_dataset(data)
-
-
-def _is_events(ds: Any) -> bool:
-    from hepdl.data.events import EventDataset
-
-    return isinstance(ds, EventDataset)
+    return open_dataset(data) if isinstance(data, (str, Path)) else data
 
 
 def class_labels(ds: Any) -> tuple[np.ndarray, list[str]]:
-    """Training labels and class names of a dataset.
+    """Training labels and class names of a dataset (the classify objective's targets).
 
     Two classes give 0/1 labels (1 = the higher label, the signal); C > 2 classes give labels
-    0 ... C-1 in the order of the dataset's labels. One class is an error.
+    0 ... C-1 in the order of the dataset's labels. One class or unlabelled data is an error.
     """
-    labels = ds.labels
-    if np.any(labels < 0):
-        raise DataError(f"dataset {ds.path} is unlabelled (no Label column): it can be scored with `hepdl predict`, not trained on")
-    classes = np.unique(labels)
-    if len(classes) < 2:
-        raise DataError(f"dataset {ds.path} has a single class ({classes.tolist()}): a classifier needs two or more")
-    names = [ds.label_names[c] if c < len(ds.label_names) else str(c) for c in classes]
-    return np.searchsorted(classes, labels).astype(np.int64), names
-
-
-def _metrics(y: np.ndarray, scores: np.ndarray, class_names: list[str], *, n_bootstrap: int, seed: int = 0,
-             threshold: float = 0.5) -> dict[str, Any]:
-    """metrics.json entries: value/error pairs; per-class tables and the confusion matrix for C > 2."""
-    if scores.ndim == 1:
-        m = classifier_metrics(y, scores, n_bootstrap=n_bootstrap, seed=seed, threshold=threshold)
-        return {k: {"value": v.value, "error": v.error} for k, v in m.items()}
-    mm = multiclass_metrics(y, scores, class_names, n_bootstrap=n_bootstrap, seed=seed)
-    out: dict[str, Any] = {}
-    for k, v in mm.items():
-        if isinstance(v, Measurement):
-            out[k] = {"value": v.value, "error": v.error}
-        elif isinstance(v, dict):
-            out[k] = {c: {"value": x.value, "error": x.error} for c, x in v.items()}
-        elif isinstance(v, np.ndarray):
-            out[k] = v.tolist()
-        else:
-            out[k] = v
-    return out
+    t = get_objective("classify").targets(ds)
+    return t.y, t.names
 
 
 #: Suffix of the directory a model trains in; it replaces the model's directory only when complete.
@@ -155,37 +134,27 @@ def partial_dir(out: str | Path) -> Path:
 
 def run_split(ds: Any, config: TrainConfig) -> tuple[dict[str, np.ndarray], str]:
     """The train/val/test indices of ``ds`` and how they were made: the dataset's own split when
-    it has one (the ``KaggleSet`` column of the Higgs challenge's open-data file), else a seeded
-    permutation with ``config.fractions``."""
+    it has one (``predefined_split()``, e.g. the ``KaggleSet`` column of the Higgs challenge's
+    open-data file), else a seeded permutation with ``config.fractions``."""
     own = getattr(ds, "predefined_split", lambda: None)()
     if own is not None:
         return {k: np.asarray(own[k], dtype=np.int64) for k in ("train", "val", "test")}, "dataset"
     return split_indices(len(ds), config.fractions, config.split_seed), "seeded"
 
 
-def _check_dataset(config: TrainConfig, ds: Any, y: np.ndarray, class_names: list[str], split: dict[str, np.ndarray]) -> None:
-    """Every dataset-level reason to refuse training, before any byte is written."""
-    n_classes = len(class_names)
-    for name, idx in split.items():
-        if len(idx) < MIN_JETS_PER_SPLIT or len(np.unique(y[idx])) < n_classes:
-            raise DataError(f"dataset {ds.path}: {len(ds)} jets are too few for the {name} split "
-                            f"({len(idx)} jets, classes {np.unique(y[idx]).tolist()} of {n_classes}); generate more jets")
-    kind = config.input_kind
-    if kind == "cut" and n_classes > 2:
-        raise ConfigError(f"the cut baseline {config.model!r} separates two classes; dataset {ds.path} has {n_classes} "
-                          f"({', '.join(class_names)}): use the bdt as the classic baseline")
-    if _is_events(ds):
-        ds.require_weights(f"training {config.model!r}")
-        if n_classes != 2:
-            raise DataError(f"event dataset {ds.path} must have two classes (signal, background), found {class_names}")
-        if config.model in ("mass-cut", "tau32-cut"):
-            raise ConfigError(f"{config.model!r} cuts on jet substructure; for events use the cut-based 'ams-cuts' selection")
-    else:
-        if config.model in EVENT_BASELINES:
-            raise ConfigError(f"{config.model!r} is a selection of H -> tau tau events; dataset {ds.path} holds jets")
-        if config.feature_set == EVENT_FEATURE_SET and kind in ("features", "bdt", "cut"):
-            raise ConfigError(f"the feature set {EVENT_FEATURE_SET!r} needs event data (an H -> tau tau event dataset or a "
-                              f"challenge CSV); dataset {ds.path} holds jets: use a jet feature set ({', '.join(list_feature_sets())})")
+def _check_model_and_data(config: TrainConfig, ds: Any, objective: Objective, targets: Targets) -> None:
+    """Model-level reasons to refuse training (the objective has checked the data and the splits)."""
+    spec = registry.spec(config.model)
+    domain = getattr(ds, "domain", None)
+    if spec.domains is not None and domain not in spec.domains:
+        raise ConfigError(f"{config.model!r} works on {' or '.join(spec.domains)} data ({spec.paper}); dataset {ds.path} "
+                          f"holds {domain or type(ds).__name__}")
+    if spec.input_kind == "cut" and objective.name == "classify" and len(targets.names) > 2:
+        raise ConfigError(f"the cut baseline {config.model!r} separates two classes; dataset {ds.path} has {len(targets.names)} "
+                          f"({', '.join(targets.names)}): use the bdt as the classic baseline")
+    check = getattr(ds, "check_training", None)
+    if check is not None:
+        check(config.model, objective.name, targets.names)
 
 
 def _check_resume(config: TrainConfig, resume: Path, module: Any) -> None:
@@ -211,55 +180,61 @@ def _check_resume(config: TrainConfig, resume: Path, module: Any) -> None:
                           f"{first[0].strip()}") from None
 
 
-def train(config: TrainConfig, data: str | Path | JetDataset, out: str | Path, *, resume: str | Path | None = None,
+def train(config: TrainConfig, data: Any, out: str | Path, *, resume: str | Path | None = None,
           progress: bool = True) -> dict[str, Any]:
-    """Train ``config.model`` on ``data``, evaluate it on the test split and write the run directory.
+    """Train ``config.model`` for ``config.objective`` on ``data``, evaluate it on the test split and
+    write the run directory.
 
     Everything that can be checked is checked before the first byte is written: the model name,
-    preset and settings, the representation, class balance, split sizes, devices and nodes, a
-    resumed checkpoint (readable, same model, fitting parameters). The model trains in
-    ``<out>.partial`` (:func:`partial_dir`), which replaces ``out`` only once everything is written:
-    a failing or interrupted training leaves an existing ``out`` untouched. ``resume`` continues
-    from a checkpoint (``<out>.partial/last.ckpt`` after an interruption) with the optimiser,
-    scheduler, early-stopping state, data order and history of the interrupted training.
+    preset, objective and settings, the representation, the data (classes or targets, split sizes),
+    devices and nodes, a resumed checkpoint (readable, same model, fitting parameters). The model
+    trains in ``<out>.partial`` (:func:`partial_dir`), which replaces ``out`` only once everything is
+    written: a failing or interrupted training leaves an existing ``out`` untouched. ``resume``
+    continues from a checkpoint (``<out>.partial/last.ckpt`` after an interruption) with the
+    optimiser, scheduler, early-stopping state, data order and history of the interrupted training.
 
     Returns
     -------
     dict
-        The contents of ``metrics.json``.
+        The contents of ``metrics.json`` (empty in a further DDP process, which writes nothing).
     """
     import shutil
 
     from hepdl._util import interrupt_note
 
     ds = _as_dataset(data)
-    y, class_names = class_labels(ds)
-    n_classes = len(class_names)
-    split, split_kind = run_split(ds, config)
-    _check_dataset(config, ds, y, class_names, split)
-    kind = config.input_kind
-    events = _is_events(ds)
+    spec = registry.spec(config.model)
+    objective = config.make_objective()
+    targets = objective.targets(ds)
+    split_all, split_kind = run_split(ds, config)
+    split = objective.training_split(targets, split_all)
+    objective.check(ds, targets, split)
+    _check_model_and_data(config, ds, objective, targets)
+    targets = objective.prepare(targets, split["train"])
+    objective = config.make_objective(**targets.config)
+    kind = spec.input_kind
     out = Path(out)
     if out.name.endswith(PARTIAL):
         raise ConfigError(f"output directory {out} ends in {PARTIAL!r}, the suffix of unfinished trainings: choose another name")
     resume = Path(resume) if resume is not None else None
-    if resume is not None and kind in ("cut", "bdt"):
+    if resume is not None and not spec.is_torch:
         raise ConfigError(f"--resume continues a network's training; {config.model!r} is not a network")
-    if kind in ("cut", "bdt"):
-        _baseline(config, n_classes)  # its settings are checked here
+    if not spec.is_torch:
+        _baseline(config, len(targets.names))  # its settings are checked here
     work = partial_dir(out)
-    if kind not in ("cut", "bdt") and not _rank_zero():  # a further DDP process, started by Lightning's launcher: trains, writes nothing
+    options = dict(feature_set=config.feature_set, n_particles=config.n_particles)
+    if spec.is_torch and not _rank_zero():  # a further DDP process, started by Lightning's launcher: trains, writes nothing
         with _Chatter(progress=False):
-            inputs = make_inputs(ds, kind, split["train"], feature_set=config.feature_set, n_particles=config.n_particles)
-            plan = _plan_torch(config, inputs, n_classes, work, resume)
-            loaders = {k: _loader(inputs, y, split[k], config, k == "train") for k in ("train", "val")}
+            inputs = make_inputs(ds, kind, split["train"], **options)
+            plan = _plan_torch(config, objective, inputs, targets, work, resume)
+            loaders = {k: _loader(inputs, targets.y, split[k], config, k == "train") for k in ("train", "val")}
             plan.trainer.fit(plan.module, loaders["train"], loaders["val"], ckpt_path=str(resume) if resume else None)
         return {}
     ensure_writable_dir(out.parent)
     resuming_here = resume is not None and work.resolve() in resume.resolve().parents
     with _Chatter(progress) as chatter:
-        inputs = make_inputs(ds, kind, split["train"], feature_set=config.feature_set, n_particles=config.n_particles)
-        torch_plan = _plan_torch(config, inputs, n_classes, work, resume) if kind not in ("cut", "bdt") else None
+        inputs = make_inputs(ds, kind, split["train"], **options)
+        torch_plan = _plan_torch(config, objective, inputs, targets, work, resume) if spec.is_torch else None
         # -- nothing was written before this line (feature caches live in the hepdl cache) --
         if work.exists() and not resuming_here:
             shutil.rmtree(work)
@@ -269,31 +244,38 @@ def train(config: TrainConfig, data: str | Path | JetDataset, out: str | Path, *
                 + f"the unfinished training is in {work}"
                 + (f" (resume with --resume {work / 'last.ckpt'})" if torch_plan is not None else ""))
         with interrupt_note(note):
-            _atomic_savez(work / "split.npz", **split)
+            _atomic_savez(work / "split.npz", **split_all)
             atomic_write_json(work / "config.json", {**asdict(config), "dataset": str(ds.path), "input_kind": kind,
-                                                     "class_names": class_names, "split": split_kind,
-                                                     "dataset_options": getattr(ds, "options", None)})
-            atomic_write_json(work / "preprocess.json", {"kind": kind, **inputs.preprocess, "class_names": class_names})
-            phys = ds.weights if events else None
+                                                     "objective_config": targets.config, "target_names": targets.names,
+                                                     "class_names": targets.names if objective.name == "classify" else None,
+                                                     "split": split_kind, "dataset_options": getattr(ds, "options", None)})
+            atomic_write_json(work / "preprocess.json", {"kind": kind, **inputs.preprocess, **targets.preprocess,
+                                                         "objective": objective.name, "output": objective.output_doc,
+                                                         "input_names": list(REPRESENTATIONS[kind].inputs)})
             if torch_plan is None:
-                result = _train_baseline(config, inputs, y, split, work, n_classes, phys)
+                result = _train_baseline(config, inputs, targets, split, work)
             else:
-                result = _train_torch(torch_plan, inputs, y, split, work, resume, progress)
+                result = _train_torch(torch_plan, inputs, targets.y, split, work, resume, progress)
             scores = result.pop("scores")
             val_scores = result.pop("val_scores")
-            _atomic_savez(work / "scores.npz", scores=scores, labels=y[split["test"]], index=split["test"], val_scores=val_scores,
-                          val_labels=y[split["val"]], val_index=split["val"])
-            threshold = 0.5 if kind != "cut" else float(np.median(scores))
-            m = _metrics(y[split["test"]], scores, class_names, n_bootstrap=config.n_bootstrap, seed=config.seed, threshold=threshold)
-            if events:
-                m.update(ams_metrics(y, phys, split, val_scores, scores, n_bootstrap=config.n_bootstrap, seed=config.seed))
-            metrics = {"model": config.model, "paper": BASELINES[config.model][1] if config.model in BASELINES else registry.spec(config.model).paper,
-                       "n_classes": n_classes, "split": split_kind, **m, **result,
+            test, val = split_all["test"], split["val"]
+            _atomic_savez(work / "scores.npz", scores=scores, labels=targets.y[test], index=test, val_scores=val_scores,
+                          val_labels=targets.y[val], val_index=val)
+            threshold = objective.threshold(kind, scores)
+            m = objective.metrics(targets.y[test], scores, targets, n_bootstrap=config.n_bootstrap, seed=config.seed,
+                                  threshold=threshold)
+            task_metrics = getattr(ds, "task_metrics", None)
+            if task_metrics is not None and objective.name == "classify":
+                m.update(task_metrics({**split_all, "val": val}, val_scores, scores, n_bootstrap=config.n_bootstrap, seed=config.seed))
+            metrics = {"model": config.model, "paper": spec.paper, "objective": objective.name,
+                       **({"n_classes": len(targets.names)} if objective.name == "classify" else {}),
+                       "split": split_kind, **m, **result,
                        "evaluation": {"threshold": threshold, "n_bootstrap": config.n_bootstrap, "seed": config.seed}}
             atomic_write_json(work / "metrics.json", metrics)
             chatter.detach()
             replace_dir(work, out)
-    _warn_statistics(config.model, metrics, y[split["test"]])
+    if targets.y.ndim == 1:
+        _warn_statistics(config.model, metrics, targets.y[split_all["test"]])
     return metrics
 
 
@@ -323,50 +305,45 @@ def _savez(tmp: Path, arrays: dict[str, Any]) -> None:
 
 
 def _baseline(config: TrainConfig, n_classes: int) -> Any:
-    """The unfitted baseline of ``config`` (its settings checked)."""
-    from hepdl.models.baselines import BDT, AMSCuts, MassTau32Cut, VariableCut
-
-    cls: Any = {"bdt": BDT, "ams-cuts": AMSCuts, "mass-cut": VariableCut, "tau32-cut": MassTau32Cut}[config.model]
-    kw = dict(config.model_config)
-    if config.model == "bdt":
-        kw = {"seed": config.seed, "n_classes": n_classes, **kw}
-    elif config.model == "mass-cut":
-        kw = {"variable": "mass_sd", **kw}
+    """The unfitted baseline of ``config`` from the registry (its settings checked)."""
+    spec = registry.spec(config.model)
+    sizes = spec.accepts({"seed": config.seed, "n_classes": n_classes})
     try:
-        return cls(**kw)
+        return spec.build(**{**sizes, **spec.configs.get(config.preset, {}), **config.model_config})
     except TypeError as exc:
         raise ConfigError(f"model {config.model!r}: {exc}") from None
 
 
-def _train_baseline(config: TrainConfig, inputs: Any, y: np.ndarray, split: dict[str, np.ndarray], out: Path,
-                    n_classes: int = 2, phys_weights: np.ndarray | None = None) -> dict[str, Any]:
-    frame = inputs.arrays["frame"]
-    tr, va, te = (frame.iloc[split[k]] for k in ("train", "val", "test"))
-    sw = inputs.sample_weight
-    model = _baseline(config, n_classes)
-    t0 = time.perf_counter()
-    if config.model == "bdt":
-        wt, wv = (sw[split["train"]], sw[split["val"]]) if sw is not None else (None, None)
-        model.fit(tr, y[split["train"]], va, y[split["val"]], w=wt, w_val=wv)
-        n_params = int(len(model.booster.get_dump()))
-    elif config.model == "ams-cuts":
-        from hepdl.metrics.ams import renormalise_weights
+def _fit_data(inputs: Any, y: np.ndarray, idx: np.ndarray) -> Any:
+    """One split of a baseline's inputs: observables, labels, training and physics weights (the
+    latter scaled so that each class sums to its total over the whole dataset)."""
+    from hepdl.metrics.ams import renormalise_weights
+    from hepdl.models.baselines import FitData
 
-        assert phys_weights is not None
-        totals = {c: float(phys_weights[y == c].sum()) for c in (0, 1)}
-        wv = renormalise_weights(phys_weights[split["val"]], y[split["val"]], totals)
-        model.fit(va, y[split["val"]], wv)
-        n_params = 2 * len(model.cuts)
-    else:
-        model.fit(tr, y[split["train"]])
-        n_params = 2 if config.model == "mass-cut" else 3
+    frame = inputs.arrays["frame"].iloc[idx]
+    w = None if inputs.sample_weight is None else inputs.sample_weight[idx]
+    phys = inputs.physics_weight
+    w_phys = None
+    if phys is not None:
+        totals = {int(c): float(phys[y == c].sum()) for c in np.unique(y)}
+        w_phys = renormalise_weights(phys[idx], y[idx], totals)
+    return FitData(frame, y[idx], w, w_phys)
+
+
+def _train_baseline(config: TrainConfig, inputs: Any, targets: Targets, split: dict[str, np.ndarray], out: Path) -> dict[str, Any]:
+    y = targets.y
+    model = _baseline(config, len(targets.names))
+    t0 = time.perf_counter()
+    model.fit_split(_fit_data(inputs, y, split["train"]), _fit_data(inputs, y, split["val"]))
     model.save(out / "model.json")
     train_s = time.perf_counter() - t0
+    frame = inputs.arrays["frame"]
+    te, va = frame.iloc[split["test"]], frame.iloc[split["val"]]
     t0 = time.perf_counter()
     scores = model.score(te)
     infer = len(te) / max(time.perf_counter() - t0, 1e-9)
     return {"scores": np.asarray(scores, dtype=np.float64), "val_scores": np.asarray(model.score(va), dtype=np.float64),
-            "train_seconds": train_s, "inference_jets_per_s": infer, "n_parameters": n_params, "epochs": 0}
+            "train_seconds": train_s, "inference_jets_per_s": infer, "n_parameters": model.n_parameters(), "epochs": 0}
 
 
 @dataclass
@@ -381,29 +358,26 @@ class _TorchPlan:
     n_classes: int
 
 
-def _plan_torch(config: TrainConfig, inputs: Any, n_classes: int, work: Path, resume: Path | None) -> _TorchPlan:
-    """Build the network, the LightningModule and the Lightning Trainer (which checks devices and
-    nodes) and check a checkpoint to resume from; write nothing."""
+def _plan_torch(config: TrainConfig, objective: Objective, inputs: Any, targets: Targets, work: Path,
+                resume: Path | None) -> _TorchPlan:
+    """Build the network (sized from the representation's arrays and the objective's outputs), the
+    LightningModule and the Lightning Trainer (which checks devices and nodes) and check a
+    checkpoint to resume from; write nothing."""
     import lightning as L
     import torch
     from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 
-    from hepdl.train.module import Classifier, OneBar
+    from hepdl.train.module import OneBar, TrainModule
 
     L.seed_everything(config.seed, workers=True, verbose=False)
-    cfg = dict(config.model_config)
-    cfg.setdefault("n_outputs", 1 if n_classes == 2 else n_classes)
-    arrays = inputs.arrays
-    if inputs.kind == "features":
-        cfg.setdefault("n_inputs", arrays["features"].shape[1])
-    elif inputs.kind == "cloud" and config.model != "lbn":
-        cfg.setdefault("n_features", arrays["x"].shape[-1])
-    elif inputs.kind == "image":
-        cfg.setdefault("n_channels", arrays["images"].shape[1])
-        cfg.setdefault("n_pixels", arrays["images"].shape[-1])
+    spec = registry.spec(config.model)
+    rep = REPRESENTATIONS[inputs.kind]
+    sizes = {**rep.sizes(inputs.arrays), "n_outputs": objective.n_outputs(targets, rep.width(inputs.arrays))}
+    cfg = {**spec.accepts(sizes), **config.model_config}
     net = registry.get(config.model, preset=config.preset, **cfg)
-    module = Classifier(net, inputs.kind, model_name=config.model, lr=config.lr, weight_decay=config.weight_decay,
-                        epochs=config.epochs, n_classes=n_classes, seed=config.seed)
+    module = TrainModule(net, inputs.kind, model_name=config.model, lr=config.lr, weight_decay=config.weight_decay,
+                         epochs=config.epochs, seed=config.seed, objective=objective.name, objective_config=targets.config,
+                         input_names=rep.inputs)
     if resume is not None:  # Lightning restores the weights again from the checkpoint in fit
         _check_resume(config, resume, module)
     checkpoint = ModelCheckpoint(dirpath=work, filename="model", monitor="val_loss", mode="min", save_top_k=1,
@@ -419,14 +393,14 @@ def _plan_torch(config: TrainConfig, inputs: Any, n_classes: int, work: Path, re
     except Exception as exc:  # Lightning's MisconfigurationException / ValueError for devices, nodes, precision
         raise ConfigError(f"cannot train on devices={config.devices!r}, num_nodes={config.num_nodes}, "
                           f"precision={precision!r}: {' '.join(str(exc).split())}") from None
-    return _TorchPlan(config, module, trainer, checkpoint, {"model": config.model, "preset": config.preset, "config": cfg}, n_classes)
+    return _TorchPlan(config, module, trainer, checkpoint, {"model": config.model, "preset": config.preset, "config": cfg}, len(targets.names))
 
 
 def _train_torch(plan: _TorchPlan, inputs: Any, y: np.ndarray, split: dict[str, np.ndarray], out: Path,
                  resume: Path | None, progress: bool) -> dict[str, Any]:
     import torch
 
-    from hepdl.train.module import Classifier, make_loader
+    from hepdl.train.module import TrainModule, make_loader
 
     config, module, trainer = plan.config, plan.module, plan.trainer
     if not progress:
@@ -440,7 +414,7 @@ def _train_torch(plan: _TorchPlan, inputs: Any, y: np.ndarray, split: dict[str, 
     train_s = time.perf_counter() - t0
     _write_history(out / "history.csv", module.history)
     net = module.net
-    best = Classifier.load_from_checkpoint(plan.checkpoint.best_model_path, net=net, weights_only=False)
+    best = TrainModule.load_from_checkpoint(plan.checkpoint.best_model_path, net=net, weights_only=False)
     best.eval()
     test_loader = make_loader(inputs, y, split["test"], 1024, shuffle=False)
     t0 = time.perf_counter()
@@ -546,24 +520,6 @@ class _Chatter:
         self.detach()
 
 
-def ams_metrics(y: np.ndarray, weights: np.ndarray, split: dict[str, np.ndarray], val_scores: np.ndarray,
-                test_scores: np.ndarray, *, n_bootstrap: int = 100, seed: int = 0, b_r: float = 10.0) -> dict[str, Any]:
-    """AMS of a model: the selection threshold maximising the AMS on the validation split, applied to
-    the test split, with a bootstrap error; the weights of each split renormalised to the yields of
-    the whole dataset (:func:`hepdl.metrics.renormalise_weights`). Also the weighted test AUC."""
-    from hepdl.metrics import auc
-    from hepdl.metrics.ams import ams_at_threshold, best_threshold, renormalise_weights
-
-    totals = {c: float(weights[y == c].sum()) for c in (0, 1)}
-    wv = renormalise_weights(weights[split["val"]], y[split["val"]], totals)
-    wt = renormalise_weights(weights[split["test"]], y[split["test"]], totals)
-    thr, val_ams = best_threshold(val_scores, y[split["val"]], wv, b_r)
-    res = ams_at_threshold(test_scores, y[split["test"]], wt, thr, b_r=b_r, n_bootstrap=max(n_bootstrap, 2), seed=seed)
-    return {"ams": {"value": res.value, "error": res.error}, "ams_threshold": thr, "ams_val": val_ams,
-            "ams_selected_fraction": res.fraction, "ams_s": res.s, "ams_b": res.b,
-            "auc_weighted": auc(y[split["test"]], test_scores, wt)}
-
-
 def _model_dirs(run: Path) -> list[Path]:
     if not run.is_dir():
         raise DataError(f"run directory {run} does not exist")
@@ -593,8 +549,8 @@ def model_dir(run: str | Path, model: str | None = None) -> Path:
 def load_trained(model_dir: str | Path) -> tuple[str, dict[str, Any], Any]:
     """A trained model from its directory: ``(name, preprocess, model)``.
 
-    ``model`` is the :class:`~hepdl.train.module.Classifier` (evaluation mode) for torch models, or
-    the BDT / cut object. ``preprocess`` is the model's ``preprocess.json`` (input kind, columns and
+    ``model`` is the :class:`~hepdl.train.module.TrainModule` (evaluation mode) for torch models, or
+    the baseline object (its registry entry's ``load``). ``preprocess`` is the model's ``preprocess.json`` (input kind, columns and
     scaling, particles, class names).
     """
     import json as _json
@@ -605,20 +561,18 @@ def load_trained(model_dir: str | Path) -> tuple[str, dict[str, Any], Any]:
             raise DataError(f"{d} is not a trained model's directory: {f} is missing")
     name = _json.loads((d / "config.json").read_text())["model"]
     pre = _json.loads((d / "preprocess.json").read_text())
-    if pre["kind"] in ("cut", "bdt"):
-        from hepdl.models.baselines import BDT, AMSCuts, MassTau32Cut, VariableCut
-
-        loader = {"bdt": BDT, "mass-cut": VariableCut, "tau32-cut": MassTau32Cut, "ams-cuts": AMSCuts}[name]
-        return name, pre, loader.load(d / "model.json")
-    from hepdl.train.module import Classifier
+    spec = registry.spec(name)
+    if not spec.is_torch:
+        return name, pre, spec.build.load(d / "model.json")
+    from hepdl.train.module import TrainModule
 
     build = _json.loads((d / "model_build.json").read_text())
     net = registry.get(build["model"], preset=build["preset"], **build["config"])
-    module = Classifier.load_from_checkpoint(d / "model.ckpt", net=net, weights_only=False, map_location="cpu").eval()
+    module = TrainModule.load_from_checkpoint(d / "model.ckpt", net=net, weights_only=False, map_location="cpu").eval()
     return name, pre, module
 
 
-def model_inputs(ds: JetDataset, pre: dict[str, Any], *, cache: bool = True) -> Any:
+def model_inputs(ds: Any, pre: dict[str, Any], *, cache: bool = True) -> Any:
     """The inputs of a trained model for every jet of ``ds``, built with the model's stored preprocessing
     (``preprocess.json``: feature columns and their training mean/std, particles per jet, image settings).
 
@@ -629,7 +583,7 @@ def model_inputs(ds: JetDataset, pre: dict[str, Any], *, cache: bool = True) -> 
     kind = pre["kind"]
     everything = np.arange(len(ds))
     inputs = make_inputs(ds, kind, everything, feature_set=pre.get("feature_set", "expert"),
-                         n_particles=pre.get("n_particles", 64), require_classes=False, cache=cache,
+                         n_particles=pre.get("n_particles", 64), cache=cache,
                          scaling=pre if kind == "features" else None)
     if kind in ("cut", "bdt"):
         frame = inputs.arrays["frame"]
@@ -654,7 +608,7 @@ def score_inputs(model: Any, inputs: Any, batch_size: int = 1024) -> np.ndarray:
         return torch.cat([model.probabilities(b) for b in make_loader(inputs, y, np.arange(n), batch_size, False)]).numpy().astype(np.float64)
 
 
-def predict(run: str | Path, data: str | Path | JetDataset, *, models: list[str] | None = None,
+def predict(run: str | Path, data: Any, *, models: list[str] | None = None,
             cache: bool = True) -> dict[str, np.ndarray]:
     """Scores of the run's models (all, or ``models``) on every jet of ``data``, using each model's
     stored preprocessing. Returns model (directory) name -> scores of shape (n_jets,) (signal probability) for a
@@ -678,17 +632,16 @@ def predict(run: str | Path, data: str | Path | JetDataset, *, models: list[str]
 
 
 def evaluate(run: str | Path, *, n_bootstrap: int | None = None) -> dict[str, dict[str, Any]]:
-    """Recompute every model's test metrics from its stored test scores and rewrite the report.
+    """Recompute every model's test metrics from its stored test outputs (the report is rewritten
+    by :func:`hepdl.report.rewrite_report`, which ``hepdl evaluate`` calls next).
 
-    Each model is evaluated as training evaluated it (``metrics.json["evaluation"]``: the working
-    point of the cut baselines, the bootstrap size and seed), so on an untouched run the rewritten
-    ``metrics.json`` is identical, byte for byte. ``n_bootstrap`` overrides the stored bootstrap size.
-    A model whose ``scores.npz`` or ``metrics.json`` is missing or damaged is an error naming the file;
-    nothing is rewritten then.
+    Each model is evaluated as training evaluated it (its objective and ``metrics.json["evaluation"]``:
+    the working point of the cut baselines, the bootstrap size and seed), so on an untouched run the
+    rewritten ``metrics.json`` is identical, byte for byte. ``n_bootstrap`` overrides the stored
+    bootstrap size. A model whose ``scores.npz``, ``metrics.json`` or ``config.json`` is missing or
+    damaged is an error naming the file; nothing is rewritten then.
     """
     import json as _json
-
-    from hepdl.report import make_report
 
     run = Path(run)
     results: dict[str, dict[str, Any]] = {}
@@ -701,26 +654,19 @@ def evaluate(run: str | Path, *, n_bootstrap: int | None = None) -> dict[str, di
             raise DataError(f"{d / 'scores.npz'} is missing or damaged ({exc}); retrain model {d.name!r} or remove its directory") from None
         try:
             old = _json.loads((d / "metrics.json").read_text())
-            names = _json.loads((d / "config.json").read_text()).get("class_names") or ["background", "signal"]
+            cfg = _json.loads((d / "config.json").read_text())
         except (OSError, ValueError) as exc:
             raise DataError(f"{d}: metrics.json or config.json is missing or damaged ({exc})") from None
+        objective = get_objective(cfg.get("objective") or "classify", **(cfg.get("objective_config") or {}))
+        names = cfg.get("target_names") or cfg.get("class_names") or ["background", "signal"]
+        targets = Targets(s["labels"], list(names), cfg.get("objective_config") or {})
         ev = old.get("evaluation", {})
-        threshold = ev.get("threshold", 0.5 if old.get("model") not in ("mass-cut", "tau32-cut", "ams-cuts") else float(np.median(s["scores"])))
+        threshold = ev["threshold"] if "threshold" in ev else objective.threshold(cfg.get("input_kind", ""), s["scores"])
         nb = n_bootstrap if n_bootstrap is not None else ev.get("n_bootstrap", 100)
-        old.update(_metrics(s["labels"], s["scores"], names, n_bootstrap=nb, seed=ev.get("seed", 0), threshold=threshold))
+        old.update(objective.metrics(s["labels"], s["scores"], targets, n_bootstrap=nb, seed=ev.get("seed", 0), threshold=threshold))
         results[d.name] = old
     for d in dirs:  # every file checked and recomputed before the first is rewritten
         atomic_write_json(d / "metrics.json", results[d.name])
-    try:
-        ds = trained_dataset(dirs[0])
-        if _is_events(ds):
-            from hepdl.report.higgs import make_higgs_report
-
-            make_higgs_report(run, ds)
-        else:
-            make_report(run, ds.jets, ds.labels)
-    except DataError:
-        make_report(run)
     return results
 
 
