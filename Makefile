@@ -45,6 +45,7 @@ demo: $(STAMP)
 
 test: $(STAMP) $(EFSTAMP)
 	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -q -m "not slow and not gpu" --durations=10
 
 test-all: $(STAMP) $(EFSTAMP)
@@ -52,11 +53,16 @@ test-all: $(STAMP) $(EFSTAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/mypy
 
+# each script prints one JSON line of figures on stdout (progress and notes on stderr);
+# bench_inference uses the newest runs/jet-classes run, or trains a small one itself
 bench: $(STAMP) $(EFSTAMP)
 	$(BIN)/python benchmarks/bench_generate.py
 	$(BIN)/python benchmarks/bench_features.py
 	$(BIN)/python benchmarks/bench_training.py
+	$(BIN)/python benchmarks/bench_higgs.py
+	$(BIN)/python benchmarks/bench_inference.py
 
 clean:
 	rm -rf $(VENV) $(EFVENV) $(LATEST) build *.egg-info src/*.egg-info .pytest_cache

@@ -12,7 +12,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "hepdl"
 
 #: Layers, lowest first: a module may import its own layer and those below it.
 LAYERS = [
-    {"errors", "_util", "schema", "config", "registry"},
+    {"errors", "_util", "schema", "config", "registry", "kinematics"},
     {"metrics"},
     {"sim"},
     {"data"},
@@ -128,3 +128,22 @@ def test_the_trainer_knows_no_domain(word):
             for i, line in enumerate(p.read_text().splitlines())
             if word in line and not line.lstrip().startswith("#")]
     assert not hits, f"{word!r} in train/: {hits}"
+
+
+def test_kinematics_agree_with_vector():
+    """hepdl's one kinematics module against scikit-hep/vector on random momenta."""
+    import numpy as np
+    import vector
+
+    from hepdl.kinematics import delta_phi, delta_r, pt_eta_phi
+
+    rng = np.random.default_rng(3)
+    px, py, pz = rng.normal(0, 50, (3, 1000))
+    v = vector.array({"px": px, "py": py, "pz": pz})
+    pt, eta, phi = pt_eta_phi(px, py, pz)
+    np.testing.assert_allclose(pt, v.pt, rtol=1e-12)
+    np.testing.assert_allclose(eta, v.eta, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(phi, v.phi, rtol=1e-12)
+    w = vector.array({"px": py, "py": pz, "pz": px})
+    np.testing.assert_allclose(delta_phi(phi, w.phi), v.deltaphi(w), atol=1e-12)
+    np.testing.assert_allclose(delta_r(eta, phi, w.eta, w.phi), v.deltaR(w), atol=1e-9)

@@ -11,6 +11,7 @@ import numpy as np
 
 from hepdl import schema
 from hepdl.errors import ConfigError
+from hepdl.kinematics import delta_phi
 
 __all__ = ["PARTICLE_FEATURES", "ParticleCloud", "particle_cloud"]
 
@@ -74,7 +75,7 @@ def particle_cloud(jets: ak.Array, n_max: int = 128, features: tuple[str, ...] =
     safe_pt = np.where(mask, pt, 1.0)
     safe_e = np.where(mask, e, 1.0)
     deta = eta - jeta[:, None]
-    dphi = (phi - jphi[:, None] + np.pi) % (2 * np.pi) - np.pi
+    dphi = delta_phi(phi, jphi[:, None])
     cols = {
         "deta": deta,
         "dphi": dphi,

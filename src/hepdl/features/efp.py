@@ -22,6 +22,7 @@ import numpy as np
 
 from hepdl.errors import ConfigError
 from hepdl.features._arrays import FlatJets, flat_jets
+from hepdl.kinematics import delta_phi
 
 __all__ = ["Graph", "efp_graphs", "efp", "EFPSet"]
 
@@ -313,7 +314,7 @@ class EFPSet:
             tot = z.sum(axis=1, keepdims=True)
             z /= np.where(tot > 0, tot, 1.0)
             dy = y[:, :, None] - y[:, None, :]
-            dphi = (phi[:, :, None] - phi[:, None, :] + np.pi) % (2 * np.pi) - np.pi
+            dphi = delta_phi(phi[:, :, None], phi[:, None, :])
             theta = np.sqrt(dy**2 + dphi**2)
             if self.beta != 1.0:
                 theta = theta**self.beta

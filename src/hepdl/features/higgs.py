@@ -27,6 +27,7 @@ from hepdl import schema
 from hepdl.data.events import EventDataset
 from hepdl.errors import ConfigError
 from hepdl.features.inputs import Inputs, check_finite, register_inputs, standardisation, training_weights
+from hepdl.kinematics import delta_phi, wrap_phi
 
 __all__ = ["primitive_features", "derived_features", "challenge_features", "dataset_features", "mmc_mass", "event_objects",
            "OBJECT_FEATURES", "OBJECT_TYPES", "M_TAU", "EVENT_FEATURE_SET", "LOG_COLUMNS", "event_inputs"]
@@ -99,7 +100,7 @@ def derived_features(pri: pd.DataFrame, *, mmc: bool = True) -> pd.DataFrame:
     out["DER_deltaeta_jet_jet"] = np.where(has2, np.abs(e1 - e2), U)
     out["DER_mass_jet_jet"] = np.where(has2, _mass(j1 + j2), U)
     out["DER_prodeta_jet_jet"] = np.where(has2, e1 * e2, U)
-    dphi_lt = (g["PRI_tau_phi"] - g["PRI_lep_phi"] + np.pi) % (2 * np.pi) - np.pi
+    dphi_lt = delta_phi(g["PRI_tau_phi"], g["PRI_lep_phi"])
     out["DER_deltar_tau_lep"] = np.hypot(g["PRI_tau_eta"] - g["PRI_lep_eta"], dphi_lt)
     tot = lep + tau + j1 * has1[:, None] + j2 * has2[:, None]
     out["DER_pt_tot"] = np.hypot(tot[:, 0] + metx, tot[:, 1] + mety)
@@ -356,7 +357,7 @@ def event_objects(data: Any, n_objects: int = 8) -> dict[str, np.ndarray]:
     charge = np.zeros((b, n_objects))
     charge[:, 0], charge[:, 1] = lq, tq
     x = np.concatenate([
-        np.stack([eta, (phi + np.pi) % (2 * np.pi) - np.pi, np.log(pt_s), np.log(np.where(mask, e, 1.0)), np.cos(phi),
+        np.stack([eta, wrap_phi(phi), np.log(pt_s), np.log(np.where(mask, e, 1.0)), np.cos(phi),
                   np.sin(phi)], axis=-1),
         types, charge[..., None]], axis=-1) * mask[..., None]
     return {"x": x.astype(np.float32), "mask": mask, "p4": p4.astype(np.float32)}

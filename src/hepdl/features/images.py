@@ -15,6 +15,7 @@ import numpy as np
 from hepdl import schema
 from hepdl.errors import ConfigError
 from hepdl.features._arrays import FlatJets, flat_jets
+from hepdl.kinematics import wrap_phi
 
 __all__ = ["ImageConfig", "image_coordinates", "jet_images", "CENTRES", "CHANNELS"]
 
@@ -65,7 +66,7 @@ class ImageConfig:
 
 
 def _wrap(x: np.ndarray) -> np.ndarray:
-    return (x + np.pi) % (2 * np.pi) - np.pi
+    return wrap_phi(x)
 
 
 def image_coordinates(jets: ak.Array | FlatJets, config: ImageConfig | None = None) -> tuple[np.ndarray, np.ndarray, FlatJets]:

@@ -14,6 +14,7 @@ import numpy as np
 from hepdl.errors import ConfigError
 from hepdl.features import _kernels as K
 from hepdl.features._arrays import FlatJets, flat_jets
+from hepdl.kinematics import delta_phi, pt_eta_phi
 
 __all__ = [
     "jet_kinematics",
@@ -45,11 +46,11 @@ def jet_kinematics(jets: ak.Array | FlatJets) -> dict[str, np.ndarray]:
     """Jet ``pt, eta, phi, mass, e`` from the sum of the constituents (E-scheme)."""
     f = _flat(jets)
     px, py, pz, e = (f.jet_sum(a) for a in (f.px, f.py, f.pz, f.e))
-    pt = np.hypot(px, py)
+    pt, eta, phi = pt_eta_phi(px, py, pz)
     return {
         "pt": pt,
-        "eta": np.arcsinh(pz / np.maximum(pt, 1e-12)),
-        "phi": np.arctan2(py, px),
+        "eta": eta,
+        "phi": phi,
         "mass": np.sqrt(np.clip(e**2 - px**2 - py**2 - pz**2, 0, None)),
         "e": e,
     }
@@ -76,7 +77,7 @@ def _axis(f: FlatJets) -> tuple[np.ndarray, np.ndarray]:
 
 def _dr_to_axis(f: FlatJets) -> np.ndarray:
     y, phi = _axis(f)
-    dphi = (f.phi - phi[f.jet_index] + np.pi) % (2 * np.pi) - np.pi
+    dphi = delta_phi(f.phi, phi[f.jet_index])
     return np.hypot(f.rap - y[f.jet_index], dphi)
 
 
@@ -114,12 +115,12 @@ def soft_drop(jets: ak.Array | FlatJets, beta: float = 0.0, z_cut: float = 0.1, 
     f = _flat(jets)
     out = K.soft_drop_kernel(f.px, f.py, f.pz, f.e, f.offsets, float(beta), float(z_cut), float(r0))
     px, py, pz, e = out[:, 0], out[:, 1], out[:, 2], out[:, 3]
-    pt = np.hypot(px, py)
+    pt, eta, phi = pt_eta_phi(px, py, pz)
     return {
         "mass": np.sqrt(np.clip(e**2 - px**2 - py**2 - pz**2, 0, None)),
         "pt": pt,
-        "eta": np.arcsinh(pz / np.maximum(pt, 1e-12)),
-        "phi": np.arctan2(py, px),
+        "eta": eta,
+        "phi": phi,
         "z_g": out[:, 4],
         "r_g": out[:, 5],
     }

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -132,7 +133,7 @@ def bootstrap(metric: Callable[..., float], labels: np.ndarray, scores: np.ndarr
 def classifier_metrics(labels: np.ndarray, scores: np.ndarray, *, threshold: float = 0.5, n_bootstrap: int = 100,
                        seed: int = 0, weights: np.ndarray | None = None) -> dict[str, Measurement]:
     """Accuracy, AUC and 1/eps_B at eps_S = 0.3 and 0.5, each with a bootstrap uncertainty."""
-    kw = dict(n=n_bootstrap, seed=seed, weights=weights)
+    kw: dict[str, Any] = dict(n=n_bootstrap, seed=seed, weights=weights)
     return {
         "accuracy": bootstrap(accuracy, labels, scores, threshold=threshold, **kw),
         "auc": bootstrap(auc, labels, scores, **kw),

@@ -136,7 +136,7 @@ class MassTau32Cut:
     def load(cls, path: str | Path) -> MassTau32Cut:
         d = json.loads(Path(path).read_text())
         obj = cls(d["mass"], d["tau32"])
-        obj.window = tuple(d["window"])  # type: ignore[assignment]
+        obj.window = tuple(d["window"])
         return obj
 
 

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from hepdl.data.paths import atomic_write
+from hepdl.kinematics import delta_phi
 
 __all__ = ["model_table", "make_report", "rewrite_report", "text_table", "FIGURES", "MULTICLASS_FIGURES"]
 
@@ -204,7 +205,7 @@ def make_report(run_dir: str | Path, jets: Any | None = None, labels: np.ndarray
         i = int(np.nonzero(labels == sig_label)[0][0])
         c = jets.constituents[i]
         eta, phi, pt, ptype = (ak.to_numpy(c[f]) for f in ("eta", "phi", "pt", "type"))
-        dphi = (phi - float(jets.jet_phi[i]) + np.pi) % (2 * np.pi) - np.pi
+        dphi = delta_phi(phi, float(jets.jet_phi[i]))
         fig, ax = plt.subplots(figsize=(6.5, 6))
         names = {0: "charged hadron", 1: "neutral hadron", 2: "photon", 3: "electron", 4: "muon", -1: "unknown"}
         for t in np.unique(ptype):

@@ -34,6 +34,7 @@ import numpy as np
 
 from hepdl import schema
 from hepdl.errors import ConfigError
+from hepdl.kinematics import pt_eta_phi
 from hepdl.sim.detector import DetectorCard
 from hepdl.sim.jets import cluster
 from hepdl.sim.truth import delta_r
@@ -75,9 +76,7 @@ class LepHadSelection:
 
 
 def _kin(px: Any, py: Any, pz: Any) -> tuple[Any, Any, Any]:
-    pt = np.hypot(px, py)
-    eta = np.arcsinh(pz / np.maximum(pt, 1e-12))
-    return pt, eta, np.arctan2(py, px)
+    return pt_eta_phi(px, py, pz)
 
 
 def _first(arr: ak.Array, fill: float = np.nan) -> np.ndarray:

@@ -18,6 +18,9 @@ from typing import Any
 import awkward as ak
 import numpy as np
 
+from hepdl import kinematics
+from hepdl.kinematics import pt_eta_phi
+
 __all__ = ["hadronic_tops", "delta_r", "match_top", "boson_decays", "hard_partons", "match_jets", "MATCHERS", "tau_truth"]
 
 #: Truth matchers known to :func:`match_jets`, name -> one line for humans.
@@ -37,13 +40,11 @@ def delta_r(eta1: Any, phi1: Any, eta2: Any, phi2: Any) -> Any:
     Takes numpy arrays (or sequences) or awkward arrays, which broadcast as awkward does (a per-event
     value against a per-object list)."""
     eta1, phi1, eta2, phi2 = (a if isinstance(a, ak.Array) else np.asarray(a) for a in (eta1, phi1, eta2, phi2))
-    dphi = (phi1 - phi2 + np.pi) % (2 * np.pi) - np.pi
-    return np.hypot(eta1 - eta2, dphi)
+    return kinematics.delta_r(eta1, phi1, eta2, phi2)
 
 
 def _eta_phi(px: np.ndarray, py: np.ndarray, pz: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    pt = np.hypot(px, py)
-    return np.arcsinh(pz / np.maximum(pt, 1e-12)), np.arctan2(py, px)
+    return pt_eta_phi(px, py, pz)[1:]
 
 
 def _first_per_event(event: np.ndarray, index: np.ndarray, n_events: int, slots: int) -> np.ndarray:

@@ -18,6 +18,7 @@ Labels: 0 gluon, 1 quark, 2 w, 3 z, 4 top (the benchmark's order g, q, W, Z, t).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from hepdl.data.generate import DatasetSpec, SampleSpec
 from hepdl.errors import ConfigError
@@ -57,7 +58,7 @@ def dataset_spec(
     """The balanced five-class dataset: ``n_jets`` in total, a fifth of each class."""
     if not isinstance(n_jets, int) or n_jets < len(CLASSES):
         raise ConfigError(f"number of jets must be an integer of at least {len(CLASSES)} (one per class), got {n_jets!r}")
-    gen = dict(sqrt_s=sqrt_s, mpi=mpi, pileup_mu=pileup_mu, pthat_min=pthat_min, pthat_max=pthat_max)
+    gen: dict[str, Any] = dict(sqrt_s=sqrt_s, mpi=mpi, pileup_mu=pileup_mu, pthat_min=pthat_min, pthat_max=pthat_max)
     per = n_jets // len(CLASSES)
     samples = []
     for label, (name, process, matcher) in enumerate(CLASSES):

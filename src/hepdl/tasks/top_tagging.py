@@ -9,6 +9,7 @@ R of the jet axis), up to 200 constituents, balanced classes (label 1 = top, 0 =
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from hepdl.data.generate import DatasetSpec, SampleSpec
 from hepdl.errors import ConfigError
@@ -43,7 +44,7 @@ def dataset_spec(
     """
     if not isinstance(n_jets, int) or n_jets < 2:
         raise ConfigError(f"number of jets must be a positive integer of at least 2 (one per class), got {n_jets!r}")
-    gen = dict(sqrt_s=sqrt_s, mpi=mpi, pileup_mu=pileup_mu, pthat_min=pthat_min, pthat_max=pthat_max)
+    gen: dict[str, Any] = dict(sqrt_s=sqrt_s, mpi=mpi, pileup_mu=pileup_mu, pthat_min=pthat_min, pthat_max=pthat_max)
     n_top = n_jets // 2
     return DatasetSpec(
         task="top-tagging",

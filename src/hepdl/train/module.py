@@ -97,8 +97,8 @@ class TrainModule(L.LightningModule):
         per = torch.cat([d for _, _, _, d in self._val])
         self._val.clear()
         if self.trainer.world_size > 1:  # every rank judges the whole validation split (early stopping, best model)
-            records, y, per = (self.all_gather(t).flatten(0, 1) for t in (records, y, per))
-            w = None if w is None else self.all_gather(w).flatten(0, 1)
+            records, y, per = (self._gathered(t) for t in (records, y, per))
+            w = None if w is None else self._gathered(w)
         val_loss = self._loss(per, w)
         self.log("val_loss", val_loss, prog_bar=True)
         row: dict[str, float] = {"epoch": int(self.current_epoch),
@@ -112,6 +112,12 @@ class TrainModule(L.LightningModule):
         opts = self.trainer.optimizers
         row["lr"] = float(opts[0].param_groups[0]["lr"]) if opts else float("nan")
         self.history.append(row)
+
+    def _gathered(self, t: torch.Tensor) -> torch.Tensor:
+        """``t`` of every rank, concatenated along the first axis."""
+        g = self.all_gather(t)
+        assert isinstance(g, torch.Tensor)
+        return g.flatten(0, 1)
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["hepdl_history"] = list(self.history)

@@ -386,7 +386,8 @@ def _plan_torch(config: TrainConfig, objective: Objective, inputs: Any, targets:
     try:
         trainer = L.Trainer(
             max_epochs=config.epochs, accelerator="auto", devices=config.devices, num_nodes=config.num_nodes,
-            precision=precision, deterministic=True,
+            precision=precision,  # type: ignore[arg-type]  # a validated string
+            deterministic=True,
             callbacks=[checkpoint, EarlyStopping("val_loss", patience=config.patience), OneBar()],
             logger=False, enable_progress_bar=True, enable_model_summary=False, default_root_dir=work,
         )
@@ -563,7 +564,7 @@ def load_trained(model_dir: str | Path) -> tuple[str, dict[str, Any], Any]:
     pre = _json.loads((d / "preprocess.json").read_text())
     spec = registry.spec(name)
     if not spec.is_torch:
-        return name, pre, spec.build.load(d / "model.json")
+        return name, pre, spec.build.load(d / "model.json")  # type: ignore[attr-defined]  # baselines have load()
     from hepdl.train.module import TrainModule
 
     build = _json.loads((d / "model_build.json").read_text())
