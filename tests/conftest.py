@@ -55,3 +55,31 @@ def jet_classes_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def jet_classes(jet_classes_path: Path):
     return open_dataset(jet_classes_path)
+
+
+@pytest.fixture
+def run_main(capsys: pytest.CaptureFixture[str]):
+    """``run_main("train", "--model", ...)``: the real ``hepdl`` entry point (``hepdl.cli.main``) in this
+    process, as a user runs it: returns the exit status and the two streams."""
+    import signal
+    import subprocess
+    import sys
+
+    import hepdl.cli
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        old_argv, old_handler = sys.argv, signal.getsignal(signal.SIGINT)
+        sys.argv = ["hepdl", *map(str, args)]
+        capsys.readouterr()
+        try:
+            hepdl.cli.main()
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 0
+        finally:
+            sys.argv = old_argv
+            signal.signal(signal.SIGINT, old_handler)
+        out = capsys.readouterr()
+        return subprocess.CompletedProcess(list(args), code, out.out, out.err)
+
+    return run

@@ -19,11 +19,11 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
 @pytest.mark.parametrize("args,names", [
     (["bogus"], ["No such command 'bogus'", "(hepdl)"]),
     (["train", "--bogus"], ["No such option: --bogus", "(hepdl train)"]),
-    (["train"], ["Missing option '--model'", "(hepdl train)"]),
+    (["train"], ["Missing option '--data'", "(hepdl train)"]),
     (["train", "-m", "dnn", "--data", "x", "--epochs", "many"], ["'--epochs'", "(hepdl train)"]),
 ])
-def test_usage_errors_are_one_line_and_a_hint(args, names):
-    res = run(*args)
+def test_usage_errors_are_one_line_and_a_hint(args, names, run_main):
+    res = run_main(*args)
     assert res.returncode == 2, res.stderr
     lines = res.stderr.strip().splitlines()
     assert "Traceback" not in res.stderr and len(lines) == 2, res.stderr
@@ -31,8 +31,13 @@ def test_usage_errors_are_one_line_and_a_hint(args, names):
     assert lines[1].startswith("Usage: hepdl") and "--help" in lines[1]
 
 
+def test_train_without_a_model_says_how_to_name_one(run_main):
+    res = run_main("train", "--data", "somewhere")
+    assert res.returncode == 2 and "say which model to train: --model NAME" in res.stderr
+
+
 def test_version_names_the_stack():
-    res = run("--version")
+    res = run("--version")  # a real process: what a user types first
     assert res.returncode == 0
     import hepdl
 
@@ -72,3 +77,18 @@ def test_a_class_missing_from_the_test_split_is_named():
     p = rng.dirichlet([1, 1, 1], 200)
     m = multiclass_metrics(y, p, ["a", "b", "c"], n_bootstrap=2)
     assert m["classes_missing"] == ["c"] and set(m["auc_per_class"]) == {"a", "b"}
+
+
+def test_train_from_a_config_file(top_dataset_path, tmp_path, run_main):
+    """`hepdl train --config FILE`: settings from TOML, flags typed on the line override them,
+    unknown keys are errors listing the valid ones."""
+    import json
+
+    (tmp_path / "c.toml").write_text('model = "mass-cut"\nn_bootstrap = 7\nseed = 3\n')
+    res = run_main("train", "--data", top_dataset_path, "--config", tmp_path / "c.toml", "--seed", "5", "--out", tmp_path / "run")
+    assert res.returncode == 0, res.stderr
+    cfg = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert (cfg["model"], cfg["n_bootstrap"], cfg["seed"]) == ("mass-cut", 7, 5)
+    (tmp_path / "bad.toml").write_text('model = "dnn"\nepochz = 3\n')
+    res = run_main("train", "--data", top_dataset_path, "--config", tmp_path / "bad.toml", "--out", tmp_path / "bad")
+    assert res.returncode == 2 and "unknown key(s) 'epochz'; valid keys: " in res.stderr and "epochs" in res.stderr

@@ -48,26 +48,6 @@ def cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) 
     return subprocess.run([*HEPDL, *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=600)
 
 
-def main_in_process(capsys: pytest.CaptureFixture[str], *args: str) -> subprocess.CompletedProcess[str]:
-    """``hepdl ARGS`` through the real entry point (``hepdl.cli.main``) in this process: the exit status
-    and the streams as a user sees them, without a new interpreter per case."""
-    import hepdl.cli
-
-    old_argv, old_handler = sys.argv, signal.getsignal(signal.SIGINT)
-    sys.argv = ["hepdl", *args]
-    capsys.readouterr()
-    try:
-        hepdl.cli.main()
-        code = 0
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 0
-    finally:
-        sys.argv = old_argv
-        signal.signal(signal.SIGINT, old_handler)
-    out = capsys.readouterr()
-    return subprocess.CompletedProcess(args, code, out.out, out.err)
-
-
 def one_line_error(err: str) -> str:
     """The last stderr line, which must be hepdl's one-line error (no traceback before it)."""
     assert "Traceback" not in err, err
@@ -139,8 +119,8 @@ def test_sigint_run_exits_130(top_dataset_path, tmp_path):
 
 
 @pytest.mark.parametrize("workers", ["0", "-1"])
-def test_workers_below_one_refused(tmp_path, workers, capsys):
-    res = main_in_process(capsys, "generate", "top-tagging", "-n", "24", "--workers", workers, "--out", str(tmp_path / "ds"), "-q")
+def test_workers_below_one_refused(tmp_path, workers, run_main):
+    res = run_main("generate", "top-tagging", "-n", "24", "--workers", workers, "--out", str(tmp_path / "ds"), "-q")
     assert res.returncode == 2
     assert "workers must be at least 1" in one_line_error(res.stderr)
     assert not (tmp_path / "ds").exists() or not any((tmp_path / "ds").iterdir())
@@ -158,11 +138,11 @@ def test_workers_below_one_refused(tmp_path, workers, capsys):
     (["--feature-set", "higgs-challenge"], "needs event data"),
     (["-m", "nosuchmodel"], r"unknown model 'nosuchmodel'; known models: .*bdt.*mass-cut.*tau32-cut"),
 ])
-def test_failing_train_changes_nothing(trained_run, top_dataset_path, args, match, capsys):
+def test_failing_train_changes_nothing(trained_run, top_dataset_path, args, match, run_main):
     before = tree_hash(trained_run)
     args = [a.replace("{run}", str(trained_run)) for a in args]
     model = [] if "-m" in args else ["-m", "dnn"]
-    res = main_in_process(capsys, "train", *model, "--data", str(top_dataset_path), "--out", str(trained_run / "dnn"), "--epochs", "1", *args)
+    res = run_main("train", *model, "--data", str(top_dataset_path), "--out", str(trained_run / "dnn"), "--epochs", "1", *args)
     assert res.returncode == 2, res.stderr
     import re
 
@@ -240,12 +220,12 @@ def test_evaluate_reproduces_metrics_byte_for_byte(trained_run):
     assert len(lines) == 3 and len(starts) == 1  # aligned columns
 
 
-def test_evaluate_with_missing_scores_is_one_line_and_changes_nothing(trained_run, tmp_path, capsys):
+def test_evaluate_with_missing_scores_is_one_line_and_changes_nothing(trained_run, tmp_path, run_main):
     run = tmp_path / "run"
     shutil.copytree(trained_run, run)
     (run / "dnn" / "scores.npz").unlink()
     before = tree_hash(run)
-    res = main_in_process(capsys, "evaluate", str(run))
+    res = run_main("evaluate", str(run))
     assert res.returncode == 2
     assert "scores.npz" in one_line_error(res.stderr)
     assert tree_hash(run) == before
@@ -349,8 +329,8 @@ def test_config_errors_name_the_key():
         TrainConfig("dnn", num_nodes=0)
 
 
-def test_cli_no_traceback_on_bad_mapping(tmp_path, capsys):
-    res = main_in_process(capsys, "info", str(tmp_path), "--mapping", "pt")
+def test_cli_no_traceback_on_bad_mapping(tmp_path, run_main):
+    res = run_main("info", str(tmp_path), "--mapping", "pt")
     assert res.returncode == 2 and "not column=branch" in one_line_error(res.stderr)
 
 

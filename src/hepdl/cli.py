@@ -131,8 +131,12 @@ def run_task(
 
 @app.command("train")
 def train_cmd(
-    model: Annotated[str, typer.Option("--model", "-m", help="Model name (see `hepdl list`).")],
+    ctx: typer.Context,
     data: Annotated[Path, typer.Option(help="Dataset (any format hepdl.data.open reads).")],
+    model: Annotated[str | None, typer.Option("--model", "-m", help="Model name (see `hepdl list`); or give --config.")] = None,
+    config: Annotated[Path | None, typer.Option("--config", help="TOML file of training settings (keys of hepdl.train.TrainConfig); "
+                                                "options given on the command line override it.")] = None,
+    objective: Annotated[str | None, typer.Option(help="classify, regress or reconstruct (default: the model's).")] = None,
     out: Annotated[Path, typer.Option(help="Run directory for this model.")] = Path("runs/train"),
     preset: Annotated[str, typer.Option(help="Model configuration: small or paper.")] = "small",
     epochs: Annotated[int, typer.Option(help="Maximum epochs.")] = 10,
@@ -151,11 +155,30 @@ def train_cmd(
     """Train one model (torch, BDT or cut) and evaluate it on the test split. The model trains in
     OUT.partial, which replaces OUT only when complete; an interrupted training resumes with
     --resume OUT.partial/last.ckpt."""
+    from hepdl.config import from_dict
+    from hepdl.errors import ConfigError
     from hepdl.train import TrainConfig, train
 
     dev: str | int = int(devices) if devices.lstrip("-").isdigit() else devices
-    cfg = TrainConfig(model, preset=preset, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
-                      representation=representation, devices=dev, num_nodes=num_nodes, feature_set=feature_set)
+    flags = dict(model=model, preset=preset, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, objective=objective,
+                 representation=representation, devices=dev, num_nodes=num_nodes, feature_set=feature_set)
+    if config is not None:
+        import tomllib
+
+        try:
+            settings = tomllib.loads(config.read_text())
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"config file {config} cannot be read as TOML: {' '.join(str(exc).split())}") from None
+        # what the user typed overrides the file (compared by name: typer may bundle its own click)
+        given = {k: v for k, v in flags.items() if getattr(ctx.get_parameter_source(k), "name", None) in ("COMMANDLINE", "ENVIRONMENT")}
+        if "model" not in settings and model is None:
+            raise ConfigError(f"config file {config} names no model: add model = \"...\" or give --model")
+        cfg = from_dict(TrainConfig, {**settings, **given}, where=str(config))
+    else:
+        if model is None:
+            raise ConfigError("say which model to train: --model NAME (see `hepdl list`) or --config FILE")
+        cfg = TrainConfig(**{k: v for k, v in flags.items() if v is not None})  # type: ignore[arg-type]
+    model = cfg.model
     ds = _open(data, mapping, tree, key)
     from hepdl.train import run_split
 
