@@ -46,6 +46,10 @@ class Measurement:
     def __str__(self) -> str:
         return f"{self.value:.4g} ± {self.error:.2g}"
 
+    def to_dict(self) -> dict[str, float]:
+        """``{"value", "error"}``: how every file of a run stores a measurement (the one place)."""
+        return {"value": self.value, "error": self.error}
+
 
 def _check(labels: np.ndarray, scores: np.ndarray, weights: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     y = np.asarray(labels).astype(np.int64).ravel()

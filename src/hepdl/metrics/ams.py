@@ -143,6 +143,7 @@ def ams_metrics(y: np.ndarray, weights: np.ndarray, split: dict[str, np.ndarray]
     wt = renormalise_weights(weights[split["test"]], y[split["test"]], totals)
     thr, val_ams = best_threshold(val_scores, y[split["val"]], wv, b_r)
     res = ams_at_threshold(test_scores, y[split["test"]], wt, thr, b_r=b_r, n_bootstrap=max(n_bootstrap, 2), seed=seed)
-    return {"ams": {"value": res.value, "error": res.error}, "ams_threshold": thr, "ams_val": val_ams,
+    return {"ams": {"value": res.value, "error": res.error},  # AMSResult carries more than a Measurement
+            "ams_threshold": thr, "ams_val": val_ams,
             "ams_selected_fraction": res.fraction, "ams_s": res.s, "ams_b": res.b,
             "auc_weighted": auc(y[split["test"]], test_scores, wt)}

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from hepdl.metrics import auc, bootstrap, roc_curve
+from hepdl.metrics import Measurement, auc, bootstrap, roc_curve
 
 __all__ = ["max_sic", "anomaly_metrics"]
 
@@ -31,11 +31,11 @@ def anomaly_metrics(labels: np.ndarray, scores: np.ndarray, *, n_bootstrap: int 
     s = np.asarray(scores, np.float64)
     rng = np.random.default_rng(seed)
     reps = [s[rng.integers(0, len(s), len(s))].mean() for _ in range(n_bootstrap)]
-    out: dict[str, Any] = {"mean_score": {"value": float(s.mean()), "error": float(np.std(reps)) if n_bootstrap > 1 else float("nan")}}
+    out: dict[str, Any] = {"mean_score": Measurement(float(s.mean()), float(np.std(reps)) if n_bootstrap > 1 else float("nan")).to_dict()}
     y = np.asarray(labels)
     keep = (y == 0) | (y == 1)
     if keep.any() and len(np.unique(y[keep])) == 2:
         for key, fn in (("auc", auc), ("max_sic", max_sic)):
             m = bootstrap(fn, (y[keep] == 1).astype(int), s[keep], n=n_bootstrap, seed=seed)
-            out[key] = {"value": m.value, "error": m.error}
+            out[key] = m.to_dict()
     return out

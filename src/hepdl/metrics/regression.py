@@ -65,8 +65,8 @@ def regression_metrics(truth: np.ndarray, pred: np.ndarray, names: Sequence[str]
         r = pred[:, i] - truth[:, i]
         for key, fn in (("bias", bias), ("resolution", resolution68), ("rmse", rmse)):
             m = measured(fn, r, n=n_bootstrap, seed=seed)
-            out[f"{key}_{name}"] = {"value": m.value, "error": m.error}
+            out[f"{key}_{name}"] = m.to_dict()
         if sigma is not None:
             m = measured(coverage, r, sigma[:, i], n=n_bootstrap, seed=seed)
-            out[f"coverage_{name}"] = {"value": m.value, "error": m.error}
+            out[f"coverage_{name}"] = m.to_dict()
     return out

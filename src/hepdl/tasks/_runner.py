@@ -123,7 +123,7 @@ def ensemble_scores(members: list[Path], out: Path, ds: Any, n_bootstrap: int = 
 
     _atomic_savez(out / "scores.npz", scores=scores, labels=first["labels"], index=first["index"], val_scores=val_scores,
                   val_labels=first["val_labels"], val_index=first["val_index"])
-    m = {k: {"value": v.value, "error": v.error} for k, v in classifier_metrics(first["labels"], scores, n_bootstrap=n_bootstrap).items()}
+    m = {k: v.to_dict() for k, v in classifier_metrics(first["labels"], scores, n_bootstrap=n_bootstrap).items()}
     if getattr(ds, "weights", None) is not None:
         split = {"test": first["index"], "val": first["val_index"]}
         m.update(ams_metrics(ds.labels, ds.weights, split, val_scores, scores, n_bootstrap=n_bootstrap))

@@ -108,7 +108,7 @@ class Objective:
 
 
 def _value_error(m: Any) -> dict[str, float]:
-    return {"value": m.value, "error": m.error}
+    return dict(m.to_dict())
 
 
 class Classify(Objective):
