@@ -9,7 +9,7 @@ import pytest
 
 from hepdl.data import generate_dataset
 from hepdl.data import open as open_dataset
-from hepdl.tasks import top_tagging
+from hepdl.tasks import higgs_tautau, top_tagging
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -41,6 +41,18 @@ def top_dataset(top_dataset_path: Path):
 def tiny_spec():
     """A tiny, fast dataset spec (qcd + top, 12 jets each in parts of 6)."""
     return top_tagging.dataset_spec(24, seed=3, jets_per_part=6)
+
+
+@pytest.fixture(scope="session")
+def higgs_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """150 selected events at 8 TeV: ggH and VBF H -> tau tau, Z -> tau tau, W + jet, ttbar."""
+    spec = higgs_tautau.dataset_spec(150, seed=5, jets_per_part=100)
+    return generate_dataset(spec, tmp_path_factory.mktemp("higgs") / "ds", workers=1, progress=False)
+
+
+@pytest.fixture(scope="session")
+def higgs(higgs_path: Path):
+    return open_dataset(higgs_path)
 
 
 @pytest.fixture(scope="session")

@@ -54,7 +54,19 @@ def test_public_api_is_pinned():
 
 
 def test_adding_a_process_is_a_few_lines():
-    from hepdl.sim import GeneratorConfig, Process, register_process
+    import awkward as ak
+    import numpy as np
+
+    from hepdl.sim import (
+        EventGenerator,
+        GeneratorConfig,
+        JetSelection,
+        Process,
+        boson_decays,
+        leading_jets,
+        register_process,
+        simulate,
+    )
     from hepdl.sim.processes import PROCESSES
 
     register_process(Process("zjets-test", ("WeakBosonAndParton:qqbar2gmZg = on", "23:onMode = off", "23:onIfAny = 1 2 3"),
@@ -62,6 +74,21 @@ def test_adding_a_process_is_a_few_lines():
     try:
         cfg = GeneratorConfig("zjets-test")
         assert "PhaseSpace:pTHatMin = 300.0" in cfg.pythia_settings(1)
+        # the new process generates events: a Z (or gamma*) recoiling against a hard parton, decaying to d, u or s
+        batch = EventGenerator(GeneratorConfig("zjets-test", mpi=False), seed=21).next_batch(4)
+        assert len(batch) == 4
+        z = boson_decays(batch.record, 23)
+        assert z["found"].all() and np.all(z["pt"] > 200)
+        rec = batch.record
+        pid, status, mother = (ak.to_numpy(ak.flatten(rec[f])) for f in ("id", "status", "mother1"))
+        event = np.repeat(np.arange(len(rec)), ak.to_numpy(ak.num(rec)))
+        offsets = np.r_[0, np.cumsum(ak.to_numpy(ak.num(rec)))][:-1]
+        from_z = (status == -23) & (pid[mother + offsets[event]] == 23)
+        assert np.array_equal(np.bincount(event[from_z], minlength=4), [2] * 4)
+        assert set(np.abs(pid[from_z]).tolist()) <= {1, 2, 3}
+        # and jets: truth-level anti-kT R = 0.8, the leading one hard
+        lead = leading_jets(simulate(batch.particles, None, np.random.default_rng(0)), JetSelection())
+        assert lead["has_jet"].all() and np.all(lead["pt"] > 200)
     finally:
         del PROCESSES["zjets-test"]
 

@@ -32,6 +32,7 @@ def test_same_settings_same_bytes(reference, tiny_spec, tmp_path):
         assert a[name] == b[name], name
 
 
+@pytest.mark.slow
 def test_other_seed_other_events(reference, tmp_path):
     from hepdl.tasks import top_tagging
 
@@ -39,6 +40,7 @@ def test_other_seed_other_events(reference, tmp_path):
     assert _files(other)["top-00000.parquet"] != _files(reference)["top-00000.parquet"]
 
 
+@pytest.mark.slow  # two Dask worker processes: the default run keeps the in-process path
 def test_dask_workers_give_the_same_bytes(reference, tiny_spec, tmp_path):
     par = generate_dataset(tiny_spec, tmp_path / "ds", workers=2, progress=False)
     a, b = _files(reference), _files(par)

@@ -63,11 +63,14 @@ def make_points(tmp_path: Path, n: int = 1200, d: int = 6, signal_fraction: floa
     return Points(x, labels, t, tmp_path)
 
 
-@pytest.fixture(params=["jets", "points"])
-def domain(request, top_dataset, tmp_path):
-    """(dataset, model, objective) of every domain for the run-layout contract."""
+@pytest.fixture(params=["jets", "events", "points"])
+def domain(request, tmp_path):
+    """(dataset, model, objective) of every domain for the run-layout contract: jets (top tagging),
+    weighted collision events (H -> tau tau, with the AMS as task metric) and the toy."""
     if request.param == "jets":
-        return top_dataset, "dnn", "classify"
+        return request.getfixturevalue("top_dataset"), "dnn", "classify"
+    if request.param == "events":
+        return request.getfixturevalue("higgs"), "dnn", "classify"
     return make_points(tmp_path, signal_fraction=0.2), "dnn", "regress"
 
 
@@ -82,6 +85,8 @@ def test_run_layout_and_reevaluation_in_every_domain(domain, tmp_path):
     evaluate(tmp_path / "run")
     assert (d / "metrics.json").read_bytes() == before
     assert json.loads(before)["objective"] == objective == m["objective"]
+    if getattr(ds, "domain", None) == "events":
+        assert "ams" in m and m["ams"]["value"] >= 0  # the event domain's own figure of merit
     stored = np.load(d / "scores.npz")
     again = predict(tmp_path / "run", ds)[model]
     np.testing.assert_allclose(again[stored["index"]], stored["scores"], rtol=1e-5, atol=1e-6)
@@ -98,6 +103,7 @@ def test_regression_learns_the_target(tmp_path):
     assert pre["objective"] == "regress" and pre["target_names"] == ["r2"] and len(pre["target_std"]) == 1
 
 
+@pytest.mark.slow
 def test_regression_with_a_per_event_uncertainty(tmp_path):
     ds = make_points(tmp_path, n=2000)
     m = train(TrainConfig("dnn", objective="regress", objective_config={"nll": True}, epochs=40, batch_size=64, lr=3e-3,

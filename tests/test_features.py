@@ -14,6 +14,7 @@ from hepdl.features import (
     ecf_ratios,
     efp,
     energy_correlations,
+    exclusive_subjets,
     hls4ml_features,
     image_coordinates,
     jet_images,
@@ -234,6 +235,88 @@ def test_tau32_and_soft_drop_physics(top_dataset):
     qcd_m = ak.to_numpy(j.jet_m)[lab == 0]
     assert np.all(sd[lab == 0] <= qcd_m + 1e-6)
     assert np.median(sd[lab == 0]) < 0.7 * np.median(qcd_m)
+
+
+# ------------------------------------------------------------------ against FastJet's own clustering
+
+
+def _pseudojets(jet) -> list:
+    import fastjet
+
+    c = jet.constituents
+    pt, eta, phi, e = (ak.to_numpy(c[f]).astype(np.float64) for f in ("pt", "eta", "phi", "e"))
+    return [fastjet.PseudoJet(float(a), float(b), float(cz), float(d))
+            for a, b, cz, d in zip(pt * np.cos(phi), pt * np.sin(phi), pt * np.sinh(eta), e, strict=True)]
+
+
+def _fastjet_soft_drop(parts: list, beta: float, z_cut: float, r0: float) -> tuple[float, float, float]:
+    """Soft drop (arXiv:1402.2657) by hand on FastJet's C/A tree: (groomed mass, z_g, R_g)."""
+    import fastjet
+
+    # R = 10 is far beyond any distance inside an R = 0.8 jet: one jet, no beam recombination,
+    # the same C/A tree as clustering without a beam distance
+    cs = fastjet.ClusterSequence(parts, fastjet.JetDefinition(fastjet.cambridge_algorithm, 10.0))
+    (j,) = cs.inclusive_jets()
+    while True:
+        p1, p2 = fastjet.PseudoJet(), fastjet.PseudoJet()
+        if not j.has_parents(p1, p2):
+            break
+        pt1, pt2 = p1.pt(), p2.pt()
+        z, dr = min(pt1, pt2) / (pt1 + pt2), p1.delta_R(p2)
+        if z > z_cut * (dr / r0) ** beta:
+            return float(np.sqrt(max(j.m2(), 0.0))), z, dr
+        j = p1 if pt1 >= pt2 else p2
+    return float(np.sqrt(max(j.m2(), 0.0))), 0.0, 0.0
+
+
+def _fastjet_tau(parts: list, n: int, beta: float, r0: float) -> float:
+    """tau_N (arXiv:1011.2268) with FastJet's exclusive-kT axes, normalised by sum pT * r0^beta."""
+    import fastjet
+
+    if len(parts) <= n:
+        return 0.0
+    cs = fastjet.ClusterSequence(parts, fastjet.JetDefinition(fastjet.kt_algorithm, 10.0))
+    axes = cs.exclusive_jets(n)
+    assert len(axes) == n
+    num = sum(p.pt() * min(p.delta_R(a) for a in axes) ** beta for p in parts)
+    return num / (sum(p.pt() for p in parts) * r0**beta)
+
+
+@pytest.fixture(scope="module")
+def thirty_jets(top_dataset):
+    jets = top_dataset.jets[::20]  # 30 jets: 15 QCD, 15 top
+    assert len(jets) == 30 and 0 < top_dataset.labels[::20].sum() < 30
+    return jets
+
+
+@pytest.mark.parametrize(("beta", "z_cut"), [(0.0, 0.1), (1.0, 0.1), (2.0, 0.2)])
+def test_soft_drop_matches_fastjet_declustering(thirty_jets, beta, z_cut):
+    ours = soft_drop(thirty_jets, beta=beta, z_cut=z_cut, r0=0.8)
+    ref = np.array([_fastjet_soft_drop(_pseudojets(j), beta, z_cut, 0.8) for j in thirty_jets])
+    assert np.allclose(ours["mass"], ref[:, 0], rtol=1e-7, atol=1e-6)
+    assert np.allclose(ours["z_g"], ref[:, 1], rtol=1e-9, atol=1e-12)
+    assert np.allclose(ours["r_g"], ref[:, 2], rtol=1e-9, atol=1e-12)
+    # grooming did something: the groomed mass is below the full mass on some jets, never above
+    full = ak.to_numpy(thirty_jets.jet_m)
+    assert np.all(ref[:, 0] <= full * (1 + 1e-6) + 1e-6) and np.any(ref[:, 0] < 0.9 * full)
+
+
+@pytest.mark.parametrize("beta", [1.0, 2.0])
+def test_nsubjettiness_matches_fastjet_exclusive_kt_axes(thirty_jets, beta):
+    ours = nsubjettiness(thirty_jets, n_max=4, beta=beta, r0=0.8)
+    ref = np.array([[_fastjet_tau(_pseudojets(j), n, beta, 0.8) for n in (1, 2, 3, 4)] for j in thirty_jets])
+    assert np.all(ref > 0) and np.all(ref[:, 3] < ref[:, 0])  # real jets: tau_N > 0, four axes beat one
+    assert np.allclose(ours, ref, rtol=1e-9, atol=1e-12)
+
+
+def test_exclusive_subjets_match_fastjet(thirty_jets):
+    import fastjet
+
+    ours = exclusive_subjets(thirty_jets, n_sub=3)
+    for i, j in enumerate(thirty_jets):
+        cs = fastjet.ClusterSequence(_pseudojets(j), fastjet.JetDefinition(fastjet.kt_algorithm, 10.0))
+        ref = sorted(cs.exclusive_jets(3), key=lambda p: -p.pt())
+        assert np.allclose(ours[i], [[p.px(), p.py(), p.pz(), p.E()] for p in ref], rtol=1e-9, atol=1e-9), i
 
 
 # ------------------------------------------------------------------ feature sets and caching

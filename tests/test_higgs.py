@@ -12,24 +12,12 @@ import pandas as pd
 import pytest
 
 from hepdl import schema
-from hepdl.data import generate_dataset, read_challenge_csv, write_challenge_csv
 from hepdl.data import open as open_dataset
+from hepdl.data import read_challenge_csv, write_challenge_csv
 from hepdl.errors import DataError
 from hepdl.features.higgs import challenge_features, derived_features, event_objects, mmc_mass
 from hepdl.metrics import ams, ams_at_threshold, ams_curve, best_threshold, renormalise_weights
 from hepdl.tasks import higgs_tautau
-
-
-@pytest.fixture(scope="session")
-def higgs_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """150 selected events at 8 TeV: ggH and VBF H -> tau tau, Z -> tau tau, W + jet, ttbar."""
-    spec = higgs_tautau.dataset_spec(150, seed=5, jets_per_part=100)
-    return generate_dataset(spec, tmp_path_factory.mktemp("higgs") / "ds", workers=1, progress=False)
-
-
-@pytest.fixture(scope="session")
-def higgs(higgs_path: Path):
-    return open_dataset(higgs_path)
 
 
 @pytest.fixture(scope="session")
@@ -97,12 +85,25 @@ def test_lephad_selection_and_weights(higgs, higgs_path: Path) -> None:
     assert ak.all(ev.lep_pt > 20) and ak.all(ev.tau_pt > 20) and ak.all(np.abs(ev.tau_eta) < 2.5)
     assert ak.all(ev.lep_charge * ev.tau_charge < 0)
     assert ak.all(ak.flatten(ev.jets.pt) > 30)
-    # the weights sum to the expected yields after tau identification, per sample
-    for sample, exp in meta["expected_events"].items():
-        sel = ak.to_numpy(ev["sample"]) == sample
-        assert higgs.weights[sel].sum() == pytest.approx(exp["tau_id"], rel=1e-9)
+    # each event's weight is sigma * L / N_generated of its sample (dataset.json: Pythia's cross-section in
+    # pb, the luminosity in fb^-1, the generated events of the cutflow) times its generator weight and its
+    # tau-ID probability (the part files' columns), computed here by hand
+    lumi_pb = 1000.0 * meta["settings"]["luminosity_fb"]
+    assert lumi_pb == 20_000.0  # the task's 20 fb^-1
+    raw = ak.concatenate([ak.from_parquet(higgs_path / p["file"]) for p in meta["parts"]])
+    assert ak.to_list(raw["sample"]) == ak.to_list(ev["sample"])
+    samples = ak.to_numpy(raw["sample"]).astype(str)
+    assert set(samples) == set(meta["cutflow"]) == {"ggh", "vbf", "ztautau", "wjets", "ttbar"}
+    for sample in set(samples):
+        sel = samples == sample
         flow = meta["cutflow"][sample]
         assert flow["events"] >= flow["one_lepton"] >= flow["tau_candidate"] >= flow["opposite_charge"] == flow["selected"]
+        assert flow["selected"] == sel.sum()
+        per_generated = meta["cross_section"][sample]["sigma_pb"] * lumi_pb / flow["events"]
+        by_hand = per_generated * ak.to_numpy(raw.weight)[sel] * ak.to_numpy(raw.id_weight)[sel]
+        assert np.allclose(higgs.weights[sel], by_hand, rtol=1e-12, atol=0)
+        assert meta["expected_events"][sample]["selected"] == pytest.approx(per_generated * flow["selected"], rel=1e-12)
+        assert meta["expected_events"][sample]["tau_id"] == pytest.approx(by_hand.sum(), rel=1e-9)
     # signal taus are real; W + jets taus are fakes (weight = fake rate)
     sig = higgs.labels == 1
     assert ak.to_numpy(ev.tau_true)[sig].mean() > 0.6
@@ -230,9 +231,21 @@ def test_higgs_task_end_to_end(higgs, higgs_path: Path, tmp_path: Path) -> None:
         m = json.loads((out / name / "metrics.json").read_text())
         assert np.isfinite(m["ams"]["value"]) and m["ams"]["value"] > 0 and m["ams"]["error"] >= 0
         assert 0 < m["ams_selected_fraction"] <= 1
-    ens = np.load(out / "dnn-ensemble" / "scores.npz")["scores"]
-    members = [np.load(out / f"dnn-{k}" / "scores.npz")["scores"] for k in (1, 2)]
-    assert np.allclose(ens, np.mean(members, axis=0))
+    # the ensemble: the members' stored test (and validation) scores averaged, same events; its AUC the
+    # Mann-Whitney probability over all signal/background pairs of the averaged scores, counted here
+    ens = np.load(out / "dnn-ensemble" / "scores.npz")
+    members = [np.load(out / f"dnn-{k}" / "scores.npz") for k in (1, 2)]
+    for key in ("index", "labels", "val_index", "val_labels"):
+        assert all(np.array_equal(ens[key], m[key]) for m in members), key
+    assert not np.allclose(members[0]["scores"], members[1]["scores"], atol=1e-3)  # two different networks
+    avg = (members[0]["scores"] + members[1]["scores"]) / 2
+    assert np.allclose(ens["scores"], avg, rtol=0, atol=1e-12)
+    assert np.allclose(ens["val_scores"], (members[0]["val_scores"] + members[1]["val_scores"]) / 2, rtol=0, atol=1e-12)
+    sig, bkg = avg[ens["labels"] == 1], avg[ens["labels"] == 0]
+    pairs = (sig[:, None] > bkg[None, :]).mean() + 0.5 * (sig[:, None] == bkg[None, :]).mean()
+    ens_metrics = json.loads((out / "dnn-ensemble" / "metrics.json").read_text())
+    assert ens_metrics["auc"]["value"] == pytest.approx(pairs, abs=1e-12)
+    assert ens_metrics["members"] == ["dnn-1", "dnn-2"]
     cuts = json.loads((out / "ams-cuts" / "model.json").read_text())
     assert "DER_mass_MMC" in cuts["cuts"]
     for fig in ("ams", "scores", "roc", "masses"):
@@ -245,8 +258,12 @@ def test_higgs_task_end_to_end(higgs, higgs_path: Path, tmp_path: Path) -> None:
     s = predict(out, higgs_path, models=["bdt"])["bdt"]
     stored = np.load(out / "bdt" / "scores.npz")
     assert np.allclose(s[stored["index"]], stored["scores"], atol=1e-6)
+    # and so do the event DNN's (log columns, -999 replaced, the stored mean/std), on every event
     d = predict(out, higgs_path, models=["dnn-1"])
-    assert d  # a DNN run on the same events with the stored scaling
+    assert list(d) == ["dnn-1"] and d["dnn-1"].shape == (len(higgs),) and np.all((d["dnn-1"] >= 0) & (d["dnn-1"] <= 1))
+    stored = np.load(out / "dnn-1" / "scores.npz")
+    assert np.allclose(d["dnn-1"][stored["index"]], stored["scores"], rtol=1e-5, atol=1e-6)
+    assert np.allclose(d["dnn-1"][stored["val_index"]], stored["val_scores"], rtol=1e-5, atol=1e-6)
 
 
 def test_csv_command(higgs_path: Path, tmp_path: Path) -> None:

@@ -109,6 +109,7 @@ def test_sigint_train_exits_130_and_leaves_the_run_untouched(trained_run, top_da
     shutil.rmtree(trained_run / "dnn.partial")
 
 
+@pytest.mark.slow  # the same interruption path as train, through the task loop
 def test_sigint_run_exits_130(top_dataset_path, tmp_path):
     runs = tmp_path / "runs"
     res = interrupt([*HEPDL, "run", "top-tagging", "--data", str(top_dataset_path), "--models", "dnn", "--epochs", "1000",

@@ -95,8 +95,30 @@ def test_cut_baseline_refuses_five_classes_before_writing(jet_classes, tmp_path)
 
 
 def test_hls4ml_feature_set_names(jet_classes):
+    """The 16 inputs of the hls4ml jet tagger (arXiv:1804.06913; the j_* columns of its dataset), by
+    hepdl's names, in the paper's order: the dataset's names without the j_ prefix and the _mmdt suffix
+    of the energy-correlation ratios (the dataset computes those on the mMDT-groomed jet, hepdl on the
+    whole jet)."""
+    from hepdl.features import HLS4ML_FEATURES, hls4ml_features
+
+    paper = ("zlogz", "c1_b0", "c1_b1", "c1_b2", "c2_b1", "c2_b2", "d2_b1", "d2_b2", "d2_a1_b1", "d2_a1_b2",
+             "m2_b1", "m2_b2", "n2_b1", "n2_b2", "mass_mmdt", "multiplicity")
+    assert HLS4ML_FEATURES == paper
     df = build_features(jet_classes, "hls4ml")
-    assert df.shape == (250, 17)  # 16 features + label
+    assert list(df.columns) == [*paper, "label"] and df.shape == (250, 17)
+    assert list(hls4ml_features(jet_classes.jets[:3])) == list(paper)
+    # the columns hold what their names say, computed here by hand
+    import awkward as ak
+
+    n = ak.to_numpy(ak.num(jet_classes.jets.constituents))
+    assert np.array_equal(df["multiplicity"].to_numpy(), n)
+    assert np.array_equal(df["label"].to_numpy(), jet_classes.labels)
+    for i in (0, 77, 249):
+        pt = ak.to_numpy(jet_classes.jets.constituents.pt[i]).astype(np.float64)
+        z = pt / pt.sum()
+        assert df["zlogz"][i] == pytest.approx(np.sum(z * np.log(z)), rel=1e-9)
+        assert df["c1_b0"][i] == pytest.approx((1 - np.sum(z**2)) / 2, rel=1e-9)  # sum_{i<j} z_i z_j
+    assert np.allclose(df["mass_mmdt"], soft_drop(jet_classes.jets, beta=0.0, z_cut=0.1)["mass"], rtol=1e-12)
     from hepdl.features.sets import feature_cache_path
 
     assert json.loads(feature_cache_path(jet_classes, "hls4ml").with_suffix(".json").read_text())["n_jets"] == 250

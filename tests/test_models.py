@@ -72,19 +72,41 @@ def test_output_shape_and_save_load(name, batch, tmp_path):
     assert torch.equal(run(again.eval(), name, batch), out)
 
 
+#: Adam learning rate of the overfit test (the tiny transformer trains stably at a lower one).
+OVERFIT_LR = {"part": 5e-3}
+
+
+def _separates(out: torch.Tensor, y: torch.Tensor) -> tuple[float, bool]:
+    """(AUC by pair counting, every probability on the right side of 0.5) of logits ``out`` for labels ``y``."""
+    s, y = out[:, 0].detach().double(), y.bool()
+    pos, neg = s[y], s[~y]
+    auc = ((pos[:, None] > neg[None, :]).double() + 0.5 * (pos[:, None] == neg[None, :]).double()).mean().item()
+    return auc, bool(((s > 0) == y).all())
+
+
 @pytest.mark.parametrize("name", sorted(TINY))
 def test_tiny_batch_overfits(name, batch):
+    """16 jets are memorised: after at most 200 Adam steps the model (in evaluation mode) puts every
+    top jet above and every QCD jet below probability 0.5."""
+    assert 0 < int(batch["y"].sum()) < 16
     model = build(name, batch).train()
-    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    opt = torch.optim.Adam(model.parameters(), lr=OVERFIT_LR.get(name, 1e-2))
     loss_fn = torch.nn.BCEWithLogitsLoss()
-    losses = []
-    for _ in range(120):
+    with torch.no_grad():
+        auc0, _ = _separates(run(model.eval(), name, batch), batch["y"])
+    model.train()
+    for step in range(1, 201):
         opt.zero_grad()
         loss = loss_fn(run(model, name, batch)[:, 0], batch["y"])
         loss.backward()
         opt.step()
-        losses.append(loss.item())
-    assert losses[-1] < 0.6 * losses[0], losses[::10]
+        if step % 10 == 0:
+            with torch.no_grad():
+                auc, right = _separates(run(model.eval(), name, batch), batch["y"])
+            model.train()
+            if right:
+                break
+    assert auc == 1.0 and right, (name, step, auc0, auc, loss.item())
 
 
 @pytest.mark.parametrize("name", SET_MODELS)
@@ -107,6 +129,52 @@ def test_padding_does_not_change_the_output(name, batch):
     x = x * mask.unsqueeze(-1) if name in ("efn",) else x
     out = run(model, name, batch, x, mask, p4)
     assert torch.allclose(out, ref, atol=1e-5), (out - ref).abs().max()
+
+
+def _double(batch) -> dict:
+    return {k: v.double() if v.is_floating_point() else v for k, v in batch.items()}
+
+
+def _train_mode_forward(model: torch.nn.Module, name: str, batch, x, mask, p4) -> torch.Tensor:
+    torch.manual_seed(5)  # the same dropout masks in every call
+    with torch.no_grad():
+        return run(model, name, batch, x, mask, p4)
+
+
+# float32 batch statistics round differently when the particles are reordered (1e-4 on the logits of
+# ParticleNet): the training-mode identities are checked in double precision
+@pytest.mark.parametrize("name", SET_MODELS)
+def test_set_models_are_permutation_invariant_in_training_mode(name, batch):
+    b = _double(batch)
+    model = build(name, b).double().train()
+    ref = _train_mode_forward(model, name, b, b["x"], b["mask"], b["p4"])
+    perm = torch.randperm(b["x"].shape[1], generator=torch.Generator().manual_seed(3))
+    out = _train_mode_forward(model, name, b, b["x"][:, perm], b["mask"][:, perm], b["p4"][:, perm])
+    assert torch.allclose(out, ref, rtol=1e-10, atol=1e-10), (out - ref).abs().max()
+
+
+_BATCHNORM_SEES_PADDING = pytest.mark.xfail(
+    strict=True, reason="in training mode the BatchNorm batch statistics (ParticleNet: input_norm and the EdgeConv "
+                        "BatchNorms; ParT: the pair-embedding BatchNorm2d) include the padded particles/pairs, so the "
+                        "output depends on how much padding the batch has")
+
+
+@pytest.mark.parametrize("name", [
+    "pfn", "efn",
+    pytest.param("particlenet", marks=_BATCHNORM_SEES_PADDING),
+    pytest.param("particlenet-lite", marks=_BATCHNORM_SEES_PADDING),
+    pytest.param("part", marks=_BATCHNORM_SEES_PADDING),
+])
+def test_padding_does_not_change_the_output_in_training_mode(name, batch):
+    b = _double(batch)
+    model = build(name, b).double().train()
+    ref = _train_mode_forward(model, name, b, b["x"], b["mask"], b["p4"])
+    pad = 7
+    mask = torch.cat([b["mask"], torch.zeros(16, pad, dtype=torch.bool)], dim=1)
+    x = torch.cat([b["x"], torch.zeros(16, pad, b["x"].shape[-1], dtype=torch.float64)], dim=1)  # zeros, as particle_cloud pads
+    p4 = torch.cat([b["p4"], torch.zeros(16, pad, 4, dtype=torch.float64)], dim=1)
+    out = _train_mode_forward(model, name, b, x, mask, p4)
+    assert torch.allclose(out, ref, rtol=1e-10, atol=1e-10), (out - ref).abs().max()
 
 
 def test_registry_errors():

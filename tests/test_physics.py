@@ -92,16 +92,26 @@ def test_detector_drops_neutrinos_and_keeps_truth_visible():
 
 
 def test_detector_smearing_widens_the_top_mass():
+    """The same top jets (leading jets of the same events, truth-particle mass in the peak, 150-200 GeV)
+    have a wider mass distribution after the ATLAS-like detector: resolution adds spread (here about
+    8 GeV per jet, a 30 % wider peak), it never removes it.
+
+    (Jets selected separately at each level in a wide window are no measure of this: with about 60
+    jets per level the std inside the window is dominated by which tail jets cross its edges.)"""
     gen = EventGenerator(GeneratorConfig("ttbar-allhad"), seed=13)
     batch = gen.next_batch(150)
     sel = JetSelection()
-    widths = {}
-    for name, card in (("truth", None), ("atlas", load_card("atlas"))):
-        lj = leading_jets(simulate(batch.particles, card, np.random.default_rng(1)), sel)
-        m = lj["m"][lj["pt_ok"] & lj["eta_ok"]]
-        m = m[(m > 120) & (m < 230)]
-        widths[name] = np.std(m)
-    assert widths["atlas"] > widths["truth"] * 0.9  # the detector does not sharpen the peak
+    truth = leading_jets(simulate(batch.particles, None, np.random.default_rng(1)), sel)
+    reco = leading_jets(simulate(batch.particles, load_card("atlas"), np.random.default_rng(1)), sel)
+    same = truth["has_jet"] & reco["has_jet"]
+    dphi = (truth["phi"] - reco["phi"] + np.pi) % (2 * np.pi) - np.pi
+    same &= np.hypot(truth["eta"] - reco["eta"], dphi) < 0.2  # the same jet at both levels
+    peak = same & (truth["m"] > 150) & (truth["m"] < 200)
+    assert peak.sum() > 60
+    m_truth, m_reco = truth["m"][peak], reco["m"][peak]
+    assert abs(np.median(m_reco) - np.median(m_truth)) < 10  # no large mass-scale shift
+    assert np.std(m_reco - m_truth) > 3.0  # every jet's mass is smeared by GeV, not by rounding
+    assert np.std(m_reco) > 1.1 * np.std(m_truth), (np.std(m_reco), np.std(m_truth))
 
 
 def test_pileup_and_mpi_change_the_event():

@@ -1,0 +1,179 @@
+"""The run report: the numbers on report.html and table.txt are those of metrics.json, and the classes
+are named by the dataset, never assumed to be top against QCD."""
+
+from __future__ import annotations
+
+import json
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hepdl.data import JetDataset
+from hepdl.report import make_report
+from hepdl.train import TrainConfig, train
+
+#: 1/eps_B figures are printed with one digit, accuracies with three, AUCs with four.
+DIGITS = {"accuracy": 3, "auc": 4, "rej_at_0.3": 1, "rej_at_0.5": 1}
+COLUMNS = {"accuracy": 2, "auc": 3, "rej_at_0.3": 4, "rej_at_0.5": 5}  # in the two-class table
+
+
+class _Cells(HTMLParser):
+    """Rows of the first <table> of a page, each a list of cell texts (header included)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: list[list[str]] = []
+        self._cell: list[str] | None = None
+        self._tables = 0
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        if tag == "table":
+            self._tables += 1
+        elif tag == "tr" and self._tables == 1:
+            self.rows.append([])
+        elif tag in ("td", "th") and self._tables == 1:
+            self._cell = []
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("td", "th") and self._cell is not None:
+            self.rows[-1].append("".join(self._cell))
+            self._cell = None
+
+    def handle_data(self, data: str) -> None:
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+def _html_rows(page: str) -> list[list[str]]:
+    p = _Cells()
+    p.feed(page)
+    return p.rows
+
+
+def _text_rows(text: str) -> list[list[str]]:
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("model "))
+    return [re.split(r"\s{2,}", line.strip()) for line in lines[start:] if line.strip()]
+
+
+def _capture_figures(mp: pytest.MonkeyPatch) -> dict[str, dict]:
+    """Record every text (titles, axis labels, legends) and image array of each figure the report saves."""
+    import matplotlib.figure
+    import matplotlib.text
+
+    seen: dict[str, dict] = {}
+    original = matplotlib.figure.Figure.savefig
+
+    def savefig(self, fname, *args, **kwargs):
+        seen[Path(fname).stem] = {
+            "texts": [t.get_text() for t in self.findobj(matplotlib.text.Text) if t.get_text()],
+            "images": [np.asarray(im.get_array(), dtype=float) for ax in self.axes for im in ax.get_images()],
+        }
+        return original(self, fname, *args, **kwargs)
+
+    mp.setattr(matplotlib.figure.Figure, "savefig", savefig)
+    return seen
+
+
+def _train_two(ds, run: Path) -> None:
+    train(TrainConfig("mass-cut", n_bootstrap=10), ds, run / "mass-cut", progress=False)
+    train(TrainConfig("bdt", model_config={"n_estimators": 20, "max_depth": 2}, n_bootstrap=10), ds, run / "bdt",
+          progress=False)
+
+
+@pytest.fixture(scope="module")
+def top_run(top_dataset, tmp_path_factory):
+    run = tmp_path_factory.mktemp("top-run")
+    _train_two(top_dataset, run)
+    with pytest.MonkeyPatch.context() as mp:
+        figures = _capture_figures(mp)
+        make_report(run, top_dataset.jets, top_dataset.labels, title="top run", label_names=top_dataset.label_names)
+    return run, figures
+
+
+@pytest.fixture(scope="module")
+def wz_run(jet_classes, tmp_path_factory):
+    """W against Z: two classes of the five-class sample, labels 2 and 3 as the dataset has them."""
+    keep = np.isin(jet_classes.labels, [2, 3])
+    ds = JetDataset(jet_classes.jets[keep], {}, jet_classes.path, "parquet", jet_classes.label_names)
+    assert sorted(set(ds.labels.tolist())) == [2, 3] and len(ds) == 100
+    run = tmp_path_factory.mktemp("wz-run")
+    _train_two(ds, run)
+    with pytest.MonkeyPatch.context() as mp:
+        figures = _capture_figures(mp)
+        make_report(run, ds.jets, ds.labels, title="W vs Z", label_names=ds.label_names)
+    return run, figures
+
+
+def test_report_numbers_are_those_of_metrics_json(top_run):
+    run, _ = top_run
+    metrics = {m: json.loads((run / m / "metrics.json").read_text()) for m in ("mass-cut", "bdt")}
+    html_rows = _html_rows((run / "report.html").read_text(encoding="utf-8"))
+    text_rows = _text_rows((run / "table.txt").read_text(encoding="utf-8"))
+    assert html_rows == text_rows  # the page and the terminal show the same table
+    header, rows = text_rows[0], text_rows[1:]
+    assert header[COLUMNS["auc"]] == "AUC" and header[COLUMNS["rej_at_0.3"]] == "1/eps_B @ eps_S=0.3"
+    # best model first
+    assert [r[0] for r in rows] == sorted(metrics, key=lambda m: -metrics[m]["auc"]["value"])
+    for row in rows:
+        m = metrics[row[0]]
+        assert row[1] == str(m["n_parameters"])
+        assert float(row[6]) == pytest.approx(m["train_seconds"], abs=0.051)
+        for key, col in COLUMNS.items():
+            value, error = m[key]["value"], m[key]["error"]
+            if not np.isfinite(value):
+                assert row[col].startswith("n/a"), (row[0], key, row[col])
+                continue
+            got = re.fullmatch(r"(-?[\d.]+) ± ([\d.]+)", row[col])
+            assert got, (row[0], key, row[col])
+            half_ulp = 0.5 * 10.0 ** -DIGITS[key] + 1e-12
+            assert abs(float(got[1]) - value) <= half_ulp, (row[0], key, row[col], value)
+            assert abs(float(got[2]) - error) <= half_ulp, (row[0], key, row[col], error)
+    # the ROC legend quotes the same AUCs
+    _, figures = top_run
+    legend = [t for t in figures["roc"]["texts"] if "AUC" in t]
+    for name, m in metrics.items():
+        assert f"{name} (AUC {m['auc']['value']:.3f})" in legend
+
+
+def test_top_run_is_labelled_by_its_classes(top_run):
+    run, figures = top_run
+    assert "signal: top; background: qcd" in (run / "table.txt").read_text(encoding="utf-8")
+    assert "signal: top; background: qcd" in (run / "report.html").read_text(encoding="utf-8")
+    titles = figures["images"]["texts"]
+    assert any("average top jet" in t for t in titles) and any("average qcd jet" in t for t in titles)
+
+
+def test_a_two_class_run_that_is_not_top_is_not_called_top(wz_run):
+    run, figures = wz_run
+    assert {"roc", "scores", "mass_sculpting", "images", "jet_display"} <= set(figures)
+    word = re.compile(r"\b(top|qcd)\b", re.IGNORECASE)
+    for fig, seen in figures.items():
+        wrong = [t for t in seen["texts"] if word.search(t)]
+        assert not wrong, (fig, wrong)
+    for f in ("report.html", "table.txt"):
+        text = (run / f).read_text(encoding="utf-8")
+        assert not word.search(text), f
+        assert "signal: z; background: w" in text, f
+    assert any("z (signal)" in t for t in figures["scores"]["texts"])
+    assert any("w (background)" in t for t in figures["scores"]["texts"])
+    assert any(t.startswith("w, no cut") for t in figures["mass_sculpting"]["texts"])
+    assert any(t.startswith("z jet:") for t in figures["jet_display"]["texts"])
+    titles = figures["images"]["texts"]
+    assert any("average z jet" in t for t in titles) and any("average w jet" in t for t in titles)
+    # the average images are of the jets the labels 2 and 3 name, not of empty selections
+    assert len(figures["images"]["images"]) == 2
+    assert all(np.isfinite(img).all() for img in figures["images"]["images"])
+
+
+def test_without_label_names_the_report_reads_the_class_names_of_the_run(wz_run, tmp_path):
+    import shutil
+
+    run, _ = wz_run
+    copy = tmp_path / "run"
+    shutil.copytree(run, copy)
+    make_report(copy)  # no dataset: names from config.json
+    assert "signal: z; background: w" in (copy / "table.txt").read_text(encoding="utf-8")
