@@ -205,11 +205,11 @@ def test_stray_label_values(jets, tmp_path, values, counts):
 
 
 def test_classes_are_those_of_the_whole_file(jets, tmp_path):
-    """A file sorted by class: its first jets are all of class 1, and that is fine."""
+    """A file sorted by class: its first jets are all of class 1; max_jets keeps both classes in proportion."""
     lab = np.repeat([1, 0], [8, 4]).astype(np.int32)
     path = _write_ttree(tmp_path / "sorted.root", {**_constituent_branches(jets), "lab": lab})
-    ds = open_dataset(path, mapping=dict(MAPPING, label="lab"), max_jets=5)
-    assert len(ds) == 5 and ds.label_names == ["0", "1"] and np.all(ds.labels == 1)
+    ds = open_dataset(path, mapping=dict(MAPPING, label="lab"), max_jets=6)
+    assert len(ds) == 6 and ds.label_names == ["0", "1"] and np.bincount(ds.labels).tolist() == [2, 4]
 
 
 def test_jetclass_labels_must_be_one_hot(jets, tmp_path):
