@@ -137,3 +137,16 @@ def test_models_declare_their_objectives():
     import hepdl.models
 
     assert type(hepdl.models.get("bdt")).__name__ == "BDT"
+
+
+def test_every_objective_exports_to_onnx(top_dataset, tmp_path):
+    """The ONNX head is the objective's: an autoencoder exports its anomaly score, a regressor its
+    predictions; ONNX Runtime agrees with torch on the run's own test jets."""
+    from hepdl.deploy import export_onnx
+
+    train(TrainConfig("ae", epochs=2, batch_size=64, n_bootstrap=5), top_dataset, tmp_path / "ae", progress=False)
+    out = export_onnx(tmp_path / "ae")
+    chk = json.loads((out / "preprocess.json").read_text())
+    assert chk["objective"] == "reconstruct" and "test split" in chk["check"]["inputs"]
+    assert chk["check"]["max_abs_diff"] <= chk["check"]["tolerance"]
+    assert chk["outputs"][0]["shape"] == ["batch", 1]

@@ -244,8 +244,8 @@ def check_contract(export_dir: str | Path) -> dict[str, Any]:
             raise DataError(f"{js}: n_particles={pre.get('n_particles')} and {len(pre.get('features', []))} features "
                             f"but {model} takes x of shape {shape}")
     names = pre.get("class_names") or []
-    c = outputs[0]["shape"][1]
-    if names and len(names) != max(c, 2):
+    c = outputs[0]["shape"][1] if len(outputs[0]["shape"]) > 1 else 1
+    if pre.get("objective", "classify") == "classify" and names and len(names) != max(c, 2):
         raise DataError(f"{js}: {len(names)} class names but {model} has {c} outputs")
     return pre
 

@@ -288,7 +288,7 @@ class Reconstruct(Objective):
     (:mod:`hepdl.metrics.anomaly`; Heimel et al., arXiv:1808.08979)."""
 
     name = "reconstruct"
-    output_doc = "anomaly score: (B,) mean squared reconstruction error of the input"
+    output_doc = "anomaly score: (B,) mean squared reconstruction error of the input ((B, 1) in the exported graph)"
 
     def targets(self, ds: Any) -> Targets:
         labels = getattr(ds, "labels", None)
@@ -314,6 +314,9 @@ class Reconstruct(Objective):
 
     def record(self, out: Any, inputs: tuple[Any, ...]) -> Any:
         return self.output(out, inputs)
+
+    def export(self, out: Any, inputs: tuple[Any, ...]) -> Any:
+        return self.output(out, inputs)[:, None]  # (B, 1), as every exported graph
 
     def metrics(self, y: np.ndarray, scores: np.ndarray, targets: Targets, *, n_bootstrap: int, seed: int,
                 threshold: float | None = None) -> dict[str, Any]:
