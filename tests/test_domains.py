@@ -150,3 +150,37 @@ def test_every_objective_exports_to_onnx(top_dataset, tmp_path):
     assert chk["objective"] == "reconstruct" and "test split" in chk["check"]["inputs"]
     assert chk["check"]["max_abs_diff"] <= chk["check"]["tolerance"]
     assert chk["outputs"][0]["shape"] == ["batch", 1]
+
+
+def test_the_run_record_is_typed_and_versioned(top_dataset, tmp_path):
+    """config.json is a schema-versioned RunRecord: read back through config.from_dict, an unknown key
+    or a newer schema is an error naming the file; the file names live in ModelDir."""
+    from hepdl.errors import ConfigError
+    from hepdl.train.rundir import RUN_SCHEMA_VERSION, ModelDir
+
+    train(TrainConfig("mass-cut", n_bootstrap=2), top_dataset, tmp_path / "run" / "cut", progress=False)
+    d = ModelDir(tmp_path / "run" / "cut")
+    rec = d.record()
+    assert rec.schema_version == RUN_SCHEMA_VERSION and rec.model == "mass-cut" and rec.class_names == ["qcd", "top"]
+    raw = d.json(ModelDir.CONFIG)
+    (d / ModelDir.CONFIG).write_text(json.dumps({**raw, "colour": "blue"}))
+    with pytest.raises(ConfigError, match=r"config\.json: unknown key\(s\) 'colour'; valid keys: .*schema_version"):
+        evaluate(tmp_path / "run")
+    (d / ModelDir.CONFIG).write_text(json.dumps({**raw, "schema_version": RUN_SCHEMA_VERSION + 1}))
+    with pytest.raises(ConfigError, match=r"config\.json: run record schema version 2 is newer"):
+        d.record()
+
+
+def test_task_presets_are_validated():
+    from hepdl.config import from_dict
+    from hepdl.errors import ConfigError
+    from hepdl.tasks import higgs_tautau, jet_classes, top_tagging
+    from hepdl.tasks._runner import Preset
+
+    for task in (top_tagging, jet_classes, higgs_tautau):
+        for name, p in task.PRESETS.items():
+            assert from_dict(Preset, p, where=name).size > 0
+    with pytest.raises(ConfigError, match=r"preset 'x': unknown key\(s\) 'n_jet'; valid keys: .*n_jets"):
+        from_dict(Preset, {"models": ["dnn"], "epochs": 1, "model_preset": "small", "n_particles": 8, "n_jet": 10}, where="preset 'x'")
+    with pytest.raises(ConfigError, match="exactly one of n_jets or n_events"):
+        Preset(models=["dnn"], epochs=1, model_preset="small", n_particles=8)

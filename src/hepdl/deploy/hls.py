@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from hepdl.errors import ConfigError, DataError
+from hepdl.train.rundir import ModelDir
 
 __all__ = ["HLS_DEFAULT_PRECISION", "convert_hls4ml", "hls_agreement", "precision_scan", "split_inputs"]
 
@@ -119,7 +120,7 @@ def split_inputs(model_dir: str | Path) -> tuple[np.ndarray, np.ndarray]:
     model_dir = Path(model_dir)
     _, pre, _ = load_trained(model_dir)
     ds = trained_dataset(model_dir)
-    idx = np.load(model_dir / "split.npz")["test"]
+    idx = np.load(model_dir / ModelDir.SPLIT)["test"]
     x = model_inputs(ds, pre).arrays["features"][idx]
     y = class_labels(ds)[0][idx]
     return np.ascontiguousarray(x, dtype=np.float32), y

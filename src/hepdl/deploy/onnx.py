@@ -23,6 +23,7 @@ import hepdl
 from hepdl.data.paths import atomic_write, atomic_write_json
 from hepdl.errors import ConfigError, DataError
 from hepdl.features.inputs import REPRESENTATIONS
+from hepdl.train.rundir import ModelDir
 
 __all__ = ["export_onnx", "check_contract", "OnnxModel", "INPUT_NAMES", "OPSET"]
 
@@ -178,7 +179,7 @@ def _check_inputs(model_dir: Path, pre: dict[str, Any], names: tuple[str, ...], 
 
     try:
         ds = trained_dataset(model_dir)
-        idx = np.load(model_dir / "split.npz")["test"][:n_max]
+        idx = np.load(model_dir / ModelDir.SPLIT)["test"][:n_max]
         arrays = model_inputs(ds, pre).take(idx)
         keys = {"features": ("features",), "image": ("images",), "cloud": ("x", "mask", "p4")}[pre["kind"]]
         return [np.ascontiguousarray(arrays[k]) for k in keys], f"{len(idx)} jets of the test split"

@@ -15,6 +15,7 @@ import numpy as np
 
 from hepdl.data.paths import atomic_write
 from hepdl.kinematics import delta_phi
+from hepdl.train.rundir import ModelDir
 
 __all__ = ["model_table", "make_report", "rewrite_report", "text_table", "FIGURES", "MULTICLASS_FIGURES"]
 
@@ -112,9 +113,9 @@ def make_report(run_dir: str | Path, jets: Any | None = None, labels: np.ndarray
     plt = _plt()
     plots = run / "plots"
     plots.mkdir(exist_ok=True)
-    models = sorted(p for p in run.iterdir() if (p / "metrics.json").exists())
-    metrics = {p.name: json.loads((p / "metrics.json").read_text()) for p in models}
-    scores = {p.name: np.load(p / "scores.npz") for p in models}
+    models = sorted(p for p in run.iterdir() if (p / ModelDir.METRICS).exists())
+    metrics = {p.name: json.loads((p / ModelDir.METRICS).read_text()) for p in models}
+    scores = {p.name: np.load(p / ModelDir.SCORES) for p in models}
     made: list[str] = []
     if any(np.asarray(s["scores"]).ndim == 2 for s in scores.values()):
         if label_names is None:
@@ -229,7 +230,7 @@ def make_report(run_dir: str | Path, jets: Any | None = None, labels: np.ndarray
 def _run_class_names(models: list[Path]) -> list[str] | None:
     """The ``class_names`` of the first model's ``config.json`` that has them (ensembles have none)."""
     for p in models:
-        cfg = p / "config.json"
+        cfg = p / ModelDir.CONFIG
         if cfg.exists():
             names = json.loads(cfg.read_text()).get("class_names")
             if names:
@@ -257,7 +258,7 @@ def _training_figure(plt: Any, plots: Path, models: list[Path]) -> list[str]:
     fig, ax = plt.subplots(figsize=(8, 5))
     any_curve = False
     for p in models:
-        h = p / "history.csv"
+        h = p / ModelDir.HISTORY
         if h.exists():
             import pandas as pd
 

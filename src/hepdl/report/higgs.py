@@ -21,6 +21,7 @@ from hepdl.data.paths import atomic_write
 from hepdl.metrics import renormalise_weights, roc_curve
 from hepdl.metrics.ams import ams_curve
 from hepdl.report import _fmt, _grid, _html_table, _plt, _training_figure, text_table
+from hepdl.train.rundir import ModelDir
 
 __all__ = ["make_higgs_report", "ams_table", "cutflow_table", "HIGGS_FIGURES"]
 
@@ -28,7 +29,7 @@ HIGGS_FIGURES = ("ams", "scores", "roc", "masses", "training")
 
 
 def _models(run: Path) -> list[Path]:
-    return sorted(p for p in run.iterdir() if (p / "metrics.json").exists() and (p / "scores.npz").exists())
+    return sorted(p for p in run.iterdir() if (p / ModelDir.METRICS).exists() and (p / ModelDir.SCORES).exists())
 
 
 def ams_table(metrics: dict[str, dict[str, Any]]) -> list[list[str]]:
@@ -71,8 +72,8 @@ def make_higgs_report(run_dir: str | Path, ds: Any | None = None, title: str = "
     """
     run = Path(run_dir)
     models = _models(run)
-    metrics = {p.name: json.loads((p / "metrics.json").read_text()) for p in models}
-    scores = {p.name: np.load(p / "scores.npz") for p in models}
+    metrics = {p.name: json.loads((p / ModelDir.METRICS).read_text()) for p in models}
+    scores = {p.name: np.load(p / ModelDir.SCORES) for p in models}
     plt = _plt()
     plots = run / "plots"
     plots.mkdir(exist_ok=True)

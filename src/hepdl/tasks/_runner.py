@@ -5,12 +5,51 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from hepdl.errors import ConfigError
+from hepdl.train.rundir import ModelDir
 
-__all__ = ["run_models", "new_run_dir", "ensemble_scores"]
+__all__ = ["run_models", "new_run_dir", "ensemble_scores", "Preset"]
+
+
+@dataclass
+class Preset:
+    """A task's preset, validated (:func:`hepdl.config.from_dict`: an unknown key is an error naming
+    the preset and listing the valid keys). Exactly one of ``n_jets`` (jet tasks) and ``n_events``
+    (event tasks) sizes the dataset."""
+
+    models: list[str]
+    epochs: int
+    model_preset: str
+    n_particles: int
+    n_jets: int | None = None
+    n_events: int | None = None
+    feature_set: str | None = None
+    patience: int | None = None
+    fractions: tuple[float, float, float] | None = None
+    model_presets: dict[str, str] = field(default_factory=dict)
+    model_configs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    ensembles: dict[str, int] = field(default_factory=dict)
+    dataset: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if (self.n_jets is None) == (self.n_events is None):
+            raise ConfigError(f"a preset sizes its dataset with exactly one of n_jets or n_events; got n_jets={self.n_jets}, "
+                              f"n_events={self.n_events}")
+        if self.size < 1 or self.epochs < 1 or not self.models:
+            raise ConfigError(f"a preset needs a positive size and epochs and at least one model; got size {self.size}, "
+                              f"epochs {self.epochs}, models {self.models}")
+
+    @property
+    def size(self) -> int:
+        return int(self.n_jets if self.n_jets is not None else self.n_events)  # type: ignore[arg-type]
+
+    @property
+    def unit(self) -> str:
+        return "jets" if self.n_jets is not None else "events"
 
 
 def new_run_dir(runs_dir: str | Path, task: str) -> Path:
@@ -42,21 +81,22 @@ def run_models(task: str, spec_fn: Any, presets: dict[str, dict[str, Any]], pres
     number). ``check`` vets the opened dataset before any training; ``report`` writes the report
     (default: :func:`hepdl.report.make_report` for jets).
     """
+    from hepdl.config import from_dict
     from hepdl.data import open as open_dataset
     from hepdl.data.generate import ensure_dataset
     from hepdl.train import TrainConfig
 
     if preset not in presets:
         raise ConfigError(f"unknown preset {preset!r} for task {task!r}; presets: {', '.join(presets)}")
-    p = presets[preset]
-    names = list(models or p["models"])
-    extra = {k: p[k] for k in ("feature_set", "patience") if k in p}
-    configs = [TrainConfig(m, preset=p.get("model_presets", {}).get(m, p["model_preset"]), epochs=epochs or p["epochs"], seed=seed,
-                           n_particles=p["n_particles"], model_config=dict(p.get("model_configs", {}).get(m, {})), **extra)
+    p = from_dict(Preset, presets[preset], where=f"preset {preset!r} of task {task!r}")
+    names = list(models or p.models)
+    extra: dict[str, Any] = {k: v for k, v in (("feature_set", p.feature_set), ("patience", p.patience), ("fractions", p.fractions))
+                             if v is not None}
+    configs = [TrainConfig(m, preset=p.model_presets.get(m, p.model_preset), epochs=epochs or p.epochs, seed=seed,
+                           n_particles=p.n_particles, model_config=dict(p.model_configs.get(m, {})), **extra)
                for m in names]  # validates every name before any work
     if dataset is None:
-        size = p["n_jets"] if "n_jets" in p else p["n_events"]
-        dataset = ensure_dataset(spec_fn(size, seed=seed, **p.get("dataset", {})), cache, workers=workers, progress=progress)
+        dataset = ensure_dataset(spec_fn(p.size, seed=seed, **p.dataset), cache, workers=workers, progress=progress)
     ds = open_dataset(dataset)
     if check is not None:
         check(ds)
@@ -64,13 +104,13 @@ def run_models(task: str, spec_fn: Any, presets: dict[str, dict[str, Any]], pres
     from hepdl._util import interrupt_note
 
     def note() -> str:
-        done = sorted(d.name for d in out.iterdir() if (d / "metrics.json").exists() and not d.name.endswith(".partial"))
+        done = sorted(d.name for d in out.iterdir() if (d / ModelDir.METRICS).exists() and not d.name.endswith(".partial"))
         return (f"run {out} keeps its finished models ({', '.join(done) or 'none'}) but has no report; the dataset "
                 f"{dataset} is kept: rerun the same command for a complete run")
 
     with interrupt_note(note):
         _train_all(configs, p, ds, out, seed, ensemble, progress)
-        title = title or f"{task} ({preset}, {len(ds)} {'jets' if 'n_jets' in p else 'events'})"
+        title = title or f"{task} ({preset}, {len(ds)} {p.unit})"
         if report is None:
             from hepdl.report import make_report
 
@@ -80,12 +120,12 @@ def run_models(task: str, spec_fn: Any, presets: dict[str, dict[str, Any]], pres
     return out
 
 
-def _train_all(configs: list[Any], p: dict[str, Any], ds: Any, out: Path, seed: int, ensemble: int | None, progress: bool) -> None:
+def _train_all(configs: list[Any], p: Preset, ds: Any, out: Path, seed: int, ensemble: int | None, progress: bool) -> None:
     """Train every model of ``configs`` into ``out``; ensembles as ``<model>-k`` plus ``<model>-ensemble``."""
     from hepdl.train import train
 
     for cfg in configs:
-        n_members = p.get("ensembles", {}).get(cfg.model, 1)
+        n_members = p.ensembles.get(cfg.model, 1)
         if ensemble is not None and n_members > 1:
             n_members = ensemble
         if n_members == 1:
@@ -114,23 +154,23 @@ def ensemble_scores(members: list[Path], out: Path, ds: Any, n_bootstrap: int = 
     from hepdl.metrics import classifier_metrics
     from hepdl.train.trainer import ams_metrics
 
-    loaded = [np.load(m / "scores.npz") for m in members]
+    loaded = [np.load(m / ModelDir.SCORES) for m in members]
     first = loaded[0]
     scores = np.mean([s["scores"] for s in loaded], axis=0)
     val_scores = np.mean([s["val_scores"] for s in loaded], axis=0)
     out.mkdir(parents=True, exist_ok=True)
     from hepdl.train.trainer import _atomic_savez
 
-    _atomic_savez(out / "scores.npz", scores=scores, labels=first["labels"], index=first["index"], val_scores=val_scores,
+    _atomic_savez(out / ModelDir.SCORES, scores=scores, labels=first["labels"], index=first["index"], val_scores=val_scores,
                   val_labels=first["val_labels"], val_index=first["val_index"])
     m = {k: v.to_dict() for k, v in classifier_metrics(first["labels"], scores, n_bootstrap=n_bootstrap).items()}
     if getattr(ds, "weights", None) is not None:
         split = {"test": first["index"], "val": first["val_index"]}
         m.update(ams_metrics(ds.labels, ds.weights, split, val_scores, scores, n_bootstrap=n_bootstrap))
-    member_metrics = [json.loads((p / "metrics.json").read_text()) for p in members]
+    member_metrics = [json.loads((p / ModelDir.METRICS).read_text()) for p in members]
     metrics = {"model": out.name, "paper": "ensemble of " + ", ".join(p.name for p in members), "n_classes": 2, **m,
                "members": [p.name for p in members], "member_ams": [mm.get("ams", {}).get("value") for mm in member_metrics],
                "train_seconds": sum(mm["train_seconds"] for mm in member_metrics),
                "n_parameters": sum(mm["n_parameters"] for mm in member_metrics)}
-    atomic_write_json(out / "metrics.json", metrics)
+    atomic_write_json(out / ModelDir.METRICS, metrics)
     return metrics

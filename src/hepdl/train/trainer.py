@@ -19,7 +19,7 @@ bootstrap uncertainties, training time, inference rate, number of parameters).
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +31,10 @@ from hepdl.errors import ConfigError, DataError
 from hepdl.features.inputs import REPRESENTATIONS
 from hepdl.metrics.ams import ams_metrics
 from hepdl.models import registry
+from hepdl.train.config import TrainConfig
 from hepdl.train.inputs import make_inputs, split_indices
 from hepdl.train.objectives import Objective, Targets, get_objective
+from hepdl.train.rundir import ModelDir, RunRecord
 
 __all__ = ["TrainConfig", "train", "predict", "evaluate", "class_labels", "load_trained", "model_inputs", "score_inputs", "BASELINES",
            "ams_metrics", "model_dir", "partial_dir", "run_split", "trained_dataset"]
@@ -40,69 +42,6 @@ __all__ = ["TrainConfig", "train", "predict", "evaluate", "class_labels", "load_
 #: The models that are not networks (cuts, the BDT), name -> (representation, paper): read from the registry.
 BASELINES = {n: (s.input_kind, s.paper) for n, s in sorted(registry.MODELS.items()) if not s.is_torch}
 MIN_JETS_PER_SPLIT = 4
-
-
-@dataclass
-class TrainConfig:
-    """Training settings (validated; stored in ``config.json``).
-
-    ``objective`` defaults to the model's first (its registry entry lists what it can learn);
-    ``objective_config`` holds the objective's settings (e.g. ``{"nll": True}`` for regress).
-    """
-
-    model: str
-    preset: str = "small"
-    model_config: dict[str, Any] = field(default_factory=dict)
-    epochs: int = 10
-    batch_size: int = 128
-    lr: float = 1e-3
-    weight_decay: float = 1e-2
-    patience: int = 5
-    seed: int = 0
-    split_seed: int = 0
-    fractions: tuple[float, float, float] = (0.6, 0.2, 0.2)
-    feature_set: str = "expert"
-    n_particles: int = 64
-    devices: str | int = "auto"
-    num_nodes: int = 1
-    precision: str | None = None  # default: "16-mixed" on CUDA, "32-true" on CPU
-    representation: str | None = None  # if given, must be the model's (a mismatch is an error)
-    n_bootstrap: int = 100
-    objective: str | None = None
-    objective_config: dict[str, Any] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        spec = registry.spec(self.model)  # an unknown name lists every model, the baselines included
-        if self.preset not in spec.configs:
-            raise ConfigError(f"model {self.model!r} has no preset {self.preset!r}; presets: {', '.join(spec.configs)}")
-        if self.objective is None:
-            self.objective = spec.objectives[0]
-        if self.objective not in spec.objectives:
-            raise ConfigError(f"model {self.model!r} learns {', '.join(spec.objectives)}, not {self.objective!r}")
-        get_objective(self.objective, **self.objective_config)  # an unknown objective lists the known ones
-        if self.epochs < 1 or self.batch_size < 1 or not self.lr > 0 or self.patience < 1:
-            raise ConfigError(f"epochs, batch_size and patience must be >= 1 and lr > 0; got epochs={self.epochs}, "
-                              f"batch_size={self.batch_size}, patience={self.patience}, lr={self.lr}")
-        if self.n_particles < 1 or self.n_bootstrap < 0:
-            raise ConfigError(f"n_particles must be >= 1 and n_bootstrap >= 0; got {self.n_particles}, {self.n_bootstrap}")
-        if isinstance(self.devices, str) and self.devices.lstrip("-").isdigit():
-            self.devices = int(self.devices)
-        if isinstance(self.devices, int) and (self.devices == 0 or self.devices < -1):
-            raise ConfigError(f"devices must be 'auto', a positive number of devices or -1 (all); got {self.devices}")
-        if isinstance(self.devices, str) and self.devices != "auto" and not all(d.strip().isdigit() for d in self.devices.split(",")):
-            raise ConfigError(f"devices must be 'auto', a number or a list of device ids like '0,1'; got {self.devices!r}")
-        if not isinstance(self.num_nodes, int) or self.num_nodes < 1:
-            raise ConfigError(f"num_nodes must be a positive integer; got {self.num_nodes!r}")
-        self.fractions = tuple(self.fractions)  # type: ignore[assignment]
-        if self.representation is not None and self.representation != self.input_kind:
-            raise ConfigError(f"model {self.model!r} takes the {self.input_kind!r} representation, not {self.representation!r}")
-
-    @property
-    def input_kind(self) -> str:
-        return registry.spec(self.model).input_kind
-
-    def make_objective(self, **settings: Any) -> Objective:
-        return get_objective(str(self.objective), **{**self.objective_config, **settings})
 
 
 def _as_dataset(data: Any) -> Any:
@@ -239,17 +178,17 @@ def train(config: TrainConfig, data: Any, out: str | Path, *, resume: str | Path
         if work.exists() and not resuming_here:
             shutil.rmtree(work)
         work.mkdir(parents=True, exist_ok=True)
-        chatter.attach(work / "train.log")
+        chatter.attach(work / ModelDir.LOG)
         note = ((f"the previous {out} is untouched; " if out.exists() else "")
                 + f"the unfinished training is in {work}"
                 + (f" (resume with --resume {work / 'last.ckpt'})" if torch_plan is not None else ""))
         with interrupt_note(note):
-            _atomic_savez(work / "split.npz", **split_all)
-            atomic_write_json(work / "config.json", {**asdict(config), "dataset": str(ds.path), "input_kind": kind,
-                                                     "objective_config": targets.config, "target_names": targets.names,
-                                                     "class_names": targets.names if objective.name == "classify" else None,
-                                                     "split": split_kind, "dataset_options": getattr(ds, "options", None)})
-            atomic_write_json(work / "preprocess.json", {"kind": kind, **inputs.preprocess, **targets.preprocess,
+            _atomic_savez(work / ModelDir.SPLIT, **split_all)
+            record = RunRecord(**{**asdict(config), "objective_config": targets.config}, dataset=str(ds.path), input_kind=kind,
+                               target_names=targets.names, class_names=targets.names if objective.name == "classify" else None,
+                               split=split_kind, dataset_options=getattr(ds, "options", None))
+            atomic_write_json(work / ModelDir.CONFIG, asdict(record))
+            atomic_write_json(work / ModelDir.PREPROCESS, {"kind": kind, **inputs.preprocess, **targets.preprocess,
                                                          "objective": objective.name, "output": objective.output_doc,
                                                          "input_names": list(REPRESENTATIONS[kind].inputs)})
             if torch_plan is None:
@@ -259,7 +198,7 @@ def train(config: TrainConfig, data: Any, out: str | Path, *, resume: str | Path
             scores = result.pop("scores")
             val_scores = result.pop("val_scores")
             test, val = split_all["test"], split["val"]
-            _atomic_savez(work / "scores.npz", scores=scores, labels=targets.y[test], index=test, val_scores=val_scores,
+            _atomic_savez(work / ModelDir.SCORES, scores=scores, labels=targets.y[test], index=test, val_scores=val_scores,
                           val_labels=targets.y[val], val_index=val)
             threshold = objective.threshold(kind, scores)
             m = objective.metrics(targets.y[test], scores, targets, n_bootstrap=config.n_bootstrap, seed=config.seed,
@@ -271,7 +210,7 @@ def train(config: TrainConfig, data: Any, out: str | Path, *, resume: str | Path
                        **({"n_classes": len(targets.names)} if objective.name == "classify" else {}),
                        "split": split_kind, **m, **result,
                        "evaluation": {"threshold": threshold, "n_bootstrap": config.n_bootstrap, "seed": config.seed}}
-            atomic_write_json(work / "metrics.json", metrics)
+            atomic_write_json(work / ModelDir.METRICS, metrics)
             chatter.detach()
             replace_dir(work, out)
     if targets.y.ndim == 1:
@@ -335,7 +274,7 @@ def _train_baseline(config: TrainConfig, inputs: Any, targets: Targets, split: d
     model = _baseline(config, len(targets.names))
     t0 = time.perf_counter()
     model.fit_split(_fit_data(inputs, y, split["train"]), _fit_data(inputs, y, split["val"]))
-    model.save(out / "model.json")
+    model.save(out / ModelDir.BASELINE)
     train_s = time.perf_counter() - t0
     frame = inputs.arrays["frame"]
     te, va = frame.iloc[split["test"]], frame.iloc[split["val"]]
@@ -406,14 +345,14 @@ def _train_torch(plan: _TorchPlan, inputs: Any, y: np.ndarray, split: dict[str, 
     config, module, trainer = plan.config, plan.module, plan.trainer
     if not progress:
         trainer.progress_bar_callback.disable()
-    atomic_write_json(out / "model_build.json", plan.build)
+    atomic_write_json(out / ModelDir.BUILD, plan.build)
     loaders = {k: _loader(inputs, y, split[k], config, k == "train") for k in ("train", "val")}
     t0 = time.perf_counter()
     trainer.fit(module, loaders["train"], loaders["val"], ckpt_path=str(resume) if resume else None)
     if trainer.interrupted:  # Lightning caught a KeyboardInterrupt: the run is not complete
         raise KeyboardInterrupt
     train_s = time.perf_counter() - t0
-    _write_history(out / "history.csv", module.history)
+    _write_history(out / ModelDir.HISTORY, module.history)
     net = module.net
     best = TrainModule.load_from_checkpoint(plan.checkpoint.best_model_path, net=net, weights_only=False)
     best.eval()
@@ -525,8 +464,8 @@ def _model_dirs(run: Path) -> list[Path]:
     if not run.is_dir():
         raise DataError(f"run directory {run} does not exist")
     dirs = sorted(p for p in run.iterdir() if not p.name.endswith(PARTIAL) and not p.name.startswith(".")
-                  and (p / "config.json").exists() and (p / "preprocess.json").exists())
-    if (run / "config.json").exists() and (run / "preprocess.json").exists():
+                  and ModelDir(p).is_model())
+    if ModelDir(run).is_model():
         dirs = [run]
     if not dirs:
         raise DataError(f"{run} holds no trained model (no <model>/config.json)")
@@ -554,22 +493,20 @@ def load_trained(model_dir: str | Path) -> tuple[str, dict[str, Any], Any]:
     the baseline object (its registry entry's ``load``). ``preprocess`` is the model's ``preprocess.json`` (input kind, columns and
     scaling, particles, class names).
     """
-    import json as _json
-
-    d = Path(model_dir)
-    for f in ("config.json", "preprocess.json"):
+    d = ModelDir(model_dir)
+    for f in (ModelDir.CONFIG, ModelDir.PREPROCESS):
         if not (d / f).exists():
-            raise DataError(f"{d} is not a trained model's directory: {f} is missing")
-    name = _json.loads((d / "config.json").read_text())["model"]
-    pre = _json.loads((d / "preprocess.json").read_text())
+            raise DataError(f"{d.path} is not a trained model's directory: {f} is missing")
+    name = d.record().model
+    pre = d.json(ModelDir.PREPROCESS)
     spec = registry.spec(name)
     if not spec.is_torch:
-        return name, pre, spec.build.load(d / "model.json")  # type: ignore[attr-defined]  # baselines have load()
+        return name, pre, spec.build.load(d / ModelDir.BASELINE)  # type: ignore[attr-defined]  # baselines have load()
     from hepdl.train.module import TrainModule
 
-    build = _json.loads((d / "model_build.json").read_text())
+    build = d.json(ModelDir.BUILD)
     net = registry.get(build["model"], preset=build["preset"], **build["config"])
-    module = TrainModule.load_from_checkpoint(d / "model.ckpt", net=net, weights_only=False, map_location="cpu").eval()
+    module = TrainModule.load_from_checkpoint(d / ModelDir.BEST, net=net, weights_only=False, map_location="cpu").eval()
     return name, pre, module
 
 
@@ -614,12 +551,11 @@ def predict(run: str | Path, data: Any, *, models: list[str] | None = None,
     """Scores of the run's models (all, or ``models``) on every jet of ``data``, using each model's
     stored preprocessing. Returns model (directory) name -> scores of shape (n_jets,) (signal probability) for a
     two-class model, (n_jets, C) class probabilities for a C-class one."""
-    import json as _json
 
     ds = _as_dataset(data)
     out: dict[str, np.ndarray] = {}
     for d in _model_dirs(Path(run)):
-        name = _json.loads((d / "config.json").read_text())["model"]
+        name = ModelDir(d).record().model
         key = d.name if d.name != Path(run).name else name  # members of an ensemble: dnn-1, dnn-2, ...
         if models and key not in models and name not in models:
             continue
@@ -642,32 +578,29 @@ def evaluate(run: str | Path, *, n_bootstrap: int | None = None) -> dict[str, di
     bootstrap size. A model whose ``scores.npz``, ``metrics.json`` or ``config.json`` is missing or
     damaged is an error naming the file; nothing is rewritten then.
     """
-    import json as _json
 
     run = Path(run)
     results: dict[str, dict[str, Any]] = {}
     dirs = _model_dirs(run)
     for d in dirs:
         try:
-            with np.load(d / "scores.npz") as z:
+            with np.load(d / ModelDir.SCORES) as z:
                 s = {k: z[k] for k in ("labels", "scores")}
         except (OSError, ValueError, KeyError) as exc:
-            raise DataError(f"{d / 'scores.npz'} is missing or damaged ({exc}); retrain model {d.name!r} or remove its directory") from None
-        try:
-            old = _json.loads((d / "metrics.json").read_text())
-            cfg = _json.loads((d / "config.json").read_text())
-        except (OSError, ValueError) as exc:
-            raise DataError(f"{d}: metrics.json or config.json is missing or damaged ({exc})") from None
-        objective = get_objective(cfg.get("objective") or "classify", **(cfg.get("objective_config") or {}))
-        names = cfg.get("target_names") or cfg.get("class_names") or ["background", "signal"]
-        targets = Targets(s["labels"], list(names), cfg.get("objective_config") or {})
+            raise DataError(f"{d / ModelDir.SCORES} is missing or damaged ({exc}); retrain model {d.name!r} or remove its directory") from None
+        md = ModelDir(d)
+        old = md.json(ModelDir.METRICS)
+        rec = md.record()
+        objective = rec.make_objective()
+        names = rec.target_names or rec.class_names or ["background", "signal"]
+        targets = Targets(s["labels"], list(names), rec.objective_config)
         ev = old.get("evaluation", {})
-        threshold = ev["threshold"] if "threshold" in ev else objective.threshold(cfg.get("input_kind", ""), s["scores"])
+        threshold = ev["threshold"] if "threshold" in ev else objective.threshold(rec.input_kind, s["scores"])
         nb = n_bootstrap if n_bootstrap is not None else ev.get("n_bootstrap", 100)
         old.update(objective.metrics(s["labels"], s["scores"], targets, n_bootstrap=nb, seed=ev.get("seed", 0), threshold=threshold))
         results[d.name] = old
     for d in dirs:  # every file checked and recomputed before the first is rewritten
-        atomic_write_json(d / "metrics.json", results[d.name])
+        atomic_write_json(d / ModelDir.METRICS, results[d.name])
     return results
 
 
@@ -680,14 +613,9 @@ def trained_dataset(model_dir: str | Path) -> Any:
     """The dataset a model was trained on, reopened with the options it was opened with
     (``config.json``: ``dataset`` and ``dataset_options``). Raises :class:`DataError` naming it if
     it cannot be read any more."""
-    import json as _json
-
     d = Path(model_dir)
+    rec = ModelDir(d).record()
     try:
-        cfg = _json.loads((d / "config.json").read_text())
-    except (OSError, ValueError) as exc:
-        raise DataError(f"{d / 'config.json'} is missing or damaged ({exc})") from None
-    try:
-        return open_dataset(cfg["dataset"], **_reopen_options(cfg.get("dataset_options")))
+        return open_dataset(rec.dataset, **_reopen_options(rec.dataset_options))
     except DataError as exc:
-        raise DataError(f"the dataset of {d} ({cfg['dataset']}) cannot be read: {exc}") from None
+        raise DataError(f"the dataset of {d} ({rec.dataset}) cannot be read: {exc}") from None
