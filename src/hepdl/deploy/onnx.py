@@ -181,8 +181,7 @@ def _check_inputs(model_dir: Path, pre: dict[str, Any], names: tuple[str, ...], 
         ds = trained_dataset(model_dir)
         idx = np.load(model_dir / ModelDir.SPLIT)["test"][:n_max]
         arrays = model_inputs(ds, pre).take(idx)
-        keys = {"features": ("features",), "image": ("images",), "cloud": ("x", "mask", "p4")}[pre["kind"]]
-        return [np.ascontiguousarray(arrays[k]) for k in keys], f"{len(idx)} jets of the test split"
+        return [np.ascontiguousarray(arrays[k]) for k in names], f"{len(idx)} jets of the test split"
     except (DataError, OSError, KeyError) as exc:
         ex = _example(pre, 64)
         return [t.numpy() for t in ex], f"64 synthetic inputs (the test split cannot be read: {' '.join(str(exc).split())[:200]})"

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from hepdl.metrics import Measurement, auc, bootstrap, roc_curve
+from hepdl.metrics import auc, bootstrap, roc_curve
 
 __all__ = ["max_sic", "anomaly_metrics"]
 
@@ -28,10 +28,10 @@ def max_sic(labels: np.ndarray, scores: np.ndarray, weights: np.ndarray | None =
 
 def anomaly_metrics(labels: np.ndarray, scores: np.ndarray, *, n_bootstrap: int = 100, seed: int = 0) -> dict[str, Any]:
     """``mean_score`` always; ``auc`` and ``max_sic`` (value and bootstrap error) when ``labels`` hold 0 and 1."""
+    from hepdl.metrics.regression import measured
+
     s = np.asarray(scores, np.float64)
-    rng = np.random.default_rng(seed)
-    reps = [s[rng.integers(0, len(s), len(s))].mean() for _ in range(n_bootstrap)]
-    out: dict[str, Any] = {"mean_score": Measurement(float(s.mean()), float(np.std(reps)) if n_bootstrap > 1 else float("nan")).to_dict()}
+    out: dict[str, Any] = {"mean_score": measured(lambda a: float(a.mean()), s, n=n_bootstrap, seed=seed).to_dict()}
     y = np.asarray(labels)
     keep = (y == 0) | (y == 1)
     if keep.any() and len(np.unique(y[keep])) == 2:

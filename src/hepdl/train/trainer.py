@@ -163,7 +163,7 @@ def train(config: TrainConfig, data: Any, out: str | Path, *, resume: str | Path
     work = partial_dir(out)
     options = dict(feature_set=config.feature_set, n_particles=config.n_particles)
     if spec.is_torch and not _rank_zero():  # a further DDP process, started by Lightning's launcher: trains, writes nothing
-        with _Chatter(progress=False):
+        with _Chatter():
             inputs = make_inputs(ds, kind, split["train"], **options)
             plan = _plan_torch(config, objective, inputs, targets, work, resume)
             loaders = {k: _loader(inputs, targets.y, split[k], config, k == "train") for k in ("train", "val")}
@@ -171,7 +171,7 @@ def train(config: TrainConfig, data: Any, out: str | Path, *, resume: str | Path
         return {}
     ensure_writable_dir(out.parent)
     resuming_here = resume is not None and work.resolve() in resume.resolve().parents
-    with _Chatter(progress) as chatter:
+    with _Chatter() as chatter:
         inputs = make_inputs(ds, kind, split["train"], **options)
         torch_plan = _plan_torch(config, objective, inputs, targets, work, resume) if spec.is_torch else None
         # -- nothing was written before this line (feature caches live in the hepdl cache) --
@@ -294,7 +294,6 @@ class _TorchPlan:
     trainer: Any
     checkpoint: Any
     build: dict[str, Any]
-    n_classes: int
 
 
 def _plan_torch(config: TrainConfig, objective: Objective, inputs: Any, targets: Targets, work: Path,
@@ -333,7 +332,7 @@ def _plan_torch(config: TrainConfig, objective: Objective, inputs: Any, targets:
     except Exception as exc:  # Lightning's MisconfigurationException / ValueError for devices, nodes, precision
         raise ConfigError(f"cannot train on devices={config.devices!r}, num_nodes={config.num_nodes}, "
                           f"precision={precision!r}: {' '.join(str(exc).split())}") from None
-    return _TorchPlan(config, module, trainer, checkpoint, {"model": config.model, "preset": config.preset, "config": cfg}, len(targets.names))
+    return _TorchPlan(config, module, trainer, checkpoint, {"model": config.model, "preset": config.preset, "config": cfg})
 
 
 def _train_torch(plan: _TorchPlan, inputs: Any, y: np.ndarray, split: dict[str, np.ndarray], out: Path,
@@ -398,8 +397,7 @@ class _Chatter:
 
     NAMES = ("lightning", "lightning.pytorch", "lightning.fabric", "pytorch_lightning")
 
-    def __init__(self, progress: bool) -> None:
-        self.progress = progress
+    def __init__(self) -> None:
         self.lines: list[str] = []
         self.file: Any = None
 
