@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.hepdl-installed
 EFVENV ?= .venv-energyflow
 EFSTAMP := $(EFVENV)/.installed
 
-.PHONY: demo test test-all test-latest lock lint bench install clean
+.PHONY: demo test test-all test-latest lock lint bench install browser clean
 
 # torch is pinned and installed first: an open range pulls several GB of CUDA packages on a CPU
 # machine. pythia8mc is pinned in pyproject.toml (8.317.2 has a wheel for Python 3.11).
@@ -39,6 +39,15 @@ $(EFSTAMP):
 	touch $(EFSTAMP)
 
 install: $(STAMP)
+
+# Chromium renders the report pages in tests/test_report_browser.py (which skips without it):
+# Debian's package where apt-get runs as root; elsewhere it says so and changes nothing.
+browser:
+	@if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; then echo "chromium: present"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  (apt-get update -q && apt-get install -y -q --no-install-recommends chromium fonts-dejavu-core) >/dev/null 2>&1 \
+	  && echo "chromium: installed" || echo "chromium: could not be installed; the browser test will skip"; \
+	else echo "chromium: not installed (needs root and apt-get); the browser test will skip"; fi
 
 demo: $(STAMP)
 	$(BIN)/hepdl run top-tagging --preset quick

@@ -54,7 +54,7 @@ def measure(args: argparse.Namespace) -> dict:
     from hepdl.sim.generator import _make_pythia, derive_seed
     from hepdl.tasks import top_tagging
 
-    spec = top_tagging.dataset_spec(2 * args.jets, jets_per_part=args.jets)
+    spec = top_tagging.dataset_spec(2 * args.jets, per_part=args.jets)
     card = load_card(spec.detector)
     top = 1  # sample index of ttbar-allhad
     settings = spec.samples[top].generator.pythia_settings(derive_seed(spec.seed, "top", 0))
@@ -76,7 +76,7 @@ def measure(args: argparse.Namespace) -> dict:
 
     rates: dict[int, list[float]] = {1: [], 2: []}
     per_part = max(args.dataset_jets // (2 * args.parts_per_sample), 1)  # two samples: QCD and top
-    ds_spec = top_tagging.dataset_spec(args.dataset_jets, seed=2, jets_per_part=per_part)
+    ds_spec = top_tagging.dataset_spec(args.dataset_jets, seed=2, per_part=per_part)
     for _ in range(args.dataset_repeat):
         for workers in (1, 2):
             with tempfile.TemporaryDirectory() as tmp:

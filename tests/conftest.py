@@ -28,7 +28,7 @@ def _private_cache(tmp_path_factory: pytest.TempPathFactory):
 @pytest.fixture(scope="session")
 def top_dataset_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """600 jets (300 top, 300 QCD) of the top-tagging task, ATLAS-like detector, one process."""
-    spec = top_tagging.dataset_spec(600, seed=7, jets_per_part=150)
+    spec = top_tagging.dataset_spec(600, seed=7, per_part=150)
     return generate_dataset(spec, tmp_path_factory.mktemp("top") / "ds", workers=1, progress=False)
 
 
@@ -40,13 +40,13 @@ def top_dataset(top_dataset_path: Path):
 @pytest.fixture(scope="session")
 def tiny_spec():
     """A tiny, fast dataset spec (qcd + top, 12 jets each in parts of 6)."""
-    return top_tagging.dataset_spec(24, seed=3, jets_per_part=6)
+    return top_tagging.dataset_spec(24, seed=3, per_part=6)
 
 
 @pytest.fixture(scope="session")
 def higgs_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """150 selected events at 8 TeV: ggH and VBF H -> tau tau, Z -> tau tau, W + jet, ttbar."""
-    spec = higgs_tautau.dataset_spec(150, seed=5, jets_per_part=100)
+    spec = higgs_tautau.dataset_spec(150, seed=5, per_part=100)
     return generate_dataset(spec, tmp_path_factory.mktemp("higgs") / "ds", workers=1, progress=False)
 
 
@@ -60,13 +60,47 @@ def jet_classes_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """250 jets of the five-class task (50 each of gluon, quark, W, Z, top) at pT ~ 1 TeV."""
     from hepdl.tasks import jet_classes
 
-    spec = jet_classes.dataset_spec(250, seed=11, jets_per_part=50)
+    spec = jet_classes.dataset_spec(250, seed=11, per_part=50)
     return generate_dataset(spec, tmp_path_factory.mktemp("jetclasses") / "ds", workers=1, progress=False)
 
 
 @pytest.fixture(scope="session")
 def jet_classes(jet_classes_path: Path):
     return open_dataset(jet_classes_path)
+
+
+# --- runs of each task, shared by the tests of the trainer, the report and the browser check ----------
+
+@pytest.fixture(scope="session")
+def top_task_run(top_dataset_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``hepdl.tasks.top_tagging.run`` on the 600 jets: mass-cut, BDT and a DNN (3 epochs), with its report."""
+    return top_tagging.run("quick", models=["mass-cut", "bdt", "dnn"], dataset=top_dataset_path,
+                           runs_dir=tmp_path_factory.mktemp("top-runs"), epochs=3, progress=False)
+
+
+@pytest.fixture(scope="session")
+def jet_classes_run(jet_classes, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A five-class DNN (hls4ml features, 25 epochs) and BDT on the 250 jets, with the report."""
+    from hepdl.report import make_report, write_run_info
+    from hepdl.train import TrainConfig, train
+
+    run = tmp_path_factory.mktemp("jet-classes-run")
+    write_run_info(run, task="jet-classes", preset="test", recipe="five jet classes, hls4ml benchmark (arXiv:1804.06913)",
+                   command=["pytest", "tests"], domain="jets")
+    train(TrainConfig("dnn", preset="paper", epochs=25, batch_size=32, feature_set="hls4ml", n_bootstrap=10), jet_classes,
+          run / "dnn", progress=False)
+    train(TrainConfig("bdt", feature_set="hls4ml", n_bootstrap=10, model_config={"n_estimators": 50}), jet_classes, run / "bdt",
+          progress=False)
+    make_report(run, jet_classes)
+    return run
+
+
+@pytest.fixture(scope="session")
+def higgs_task_run(higgs_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``hepdl.tasks.higgs_tautau.run`` on the 150 events: AMS cuts, BDT, an ensemble of two DNNs and
+    ParT (2 epochs), with its report."""
+    return higgs_tautau.run(models=["ams-cuts", "bdt", "dnn", "part"], dataset=higgs_path,
+                            runs_dir=tmp_path_factory.mktemp("higgs-runs"), epochs=2, progress=False, ensemble=2)
 
 
 @pytest.fixture

@@ -36,7 +36,7 @@ def test_same_settings_same_bytes(reference, tiny_spec, tmp_path):
 def test_other_seed_other_events(reference, tmp_path):
     from hepdl.tasks import top_tagging
 
-    other = generate_dataset(top_tagging.dataset_spec(24, seed=4, jets_per_part=6), tmp_path / "ds", workers=1, progress=False)
+    other = generate_dataset(top_tagging.dataset_spec(24, seed=4, per_part=6), tmp_path / "ds", workers=1, progress=False)
     assert _files(other)["top-00000.parquet"] != _files(reference)["top-00000.parquet"]
 
 
@@ -109,7 +109,7 @@ def test_other_settings_refuse_and_touch_nothing(reference, tmp_path):
     shutil.copytree(reference, out)
     before = _files(out)
     with pytest.raises(DataError, match="other settings"):
-        generate_dataset(top_tagging.dataset_spec(24, seed=99, jets_per_part=6), out, workers=1, progress=False)
+        generate_dataset(top_tagging.dataset_spec(24, seed=99, per_part=6), out, workers=1, progress=False)
     assert _files(out) == before
 
 

@@ -65,11 +65,10 @@ def test_bad_input_fails_before_training(top_dataset, tmp_path):
     assert not (tmp_path / "z" / "model.ckpt").exists()
 
 
-def test_tiny_top_tagging_run_writes_the_report(top_dataset_path, tmp_path):
+def test_tiny_top_tagging_run_writes_the_report(top_task_run, top_dataset_path, tmp_path):
     from hepdl.report import FIGURES
-    from hepdl.tasks.top_tagging import run
 
-    out = run("quick", models=["mass-cut", "bdt", "dnn"], dataset=top_dataset_path, runs_dir=tmp_path, epochs=3, progress=False)
+    out = top_task_run
     page = (out / "report.html").read_text()
     for fig in FIGURES:
         assert (out / "plots" / f"{fig}.png").stat().st_size > 5000, fig

@@ -86,7 +86,7 @@ def generate(
     pt_max: Annotated[float | None, typer.Option(help="Upper edge of the jet pT window (GeV; default: the task's).")] = None,
     pthat_min: Annotated[float | None, typer.Option(help="Lower edge of the pT-hat window (GeV).")] = None,
     pthat_max: Annotated[float | None, typer.Option(help="Upper edge of the pT-hat window (GeV).")] = None,
-    jets_per_part: Annotated[int, typer.Option(help="Jets per Parquet part file.")] = 500,
+    per_part: Annotated[int, typer.Option("--per-part", "--jets-per-part", help="Records (jets, or events for an event task) per Parquet part file.")] = 500,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Generate (or finish) a task's labelled dataset and print its summary."""
@@ -94,7 +94,7 @@ def generate(
     from hepdl.data.generate import default_dataset_dir
 
     given = dict(sqrt_s=sqrt_s, pt_min=pt_min, pt_max=pt_max, pthat_min=pthat_min, pthat_max=pthat_max)
-    kwargs = dict(seed=seed, detector=detector, pileup_mu=pileup, mpi=mpi, jets_per_part=jets_per_part,
+    kwargs = dict(seed=seed, detector=detector, pileup_mu=pileup, mpi=mpi, per_part=per_part,
                   **{k: v for k, v in given.items() if v is not None})
     spec_fn = tasks.get(task).dataset_spec
     spec = spec_fn(n_jets, **kwargs) if n_jets is not None else spec_fn(**kwargs)
@@ -197,21 +197,34 @@ def train_cmd(
         typer.echo(f"{model}: accuracy {m['accuracy']['value']:.4f}, macro AUC {m['auc']['value']:.4f} (per class: {per}); "
                    f"written to {out}")
         return
-    from hepdl.report import _fmt
+    from hepdl.report.page import cell
 
     typer.echo(f"{model}: AUC {m['auc']['value']:.4f} ± {m['auc']['error']:.4f}, "
-               f"1/eps_B@0.3 {_fmt(m, 'rej_at_0.3', 1)}, 1/eps_B@0.5 {_fmt(m, 'rej_at_0.5', 1)}; written to {out}")
+               f"1/eps_B@0.3 {cell(m, 'rej_at_0.3', 1).text}, 1/eps_B@0.5 {cell(m, 'rej_at_0.5', 1).text}; written to {out}")
 
 
 @app.command()
 def evaluate(run: Annotated[Path, typer.Argument(help="Run directory (runs/<task>/<timestamp>).")]) -> None:
     """Recompute the test metrics of every model in a run and rewrite its report."""
-    from hepdl.report import model_table, rewrite_report, text_table
+    from hepdl.report import rewrite_report
     from hepdl.train import evaluate as _evaluate
 
-    results = _evaluate(run)
-    rewrite_report(run)
-    typer.echo(text_table(model_table(results)))
+    _evaluate(run)
+    page = rewrite_report(run)
+    blocks = (page.parent / "table.txt").read_text(encoding="utf-8").split("\n\n")
+    typer.echo(next((b for b in blocks if b.startswith("model")), blocks[0]).rstrip())  # the results table
+
+
+@app.command()
+def report(
+    run: Annotated[Path, typer.Argument(help="Run directory (runs/<task>/<timestamp>).")],
+    pdf: Annotated[bool, typer.Option("--pdf", help="Also write report.pdf with every figure.")] = False,
+) -> None:
+    """Rebuild a run's report page (and figures) from its stored outputs, without retraining."""
+    from hepdl.report import rewrite_report
+
+    page = rewrite_report(run, pdf=pdf)
+    typer.echo(f"report: {page}" + (f"\nall figures: {page.parent / 'report.pdf'}" if pdf else ""))
 
 
 @app.command()

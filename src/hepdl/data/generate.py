@@ -74,9 +74,10 @@ class SampleSpec:
         Integer label stored with each jet.
     generator
         The Pythia process settings.
-    n_jets
-        Number of records to keep: jets (one per event, the leading jet) for a jet selection,
-        events for an event selection (:class:`hepdl.sim.events.LepHadSelection`).
+    n
+        Number of records to keep, as the dataset's selection defines a record: jets (one per
+        event, the leading jet) for a :class:`JetSelection`, events for a
+        :class:`hepdl.sim.events.LepHadSelection`.
     truth_match
         ``"top"`` keeps only jets matched to a hadronic top (arXiv:1902.09914); ``"w"``/``"z"`` to a
         hadronic boson and its quarks; ``"gluon"``/``"light-quark"`` to a hard parton of that flavour
@@ -86,7 +87,7 @@ class SampleSpec:
     name: str
     label: int
     generator: GeneratorConfig
-    n_jets: int
+    n: int
     truth_match: str = "none"
 
     def __post_init__(self) -> None:
@@ -94,8 +95,8 @@ class SampleSpec:
             from hepdl.config import from_dict
 
             self.generator = from_dict(GeneratorConfig, self.generator, f"sample {self.name}.generator")
-        if not isinstance(self.n_jets, (int, np.integer)) or self.n_jets <= 0:
-            raise ConfigError(f"number of jets for sample {self.name!r} must be a positive integer, got {self.n_jets!r}")
+        if not isinstance(self.n, (int, np.integer)) or self.n <= 0:
+            raise ConfigError(f"number of records for sample {self.name!r} must be a positive integer, got {self.n!r}")
         if self.truth_match not in TRUTH_MATCHERS:
             raise ConfigError(f"unknown truth_match {self.truth_match!r} for sample {self.name!r}; known: {', '.join(TRUTH_MATCHERS)}")
         if not self.name or "/" in self.name or "-" in self.name:
@@ -116,14 +117,9 @@ class DatasetSpec:
     selection: JetSelection | LepHadSelection = field(default_factory=JetSelection)
     detector: str = "atlas"
     seed: int = 1
-    jets_per_part: int = 500
+    per_part: int = 500
     batch_size: int = 200
     luminosity_fb: float | None = None
-
-    @property
-    def events(self) -> bool:
-        """True for an event-level dataset (one record per selected event, with object lists)."""
-        return isinstance(self.selection, LepHadSelection)
 
     def __post_init__(self) -> None:
         if not self.samples:
@@ -136,16 +132,15 @@ class DatasetSpec:
             raise ConfigError(f"sample labels must be unique unless class_names names the classes, got labels {labels}")
         if self.class_names is not None and sorted(set(labels)) != list(range(len(self.class_names))):
             raise ConfigError(f"labels {sorted(set(labels))} must be 0 ... {len(self.class_names) - 1} for class_names {self.class_names}")
-        if self.jets_per_part <= 0:
-            raise ConfigError(f"jets_per_part must be positive, got {self.jets_per_part}")
+        if self.per_part <= 0:
+            raise ConfigError(f"per_part must be positive, got {self.per_part}")
         if self.batch_size <= 0:
             raise ConfigError(f"batch_size must be positive, got {self.batch_size}")
         if not 0 <= self.seed < 2**63:
             raise ConfigError(f"seed must be a non-negative integer, got {self.seed}")
         if self.luminosity_fb is not None and not self.luminosity_fb > 0:
             raise ConfigError(f"luminosity_fb must be positive (fb^-1), got {self.luminosity_fb}")
-        if self.events and any(s.truth_match != "none" for s in self.samples):
-            raise ConfigError("truth_match applies to jet selections only; an event selection keeps every selected event")
+        selector(self).check(self.samples)
 
     @property
     def label_names(self) -> list[str]:
@@ -155,12 +150,12 @@ class DatasetSpec:
         return [s.name for s in sorted(self.samples, key=lambda s: s.label)]
 
     def parts(self) -> list[tuple[int, int, int]]:
-        """``(sample index, part index, jets in part)`` for every part, interleaved across samples."""
+        """``(sample index, part index, records in part)`` for every part, interleaved across samples."""
         out = []
         for i, s in enumerate(self.samples):
-            n_parts = math.ceil(s.n_jets / self.jets_per_part)
+            n_parts = math.ceil(s.n / self.per_part)
             for k in range(n_parts):
-                out.append((k, i, min(self.jets_per_part, s.n_jets - k * self.jets_per_part)))
+                out.append((k, i, min(self.per_part, s.n - k * self.per_part)))
         return [(i, k, n) for k, i, n in sorted(out)]
 
     def settings(self, card: DetectorCard | None) -> dict[str, Any]:
@@ -210,13 +205,61 @@ def _jet_records(lj: dict[str, Any], idx: np.ndarray, sample: SampleSpec, weight
     return ak.zip(fields, depth_limit=1)
 
 
-def _select(spec: DatasetSpec, sample: SampleSpec, batch: Any, objs: ak.Array, card: DetectorCard | None,
-            rng: np.random.Generator) -> tuple[list[np.ndarray], Callable[[np.ndarray, np.ndarray], ak.Array]]:
-    """The selection's masks (one per cutflow step after ``events``, each on its own) and a function
-    building the records of the selected entries ``idx`` (with event numbers ``event``)."""
-    sel = spec.selection
-    if isinstance(sel, LepHadSelection):
-        reco = reconstruct_lephad(objs, tau_truth(batch.record), card, sel, rng)
+class _JetSelector:
+    """One record per event, the leading jet, optionally truth-matched (:class:`JetSelection`)."""
+
+    unit = "jet"
+    format = "hepdl-jets"
+    kept_step = "jets"
+
+    def __init__(self, selection: JetSelection) -> None:
+        self.sel = selection
+
+    def check(self, samples: list[SampleSpec]) -> None:
+        """Nothing to refuse: every truth matcher applies to jets."""
+
+    def steps(self, sample: SampleSpec) -> list[str]:
+        return ["has_jet", "jet_eta", "jet_pt"] + ([f"{sample.truth_match}_match"] if sample.truth_match != "none" else [])
+
+    def window(self) -> str:
+        return f" and jet pT window [{self.sel.pt_min}, {self.sel.pt_max}] GeV"
+
+    def select(self, sample: SampleSpec, batch: Any, objs: ak.Array, card: DetectorCard | None,
+               rng: np.random.Generator) -> tuple[list[np.ndarray], Callable[[np.ndarray, np.ndarray], ak.Array]]:
+        lj = leading_jets(objs, self.sel)
+        masks = [lj["has_jet"], lj["eta_ok"], lj["pt_ok"]]
+        matched, truth = match_jets(batch.record, lj["eta"], lj["phi"], sample.truth_match, self.sel.radius)
+        if sample.truth_match != "none":
+            masks.append(matched)
+        return masks, lambda idx, event: _jet_records(lj, idx, sample, batch.weight, event, truth)
+
+    def part_meta(self, records: ak.Array) -> dict[str, Any]:
+        return {}
+
+
+class _LepHadSelector:
+    """One record per selected event with its object lists (:class:`LepHadSelection`)."""
+
+    unit = "event"
+    format = "hepdl-events"
+    kept_step = "selected"
+
+    def __init__(self, selection: LepHadSelection) -> None:
+        self.sel = selection
+
+    def check(self, samples: list[SampleSpec]) -> None:
+        if any(s.truth_match != "none" for s in samples):
+            raise ConfigError("truth_match applies to jet selections only; an event selection keeps every selected event")
+
+    def steps(self, sample: SampleSpec) -> list[str]:
+        return list(LEPHAD_STEPS)
+
+    def window(self) -> str:
+        return ""
+
+    def select(self, sample: SampleSpec, batch: Any, objs: ak.Array, card: DetectorCard | None,
+               rng: np.random.Generator) -> tuple[list[np.ndarray], Callable[[np.ndarray, np.ndarray], ak.Array]]:
+        reco = reconstruct_lephad(objs, tau_truth(batch.record), card, self.sel, rng)
 
         def events(idx: np.ndarray, event: np.ndarray) -> ak.Array:
             n = len(idx)
@@ -229,60 +272,69 @@ def _select(spec: DatasetSpec, sample: SampleSpec, batch: Any, objs: ak.Array, c
             return ak.zip(fields, depth_limit=1)
 
         return [reco["masks"][k] for k in LEPHAD_STEPS], events
-    lj = leading_jets(objs, sel)
-    masks = [lj["has_jet"], lj["eta_ok"], lj["pt_ok"]]
-    matched, truth = match_jets(batch.record, lj["eta"], lj["phi"], sample.truth_match, sel.radius)
-    if sample.truth_match != "none":
-        masks.append(matched)
-    return masks, lambda idx, event: _jet_records(lj, idx, sample, batch.weight, event, truth)
+
+    def part_meta(self, records: ak.Array) -> dict[str, Any]:
+        return {"sum_id_weights": float(np.sum(ak.to_numpy(records.weight) * ak.to_numpy(records.id_weight)))}
+
+
+#: The selector of each selection type: what one record is, its cutflow steps and how records are
+#: built. A new kind of selection registers here; :func:`generate_part` has no branch on it.
+SELECTORS: dict[type, Callable[[Any], Any]] = {JetSelection: _JetSelector, LepHadSelection: _LepHadSelector}
+
+
+def selector(spec: DatasetSpec) -> Any:
+    """The selector of ``spec.selection`` (see :data:`SELECTORS`)."""
+    try:
+        return SELECTORS[type(spec.selection)](spec.selection)
+    except KeyError:
+        raise ConfigError(f"unknown selection type {type(spec.selection).__name__}; known: "
+                          f"{', '.join(t.__name__ for t in SELECTORS)}") from None
 
 
 def generate_part(
     spec: DatasetSpec,
     sample_index: int,
     part_index: int,
-    n_jets: int,
+    n: int,
     card: DetectorCard | None,
     progress: Callable[[int], None] | None = None,
 ) -> tuple[ak.Array, dict[str, Any]]:
-    """Generate one part: ``n_jets`` selected jets (or events) of one sample, and its bookkeeping.
+    """Generate one part: ``n`` selected records (jets or events, as the selection says) of one sample,
+    and its bookkeeping.
 
     Returns the jet records (schema in :mod:`hepdl.schema`) and a metadata dict with the cutflow
     (counted over exactly the events used: generation stops at the event that gives the last jet),
     the seeds, and Pythia's cross-section estimate.
     """
     sample = spec.samples[sample_index]
-    sel = spec.selection
+    sel = selector(spec)
     pythia_seed = derive_seed(spec.seed, sample.name, part_index)
     det_seed = derive_seed(spec.seed, sample.name, part_index, "detector")
     gen = EventGenerator(sample.generator, pythia_seed)
     rng = np.random.default_rng(det_seed)
-    if spec.events:
-        steps = ["events", *LEPHAD_STEPS]
-    else:
-        steps = ["events", "has_jet", "jet_eta", "jet_pt"] + ([f"{sample.truth_match}_match"] if sample.truth_match != "none" else [])
+    steps = ["events", *sel.steps(sample)]
     cutflow = dict.fromkeys(steps, 0)
     chunks: list[ak.Array] = []
     kept = 0
     offset = 0
     since_last = 0
     generated = 0
-    while kept < n_jets:
+    while kept < n:
         # near the end, ask only for about the events still needed (at the efficiency so far)
         n_ask = spec.batch_size
         if kept:
-            n_ask = min(n_ask, max(10, math.ceil(1.2 * (n_jets - kept) * generated / kept)))
+            n_ask = min(n_ask, max(10, math.ceil(1.2 * (n - kept) * generated / kept)))
         batch = gen.next_batch(n_ask)
         generated += len(batch)
         n_ev = len(batch)
         if n_ev == 0:
             raise DataError(f"Pythia produced no events for process {sample.generator.process!r}")
         objs = simulate(batch.particles, card, rng)
-        masks, make_records = _select(spec, sample, batch, objs, card, rng)
+        masks, make_records = sel.select(sample, batch, objs, card, rng)
         cum_masks = np.logical_and.accumulate(np.stack(masks), axis=0)
         passed = cum_masks[-1]
         used = n_ev
-        need = n_jets - kept
+        need = n - kept
         cum = np.cumsum(passed)
         if cum[-1] >= need:
             used = int(np.searchsorted(cum, need)) + 1
@@ -297,25 +349,24 @@ def generate_part(
             since_last += used
             if since_last >= MAX_EVENTS_WITHOUT_JET:
                 flow = ", ".join(f"{CUT_LABELS[k]}: {v}" for k, v in cutflow.items())
-                window = "" if spec.events else f" and jet pT window [{sel.pt_min}, {sel.pt_max}] GeV"  # type: ignore[union-attr]
                 raise DataError(
-                    f"no {'event' if spec.events else 'jet'} of sample {sample.name!r} passed the selection in {since_last} "
+                    f"no {sel.unit} of sample {sample.name!r} passed the selection in {since_last} "
                     f"events in a row (cutflow so far: {flow}); the cuts look impossible for process "
                     f"{sample.generator.process!r} with pT-hat window [{sample.generator.pthat_min}, {sample.generator.pthat_max}] GeV"
-                    f"{window}"
+                    f"{sel.window()}"
                 )
         kept += len(idx)
         offset += n_ev
         if progress is not None and len(idx):
             progress(len(idx))
-    cutflow["selected" if spec.events else "jets"] = kept
+    cutflow[sel.kept_step] = kept
     jets = ak.concatenate(chunks) if len(chunks) > 1 else chunks[0]
     meta = {
         "sample": sample.name,
         "process": sample.generator.process,
         "label": sample.label,
         "part": part_index,
-        "n_jets": kept,
+        "n": kept,
         "cutflow": cutflow,
         "pythia_seed": pythia_seed,
         "detector_seed": det_seed,
@@ -323,9 +374,8 @@ def generate_part(
         "sigma_err_mb": gen.sigma_err_mb,
         "n_tried": gen.n_tried,
         "sum_weights": float(np.sum(ak.to_numpy(jets.weight))),
+        **sel.part_meta(jets),
     }
-    if spec.events:
-        meta["sum_id_weights"] = float(np.sum(ak.to_numpy(jets.weight) * ak.to_numpy(jets.id_weight)))
     return jets, meta
 
 
@@ -339,13 +389,13 @@ def write_part(jets: ak.Array, meta: dict[str, Any], out: Path) -> dict[str, Any
     return meta
 
 
-def _run_part(spec: DatasetSpec, sample_index: int, part_index: int, n_jets: int,
+def _run_part(spec: DatasetSpec, sample_index: int, part_index: int, n: int,
               card: DetectorCard | None, out: str, progress: Callable[[int], None] | None = None) -> dict[str, Any]:
-    jets, meta = generate_part(spec, sample_index, part_index, n_jets, card, progress)
+    jets, meta = generate_part(spec, sample_index, part_index, n, card, progress)
     return write_part(jets, meta, Path(out))
 
 
-def finished_part(out: Path, sample: str, part: int, n_jets: int) -> dict[str, Any] | None:
+def finished_part(out: Path, sample: str, part: int, n: int) -> dict[str, Any] | None:
     """The metadata of a finished, intact part, or None if it must be (re)generated."""
     stem = part_name(sample, part)
     js, pq = out / f"{stem}.json", out / f"{stem}.parquet"
@@ -355,7 +405,7 @@ def finished_part(out: Path, sample: str, part: int, n_jets: int) -> dict[str, A
         meta: dict[str, Any] = json.loads(js.read_text())
     except (OSError, json.JSONDecodeError):
         return None
-    if meta.get("n_jets") != n_jets or meta.get("bytes") != pq.stat().st_size or meta.get("sha256") != sha256_file(pq):
+    if meta.get("n") != n or meta.get("bytes") != pq.stat().st_size or meta.get("sha256") != sha256_file(pq):
         return None
     return meta
 
@@ -375,7 +425,7 @@ def _summarise(spec: DatasetSpec, parts: list[dict[str, Any]]) -> dict[str, Any]
         sigma = sum(p["sigma_mb"] * p["n_tried"] for p in mine) / max(tried, 1)
         err = math.sqrt(sum((p["sigma_err_mb"] * p["n_tried"]) ** 2 for p in mine)) / max(tried, 1)
         xsec[s.name] = {"process": s.generator.process, "sigma_mb": sigma, "sigma_err_mb": err, "sigma_pb": sigma * 1e9}
-    last = "selected" if spec.events else "jets"
+    last = selector(spec).kept_step
     counts = {s.name: cutflow[s.name].get(last, 0) for s in spec.samples}
     counts["total"] = sum(counts.values())
     out = {"parts": parts, "cutflow": cutflow, "cross_section": xsec, "counts": counts}
@@ -454,7 +504,7 @@ def generate_dataset(
         "label_names": spec.label_names,
         "settings": settings,
         "settings_hash": shash,
-        "format": "hepdl-events" if spec.events else "hepdl-jets",
+        "format": selector(spec).format,
     }
     todo, done = [], []
     for i, k, n in spec.parts():
@@ -469,9 +519,9 @@ def generate_dataset(
     # longest first, so that no worker is left alone with a long part at the end: truth-matched
     # samples keep fewer of their events, and the last part of a sample may be smaller
     todo.sort(key=lambda t: (spec.samples[t[0]].truth_match == "none", -t[2], t[1], t[0]))
-    total = sum(s.n_jets for s in spec.samples)
-    unit = "event" if spec.events else "jet"
-    bar = tqdm(total=total, initial=sum(m["n_jets"] for m in done), unit=unit, desc=f"generate {spec.task}",
+    total = sum(s.n for s in spec.samples)
+    unit = selector(spec).unit
+    bar = tqdm(total=total, initial=sum(m["n"] for m in done), unit=unit, desc=f"generate {spec.task}",
                disable=not progress, smoothing=0.1, dynamic_ncols=True)
     t0 = time.perf_counter()
     n_workers = workers or os.cpu_count() or 1
@@ -539,7 +589,7 @@ def _run_dask(spec: DatasetSpec, todo: list[tuple[int, int, int]], card: Detecto
         for fut in as_completed(futures):
             meta = fut.result()
             results.append(meta)
-            bar.update(meta["n_jets"])
+            bar.update(meta["n"])
     finally:
         client.close()
         if cluster is not None:

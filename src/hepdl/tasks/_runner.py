@@ -95,6 +95,8 @@ def run_models(task: str, spec_fn: Any, presets: dict[str, dict[str, Any]], pres
     configs = [TrainConfig(m, preset=p.model_presets.get(m, p.model_preset), epochs=epochs or p.epochs, seed=seed,
                            n_particles=p.n_particles, model_config=dict(p.model_configs.get(m, {})), **extra)
                for m in names]  # validates every name before any work
+    t0 = time.perf_counter()
+    generated = dataset is None
     if dataset is None:
         dataset = ensure_dataset(spec_fn(p.size, seed=seed, **p.dataset), cache, workers=workers, progress=progress)
     ds = open_dataset(dataset)
@@ -102,6 +104,10 @@ def run_models(task: str, spec_fn: Any, presets: dict[str, dict[str, Any]], pres
         check(ds)
     out = new_run_dir(runs_dir, task)
     from hepdl._util import interrupt_note
+    from hepdl.report import update_run_info, write_run_info
+
+    write_run_info(out, task=task, preset=preset, recipe=_recipe(task), domain=getattr(ds, "domain", None))
+    update_run_info(out, "generate" if generated else "open dataset", time.perf_counter() - t0)
 
     def note() -> str:
         done = sorted(d.name for d in out.iterdir() if (d / ModelDir.METRICS).exists() and not d.name.endswith(".partial"))
@@ -114,14 +120,22 @@ def run_models(task: str, spec_fn: Any, presets: dict[str, dict[str, Any]], pres
         if report is None:
             from hepdl.report import make_report
 
-            make_report(out, ds.jets, ds.labels, title=title, label_names=ds.label_names)
+            make_report(out, ds, title=title)
         else:
             report(out, ds, title)
     return out
 
 
+def _recipe(task: str) -> str:
+    """The task's one-line description (its recipe, with the paper it follows)."""
+    from hepdl.tasks import TASKS
+
+    return TASKS.lookup(task).description if task in TASKS.names() else ""
+
+
 def _train_all(configs: list[Any], p: Preset, ds: Any, out: Path, seed: int, ensemble: int | None, progress: bool) -> None:
     """Train every model of ``configs`` into ``out``; ensembles as ``<model>-k`` plus ``<model>-ensemble``."""
+    from hepdl.report import update_run_info
     from hepdl.train import train
 
     for cfg in configs:
@@ -131,28 +145,30 @@ def _train_all(configs: list[Any], p: Preset, ds: Any, out: Path, seed: int, ens
         if n_members == 1:
             if progress:
                 print(f"training {cfg.model} ...", flush=True)
+            t0 = time.perf_counter()
             train(cfg, ds, out / cfg.model, progress=progress)
+            update_run_info(out, f"train {cfg.model}", time.perf_counter() - t0)
             continue
         members = []
         for k in range(n_members):
             if progress:
                 print(f"training {cfg.model} {k + 1}/{n_members} ...", flush=True)
             members.append(out / f"{cfg.model}-{k + 1}")
+            t0 = time.perf_counter()
             train(dataclasses.replace(cfg, seed=seed * 1000 + k), ds, members[-1], progress=progress)
+            update_run_info(out, f"train {members[-1].name}", time.perf_counter() - t0)
         ensemble_scores(members, out / f"{cfg.model}-ensemble", ds, cfg.n_bootstrap)
 
 
 def ensemble_scores(members: list[Path], out: Path, ds: Any, n_bootstrap: int = 100) -> dict[str, Any]:
     """Average the test and validation scores of the trained ``members`` (same split) and write ``out``
-    with the ensemble's ``scores.npz`` and ``metrics.json`` (AUC etc., and the AMS for weighted event
-    datasets). Two-class models."""
-    import json
-
+    with the ensemble's ``scores.npz`` and ``metrics.json`` (AUC etc., and the dataset's task metrics,
+    e.g. the AMS of an event dataset). Two-class models."""
     import numpy as np
 
     from hepdl.data.paths import atomic_write_json
     from hepdl.metrics import classifier_metrics
-    from hepdl.train.trainer import ams_metrics
+    from hepdl.train.rundir import RUN_SCHEMA_VERSION
 
     loaded = [np.load(m / ModelDir.SCORES) for m in members]
     first = loaded[0]
@@ -164,11 +180,15 @@ def ensemble_scores(members: list[Path], out: Path, ds: Any, n_bootstrap: int = 
     _atomic_savez(out / ModelDir.SCORES, scores=scores, labels=first["labels"], index=first["index"], val_scores=val_scores,
                   val_labels=first["val_labels"], val_index=first["val_index"])
     m = {k: v.to_dict() for k, v in classifier_metrics(first["labels"], scores, n_bootstrap=n_bootstrap).items()}
-    if getattr(ds, "weights", None) is not None:
+    task_metrics = getattr(ds, "task_metrics", None)
+    if task_metrics is not None:
         split = {"test": first["index"], "val": first["val_index"]}
-        m.update(ams_metrics(ds.labels, ds.weights, split, val_scores, scores, n_bootstrap=n_bootstrap))
-    member_metrics = [json.loads((p / ModelDir.METRICS).read_text()) for p in members]
-    metrics = {"model": out.name, "paper": "ensemble of " + ", ".join(p.name for p in members), "n_classes": 2, **m,
+        m.update(task_metrics(split, val_scores, scores, n_bootstrap=n_bootstrap))
+    member_metrics = [ModelDir(p).metrics() for p in members]
+    first_m = member_metrics[0]
+    metrics = {"schema_version": RUN_SCHEMA_VERSION, "model": out.name, "objective": first_m["objective"],
+               "split": first_m["split"], "evaluation": {**first_m["evaluation"], "n_bootstrap": n_bootstrap},
+               "paper": "ensemble of " + ", ".join(p.name for p in members), "n_classes": 2, **m,
                "members": [p.name for p in members], "member_ams": [mm.get("ams", {}).get("value") for mm in member_metrics],
                "train_seconds": sum(mm["train_seconds"] for mm in member_metrics),
                "n_parameters": sum(mm["n_parameters"] for mm in member_metrics)}

@@ -45,7 +45,7 @@ def dataset_spec(
     mpi: bool = True,
     pileup_mu: float = 0.0,
     luminosity_fb: float = 20.0,
-    jets_per_part: int = 500,
+    per_part: int = 500,
     selection: LepHadSelection | None = None,
     shares: dict[str, float] | None = None,
 ) -> DatasetSpec:
@@ -71,7 +71,7 @@ def dataset_spec(
         samples.append(SampleSpec(name, label, gen, n))
     return DatasetSpec(task="higgs-tautau", samples=samples, class_names=["background", "signal"],
                        selection=selection or LepHadSelection(), detector=detector, seed=seed,
-                       jets_per_part=jets_per_part, luminosity_fb=luminosity_fb)
+                       per_part=per_part, luminosity_fb=luminosity_fb)
 
 
 #: Run presets (keys of :func:`hepdl.tasks._runner.run_models`; ``n_particles`` is the number of objects
@@ -124,7 +124,6 @@ def run(preset: str = "quick", *, models: list[str] | None = None, dataset: str 
     with the report. ``dataset`` may also be a challenge CSV file (Kaggle ``training.csv`` or the
     open-data file). ``ensemble`` overrides the preset's number of DNNs. Returns the run directory.
     """
-    from hepdl.report.higgs import make_higgs_report
     from hepdl.tasks._runner import run_models
 
     def check(ds: Any) -> None:
@@ -134,7 +133,7 @@ def run(preset: str = "quick", *, models: list[str] | None = None, dataset: str 
 
     return run_models("higgs-tautau", dataset_spec, PRESETS, preset, models=models, dataset=dataset, runs_dir=runs_dir,
                       cache=cache, workers=workers, seed=seed, epochs=epochs, progress=progress, ensemble=ensemble,
-                      check=check, report=make_higgs_report)
+                      check=check)
 
 
 TASK = register_task(Task("higgs-tautau", "H -> tau tau (lepton + hadronic tau) against Z, W and top backgrounds, "

@@ -53,7 +53,7 @@ def dataset_spec(
     pt_max: float = 1100.0,
     eta_max: float = 2.0,
     max_constituents: int = 150,
-    jets_per_part: int = 500,
+    per_part: int = 500,
 ) -> DatasetSpec:
     """The balanced five-class dataset: ``n_jets`` in total, a fifth of each class."""
     if not isinstance(n_jets, int) or n_jets < len(CLASSES):
@@ -70,7 +70,7 @@ def dataset_spec(
         selection=JetSelection(radius=radius, pt_min=pt_min, pt_max=pt_max, eta_max=eta_max, max_constituents=max_constituents),
         detector=detector,
         seed=seed,
-        jets_per_part=jets_per_part,
+        per_part=per_part,
     )
 
 

@@ -35,7 +35,7 @@ def dataset_spec(
     pt_max: float = 650.0,
     eta_max: float = 2.0,
     max_constituents: int = 200,
-    jets_per_part: int = 500,
+    per_part: int = 500,
 ) -> DatasetSpec:
     """The balanced top/QCD dataset: ``n_jets`` in total, half of each class.
 
@@ -55,7 +55,7 @@ def dataset_spec(
         selection=JetSelection(radius=radius, pt_min=pt_min, pt_max=pt_max, eta_max=eta_max, max_constituents=max_constituents),
         detector=detector,
         seed=seed,
-        jets_per_part=jets_per_part,
+        per_part=per_part,
     )
 
 

@@ -19,10 +19,33 @@ from hepdl.config import from_dict
 from hepdl.errors import ConfigError, DataError
 from hepdl.train.config import TrainConfig
 
-__all__ = ["ModelDir", "RunRecord", "RUN_SCHEMA_VERSION"]
+__all__ = ["ModelDir", "RunRecord", "RUN_SCHEMA_VERSION", "PREPROCESS_HEADER", "METRICS_HEADER"]
 
 #: Version of the run record; a run written by a newer hepdl is refused with a clear error.
 RUN_SCHEMA_VERSION = 1
+
+
+#: Keys every ``preprocess.json`` has, with their types. The rest belongs to the representation
+#: (``columns``/``mean``/``std``, ``n_particles``/``features``, ``image``) and to the objective
+#: (``class_names``, ``target_mean``/``target_std``, ``trained_on``); the file is flat so that the
+#: exported ONNX contract is the same object.
+PREPROCESS_HEADER: dict[str, type] = {"schema_version": int, "kind": str, "objective": str, "output": str, "input_names": list}
+
+#: Keys every ``metrics.json`` has, with their types; the figures themselves are the objective's and
+#: the domain's (each a ``{"value", "error"}`` object where it has an error).
+METRICS_HEADER: dict[str, type] = {"schema_version": int, "model": str, "objective": str, "split": str, "evaluation": dict}
+
+
+def _check_header(data: dict[str, Any], header: dict[str, type], where: Path) -> dict[str, Any]:
+    version = data.get("schema_version", 0)
+    if isinstance(version, int) and version > RUN_SCHEMA_VERSION:
+        raise DataError(f"{where} has schema version {version}, newer than this hepdl's ({RUN_SCHEMA_VERSION}): update hepdl")
+    for key, typ in header.items():
+        if key == "schema_version" and key not in data:
+            continue  # written before the version was recorded (version 0): same layout
+        if not isinstance(data.get(key), typ):
+            raise DataError(f"{where}: key {key!r} must be a {typ.__name__}, got {data.get(key)!r}")
+    return data
 
 
 @dataclass
@@ -79,6 +102,14 @@ class ModelDir:
         if not isinstance(data, dict):
             raise DataError(f"{f} is not a JSON object")
         return data
+
+    def preprocess(self) -> dict[str, Any]:
+        """``preprocess.json``, its header (:data:`PREPROCESS_HEADER`) checked."""
+        return _check_header(self.json(self.PREPROCESS), PREPROCESS_HEADER, self.path / self.PREPROCESS)
+
+    def metrics(self) -> dict[str, Any]:
+        """``metrics.json``, its header (:data:`METRICS_HEADER`) checked."""
+        return _check_header(self.json(self.METRICS), METRICS_HEADER, self.path / self.METRICS)
 
     def record(self) -> RunRecord:
         """``config.json`` as a validated :class:`RunRecord`."""

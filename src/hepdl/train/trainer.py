@@ -34,7 +34,7 @@ from hepdl.models import registry
 from hepdl.train.config import TrainConfig
 from hepdl.train.inputs import make_inputs, split_indices
 from hepdl.train.objectives import Objective, Targets, get_objective
-from hepdl.train.rundir import ModelDir, RunRecord
+from hepdl.train.rundir import RUN_SCHEMA_VERSION, ModelDir, RunRecord
 
 __all__ = ["TrainConfig", "train", "predict", "evaluate", "class_labels", "load_trained", "model_inputs", "score_inputs", "BASELINES",
            "ams_metrics", "model_dir", "partial_dir", "run_split", "trained_dataset"]
@@ -188,7 +188,8 @@ def train(config: TrainConfig, data: Any, out: str | Path, *, resume: str | Path
                                target_names=targets.names, class_names=targets.names if objective.name == "classify" else None,
                                split=split_kind, dataset_options=getattr(ds, "options", None))
             atomic_write_json(work / ModelDir.CONFIG, asdict(record))
-            atomic_write_json(work / ModelDir.PREPROCESS, {"kind": kind, **inputs.preprocess, **targets.preprocess,
+            atomic_write_json(work / ModelDir.PREPROCESS, {"schema_version": RUN_SCHEMA_VERSION, "kind": kind,
+                                                         **inputs.preprocess, **targets.preprocess,
                                                          "objective": objective.name, "output": objective.output_doc,
                                                          "input_names": list(REPRESENTATIONS[kind].inputs)})
             if torch_plan is None:
@@ -206,7 +207,7 @@ def train(config: TrainConfig, data: Any, out: str | Path, *, resume: str | Path
             task_metrics = getattr(ds, "task_metrics", None)
             if task_metrics is not None and objective.name == "classify":
                 m.update(task_metrics({**split_all, "val": val}, val_scores, scores, n_bootstrap=config.n_bootstrap, seed=config.seed))
-            metrics = {"model": config.model, "paper": spec.paper, "objective": objective.name,
+            metrics = {"schema_version": RUN_SCHEMA_VERSION, "model": config.model, "paper": spec.paper, "objective": objective.name,
                        **({"n_classes": len(targets.names)} if objective.name == "classify" else {}),
                        "split": split_kind, **m, **result,
                        "evaluation": {"threshold": threshold, "n_bootstrap": config.n_bootstrap, "seed": config.seed}}
@@ -496,7 +497,7 @@ def load_trained(model_dir: str | Path) -> tuple[str, dict[str, Any], Any]:
         if not (d / f).exists():
             raise DataError(f"{d.path} is not a trained model's directory: {f} is missing")
     name = d.record().model
-    pre = d.json(ModelDir.PREPROCESS)
+    pre = d.preprocess()
     spec = registry.spec(name)
     if not spec.is_torch:
         return name, pre, spec.build.load(d / ModelDir.BASELINE)  # type: ignore[attr-defined]  # baselines have load()
@@ -518,8 +519,8 @@ def model_inputs(ds: Any, pre: dict[str, Any], *, cache: bool = True) -> Any:
 
     kind = pre["kind"]
     everything = np.arange(len(ds))
-    inputs = make_inputs(ds, kind, everything, feature_set=pre.get("feature_set", "expert"),
-                         n_particles=pre.get("n_particles", 64), cache=cache,
+    stored = {k: pre[k] for k in ("feature_set", "n_particles") if k in pre}  # what the representation recorded
+    inputs = make_inputs(ds, kind, everything, **stored, cache=cache,
                          scaling=pre if kind == "features" else None)
     if kind in ("cut", "bdt"):
         frame = inputs.arrays["frame"]
@@ -587,7 +588,7 @@ def evaluate(run: str | Path, *, n_bootstrap: int | None = None) -> dict[str, di
         except (OSError, ValueError, KeyError) as exc:
             raise DataError(f"{d / ModelDir.SCORES} is missing or damaged ({exc}); retrain model {d.name!r} or remove its directory") from None
         md = ModelDir(d)
-        old = md.json(ModelDir.METRICS)
+        old = md.metrics()
         rec = md.record()
         objective = rec.make_objective()
         names = rec.target_names or rec.class_names or ["background", "signal"]

@@ -1,0 +1,335 @@
+"""The jet domain's report: results table and figures of a two-class tagger (ROC as 1/eps_B against
+eps_S, score distributions, background mass sculpting, average images, a jet display) or of a
+multi-class one (one-vs-rest ROC, confusion matrices, mass per class, average images), all in the
+skeleton of :mod:`hepdl.report.page`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hepdl.kinematics import delta_phi
+from hepdl.report.page import Cell, Figure, Page, Table, cell
+from hepdl.report.style import model_styles, save
+
+__all__ = ["jet_page", "model_table", "FIGURES", "MULTICLASS_FIGURES"]
+
+#: Figures of a two-class run.
+FIGURES = ("roc", "scores", "mass_sculpting", "training", "images", "jet_display")
+#: Figures of a multi-class run.
+MULTICLASS_FIGURES = ("roc", "confusion", "training", "mass_per_class", "images")
+
+
+def _order(metrics: dict[str, dict[str, Any]]) -> list[str]:
+    """Model names, best AUC first."""
+    return sorted(metrics, key=lambda n: -float(metrics[n].get("auc", {}).get("value", float("nan")) or 0.0))
+
+
+def model_table(metrics: dict[str, dict[str, Any]], classes: list[str] | None = None) -> Table:
+    """The results table of jet classifiers, best AUC first: parameters, accuracy, AUC,
+    1/eps_B at eps_S = 0.3 and 0.5, training time, inference rate; for multi-class models the macro
+    AUC and the one-vs-rest AUC of each class (in the order of ``classes``, the class names by label)."""
+    order = _order(metrics)
+    multi = [m for m in metrics.values() if "auc_per_class" in m]
+
+    def common(m: dict[str, Any]) -> tuple[Cell, Cell]:
+        t, r = m.get("train_seconds"), m.get("inference_jets_per_s")
+        return (Cell(f"{t:.1f}" if t is not None else "", t), Cell(f"{r:.3g}" if r is not None else "", r))
+
+    if multi:
+        per_class = list(multi[0]["auc_per_class"])
+        classes = [c for c in classes or [] if c in per_class] + [c for c in per_class if c not in (classes or [])]
+        header = ["model", "parameters", "accuracy", "macro AUC", *[f"AUC {c}" for c in classes], "train [s]", "inference [jets/s]"]
+        rows = []
+        for name in order:
+            m = metrics[name]
+            per = m.get("auc_per_class", {})
+            rows.append([Cell(name, name), cell(m, "n_parameters"), cell(m, "accuracy"), cell(m, "auc", 4),
+                         *[cell(per, c, 3) for c in classes], *common(m)])
+        better = {i: "max" for i in range(2, 4 + len(classes))}
+        return Table(header, rows, better)
+    header = ["model", "parameters", "accuracy", "AUC", "1/eps_B @ eps_S=0.3", "1/eps_B @ eps_S=0.5", "train [s]", "inference [jets/s]"]
+    rows = [[Cell(name, name), cell(metrics[name], "n_parameters"), cell(metrics[name], "accuracy"), cell(metrics[name], "auc", 4),
+             cell(metrics[name], "rej_at_0.3", 1, na="n/a (too few background jets)"),
+             cell(metrics[name], "rej_at_0.5", 1, na="n/a (too few background jets)"), *common(metrics[name])] for name in order]
+    return Table(header, rows, {2: "max", 3: "max", 4: "max", 5: "max"})
+
+
+def _grid(plt: Any, n: int, max_cols: int, width: float, height: float) -> tuple[Any, Any]:
+    """A figure of ``n`` panels in rows of at most ``max_cols`` (unused panels off): ``(fig, axes)``."""
+    cols = max(1, min(n, max_cols))
+    rows = (n + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(width * cols, height * rows), squeeze=False)
+    for ax in axes.ravel()[n:]:
+        ax.axis("off")
+    return fig, axes.ravel()[:n]
+
+
+def training_figure(plt: Any, plots: Path, models: list[Path], styles: dict[str, dict[str, Any]]) -> list[Figure]:
+    """Validation (solid) and training (dashed) loss per epoch of every model trained by gradient
+    descent, each in its run colour; the models without a curve are named under the axes."""
+    import pandas as pd
+
+    from hepdl.train.rundir import ModelDir
+
+    fig, ax = plt.subplots(figsize=(9, 5.5))
+    drawn, without = [], []
+    for p in models:
+        h = p / ModelDir.HISTORY
+        df = pd.read_csv(h) if h.exists() else None
+        if df is None or "val_loss" not in df:
+            without.append(p.name)
+            continue
+        st = dict(styles[p.name], ls="-")
+        v = df.dropna(subset=["val_loss"])
+        ax.plot(v["epoch"] + 1, v["val_loss"], label=p.name, **st)
+        if "train_loss" in df:
+            t = df.dropna(subset=["train_loss"])
+            ax.plot(t["epoch"] + 1, t["train_loss"], **dict(st, ls="--", alpha=0.5))
+        drawn.append(p.name)
+    if not drawn:
+        plt.close(fig)
+        return []
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss")
+    ax.legend(fontsize=10, ncol=2 if len(drawn) > 6 else 1, title="validation (solid), training (dashed)", title_fontsize=9)
+    if without:
+        ax.text(0.0, -0.16, "no loss curve (not trained by gradient descent): " + ", ".join(without), transform=ax.transAxes,
+                fontsize=9, va="top")
+    save(fig, plots, "training")
+    return [Figure("training", "Training curves",
+                   "Loss on the validation split (solid) and the training split (dashed) per epoch, one colour per model. "
+                   "The stored model is the one of the lowest validation loss; a validation curve that rises while the "
+                   "training curve falls is over-training.")]
+
+
+def jet_page(plt: Any, plots: Path, models: list[Path], metrics: dict[str, dict[str, Any]], scores: dict[str, Any],
+             ds: Any, label_names: list[str] | None, title: str) -> Page:
+    """The page of a jet run: two-class or multi-class figures, by the shape of the stored scores."""
+    styles = model_styles(list(metrics))
+    jets = getattr(ds, "jets", None)
+    labels = np.asarray(ds.labels) if ds is not None else None
+    if any(np.asarray(s["scores"]).ndim == 2 for s in scores.values()):
+        figs = _multiclass_figures(plt, plots, metrics, scores, label_names, styles)
+        figs += training_figure(plt, plots, models, styles)
+        if jets is not None and labels is not None:
+            figs += _class_figures(plt, plots, jets, labels, label_names)
+        return Page(title, model_table(metrics, label_names), figs, subtitle="classes: " + ", ".join(label_names or []))
+    (bkg_label, sig_label), (bkg, sig) = _two_classes(labels, label_names)
+    if labels is not None and len(np.unique(labels)) != 2:
+        jets = labels = None  # not the two classes the models separate: no per-class jet figures
+    figs = _two_class_figures(plt, plots, metrics, scores, styles, bkg, sig)
+    figs += training_figure(plt, plots, models, styles)
+    if jets is not None and labels is not None:
+        figs += _jet_figures(plt, plots, metrics, scores, styles, jets, labels, (bkg_label, sig_label), (bkg, sig))
+    return Page(title, model_table(metrics), figs, subtitle=f"signal: {sig}; background: {bkg}")
+
+
+def _two_classes(labels: np.ndarray | None, names: list[str] | None) -> tuple[tuple[int, int], tuple[str, str]]:
+    """The labels of the background and the signal (the lower and the higher of the two present)
+    and their names (``names`` by label)."""
+    present = [int(c) for c in np.unique(labels)] if labels is not None else []
+    if len(present) != 2:
+        present = [0, 1]
+    if names and all(0 <= c < len(names) for c in present):
+        return (present[0], present[1]), (str(names[present[0]]), str(names[present[1]]))
+    if names and len(names) == 2:
+        return (present[0], present[1]), (str(names[0]), str(names[1]))
+    return (present[0], present[1]), ("background", "signal")
+
+
+def _two_class_figures(plt: Any, plots: Path, metrics: dict[str, dict[str, Any]], scores: dict[str, Any],
+                       styles: dict[str, dict[str, Any]], bkg: str, sig: str) -> list[Figure]:
+    from hepdl.metrics import roc_curve
+
+    order = _order(metrics)
+    fig, ax = plt.subplots(figsize=(9, 6.5))
+    for name in order:
+        s = scores[name]
+        es, eb, _ = roc_curve(s["labels"], s["scores"])
+        ok = eb > 0
+        ax.plot(es[ok], 1 / eb[ok], label=f"{name} (AUC {metrics[name]['auc']['value']:.3f})", **styles[name])
+    ax.set_yscale("log")
+    ax.set_xlabel(r"signal efficiency $\epsilon_S$")
+    ax.set_ylabel(r"background rejection $1/\epsilon_B$")
+    ax.set_xlim(0, 1)
+    ax.legend(fontsize=10, ncol=2 if len(order) > 8 else 1)
+    figs = [Figure(save(fig, plots, "roc"), "ROC curves",
+                   f"Background rejection 1/eps_B ({bkg} jets kept per jet passing) against signal efficiency eps_S ({sig}) "
+                   "on the test split; higher is better. Cuts dotted, boosted trees dash-dotted, networks solid. The curve "
+                   "ends where no background jet of the test split passes.")]
+
+    fig, axes = _grid(plt, len(order), 3, 5.2, 4.0)
+    for ax, name in zip(axes, order, strict=True):
+        s = scores[name]
+        sc = np.asarray(s["scores"], dtype=float)
+        bins = np.linspace(np.min(sc), np.max(sc) + 1e-9, 40)
+        for lab, txt, col in ((0, f"{bkg} (background)", "#555555"), (1, f"{sig} (signal)", styles[name]["color"])):
+            ax.hist(sc[s["labels"] == lab], bins=bins, histtype="step", density=True, label=txt, lw=1.8, color=col)
+        ax.set_title(name, fontsize=14)
+        ax.set_xlabel("score", fontsize=13)
+        ax.set_yscale("log")
+        ax.legend(fontsize=10)
+    fig.tight_layout()
+    figs.append(Figure(save(fig, plots, "scores"), "Score distributions",
+                       f"Output of each model on the test split, {sig} (signal, in the model's colour) and {bkg} (background, grey), "
+                       "each normalised to unit area, log scale. Well separated peaks mean a good tagger."))
+    return figs
+
+
+def _jet_figures(plt: Any, plots: Path, metrics: dict[str, dict[str, Any]], scores: dict[str, Any], styles: dict[str, dict[str, Any]], jets: Any,
+                 labels: np.ndarray, lab: tuple[int, int], name: tuple[str, str]) -> list[Figure]:
+    import awkward as ak
+
+    from hepdl.features import jet_images, soft_drop
+
+    (bkg_label, sig_label), (bkg, sig) = lab, name
+    mass = ak.to_numpy(jets.jet_m)
+    bins = np.linspace(0, 300, 31)
+    order = [m for m in _order(metrics) if m in scores]
+    fig, axes = _grid(plt, len(order), 3, 5.2, 4.0)
+    for ax, model in zip(axes, order, strict=True):
+        s = scores[model]
+        bkg_all = mass[s["index"][s["labels"] == 0]]
+        ax.hist(bkg_all, bins=bins, histtype="stepfilled", alpha=0.3, color="grey", density=True, label=f"{bkg}, no cut")
+        sig_scores = np.asarray(s["scores"])[s["labels"] == 1]
+        for eff, ls in ((0.5, "-"), (0.3, "--")):
+            cut = np.quantile(sig_scores, 1 - eff)
+            sel = (s["labels"] == 0) & (np.asarray(s["scores"]) >= cut)
+            if sel.sum() > 1:
+                ax.hist(mass[s["index"][sel]], bins=bins, histtype="step", density=True, lw=1.8, ls=ls, color=styles[model]["color"],
+                        label=f"$\\epsilon_S$={eff} ({int(sel.sum())} jets)")
+            else:
+                ax.plot([], [], ls=ls, color=styles[model]["color"], label=f"$\\epsilon_S$={eff}: {int(sel.sum())} jets pass")
+        ax.set_title(model, fontsize=14)
+        ax.set_xlabel("jet mass [GeV]", fontsize=13)
+        ax.legend(fontsize=10)
+    fig.tight_layout()
+    figs = [Figure(save(fig, plots, "mass_sculpting"), "Background mass sculpting",
+                   f"Jet mass of the {bkg} (background) jets of the test split before any cut (grey) and after the cut on each "
+                   f"model's score that keeps 50 % (solid) or 30 % (dashed) of the {sig} jets, each normalised to unit area. "
+                   "A tagger that shapes the background into a peak near the signal mass sculpts it; one that keeps the grey shape does not.")]
+
+    imgs = jet_images(jets)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.8))
+    for ax, lab_, txt in ((axes[0], sig_label, sig), (axes[1], bkg_label, bkg)):
+        avg = imgs[labels == lab_].mean(axis=0)[0]
+        im = ax.imshow(np.log10(avg.T + 1e-6), origin="lower", extent=(-0.8, 0.8, -0.8, 0.8), cmap="viridis", vmin=-5)
+        ax.set_title(f"average {txt} jet (log$_{{10}}$ p$_T$ fraction)", fontsize=12)
+        ax.set_xlabel(r"$\eta'$")
+        ax.set_ylabel(r"$\phi'$")
+        fig.colorbar(im, ax=ax, shrink=0.85)
+    fig.tight_layout()
+    figs.append(Figure(save(fig, plots, "images"), "Average jet images",
+                       "Mean pT fraction per pixel of the preprocessed jet images (centred, rotated, flipped; arXiv:1511.05190), "
+                       "log10 colour scale. Signal jets with hard substructure show the second and third prongs."))
+
+    i = int(np.nonzero(labels == sig_label)[0][0])
+    c = jets.constituents[i]
+    eta, phi, pt, ptype = (ak.to_numpy(c[f]) for f in ("eta", "phi", "pt", "type"))
+    dphi = delta_phi(phi, float(jets.jet_phi[i]))
+    fig, ax = plt.subplots(figsize=(6.5, 6))
+    kinds = {0: "charged hadron", 1: "neutral hadron", 2: "photon", 3: "electron", 4: "muon", -1: "unknown"}
+    for t in np.unique(ptype):
+        sel = ptype == t
+        ax.scatter(eta[sel] - float(jets.jet_eta[i]), dphi[sel], s=4 + 300 * pt[sel] / pt.max(), alpha=0.7, label=kinds.get(int(t), str(t)))
+    sd = soft_drop(jets[i : i + 1])
+    ax.set_title(f"{sig} jet: $p_T$={float(jets.jet_pt[i]):.0f} GeV, m={float(jets.jet_m[i]):.0f} GeV, "
+                 f"$m_{{SD}}$={sd['mass'][0]:.0f} GeV", fontsize=11)
+    ax.set_xlabel(r"$\Delta\eta$")
+    ax.set_ylabel(r"$\Delta\phi$")
+    ax.set_xlim(-1, 1)
+    ax.set_ylim(-1, 1)
+    ax.legend(fontsize=8, loc="upper right")
+    figs.append(Figure(save(fig, plots, "jet_display"), "One signal jet",
+                       f"The constituents of the first {sig} jet of the dataset in the eta-phi plane around the jet axis, marker "
+                       "area proportional to pT, colour by particle type; the title gives its mass and soft-drop mass."))
+    return figs
+
+
+def _multiclass_figures(plt: Any, plots: Path, metrics: dict[str, dict[str, Any]], scores: dict[str, Any],
+                        names: list[str] | None, styles: dict[str, dict[str, Any]]) -> list[Figure]:
+    from hepdl.metrics import confusion_matrix, roc_curve
+
+    first = next(iter(scores.values()))
+    c = np.asarray(first["scores"]).shape[1]
+    names = list(names) if names else [str(i) for i in range(c)]
+    order = _order(metrics)
+    fig, axes = _grid(plt, c, 3, 5.5, 4.5)
+    for k, ax in enumerate(axes):
+        for name in order:
+            s = scores[name]
+            y = (s["labels"] == k).astype(int)
+            if 0 < y.sum() < len(y):
+                es, eb, _ = roc_curve(y, s["scores"][:, k])
+                ok = eb > 0
+                auc_k = metrics[name].get("auc_per_class", {}).get(names[k], {}).get("value", float("nan"))
+                ax.plot(es[ok], 1 / eb[ok], label=f"{name} ({auc_k:.3f})", **styles[name])
+        ax.set_yscale("log")
+        ax.set_xlim(0, 1)
+        ax.set_title(f"{names[k]} vs rest", fontsize=14)
+        ax.set_xlabel(r"$\epsilon_S$", fontsize=14)
+        ax.set_ylabel(r"$1/\epsilon_B$", fontsize=14)
+        ax.legend(fontsize=10)
+    fig.tight_layout()
+    figs = [Figure(save(fig, plots, "roc"), "One-vs-rest ROC curves",
+                   "For each class: rejection of all other classes (1/eps_B) against the efficiency for the class (eps_S), "
+                   "on that class's probability; legend: model (one-vs-rest AUC). Higher is better.")]
+
+    fig, axes = _grid(plt, len(order), 3, 5, 4.6)
+    for ax, name in zip(axes, order, strict=True):
+        cm = confusion_matrix(scores[name]["labels"], scores[name]["scores"])
+        ax.imshow(cm, vmin=0, vmax=1, cmap="Blues")
+        for i in range(c):
+            for j in range(c):
+                ax.text(j, i, f"{cm[i, j]:.2f}", ha="center", va="center", fontsize=9, color="white" if cm[i, j] > 0.5 else "black")
+        ax.set_xticks(range(c), names, fontsize=9)
+        ax.set_yticks(range(c), names, fontsize=9)
+        ax.set_xlabel("predicted", fontsize=10)
+        ax.set_ylabel("true", fontsize=10)
+        ax.set_title(f"{name} (acc {metrics[name]['accuracy']['value']:.3f})", fontsize=11)
+        ax.minorticks_off()
+    fig.tight_layout()
+    figs.append(Figure(save(fig, plots, "confusion"), "Confusion matrices",
+                       "Fraction of the test jets of each true class (row) assigned to each class (column, the most probable "
+                       "one); a perfect classifier has ones on the diagonal."))
+    return figs
+
+
+def _class_figures(plt: Any, plots: Path, jets: Any, labels: np.ndarray, names: list[str] | None) -> list[Figure]:
+    import awkward as ak
+
+    from hepdl.features import jet_images, soft_drop
+
+    classes = np.unique(labels)
+    names = list(names) if names else [str(i) for i in classes]
+    mass = ak.to_numpy(jets.jet_m)
+    msd = soft_drop(jets)["mass"]
+    fig, axes = plt.subplots(1, 2, figsize=(12, 5))
+    bins = np.linspace(0, 300, 41)
+    for k in classes:
+        sel = labels == k
+        axes[0].hist(mass[sel], bins=bins, histtype="step", density=True, lw=1.5, label=names[k] if k < len(names) else str(k))
+        axes[1].hist(msd[sel], bins=bins, histtype="step", density=True, lw=1.5)
+    axes[0].set_xlabel("jet mass [GeV]")
+    axes[1].set_xlabel("soft-drop mass [GeV]")
+    axes[0].set_ylabel("normalised jets")
+    axes[0].legend(fontsize=10)
+    fig.tight_layout()
+    figs = [Figure(save(fig, plots, "mass_per_class"), "Jet mass per class",
+                   "Jet mass (left) and soft-drop mass (right, z_cut = 0.1, beta = 0; arXiv:1402.2657) of each class, "
+                   "normalised: the W, Z and top peaks should sit near 80, 91 and 173 GeV.")]
+    imgs = jet_images(jets)
+    fig, axes = plt.subplots(1, len(classes), figsize=(3.8 * len(classes), 3.8), squeeze=False)
+    for ax, k in zip(axes.ravel(), classes, strict=True):
+        avg = imgs[labels == k].mean(axis=0)[0]
+        ax.imshow(np.log10(avg.T + 1e-6), origin="lower", extent=(-0.8, 0.8, -0.8, 0.8), cmap="viridis", vmin=-5)
+        ax.set_title(f"average {names[k] if k < len(names) else k} jet", fontsize=11)
+        ax.set_xlabel(r"$\eta'$", fontsize=10)
+    fig.tight_layout()
+    figs.append(Figure(save(fig, plots, "images"), "Average jet images",
+                       "Mean pT fraction per pixel of each class's preprocessed jet images (arXiv:1511.05190), log10 colour scale."))
+    return figs
