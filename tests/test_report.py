@@ -64,6 +64,7 @@ def _capture_figures(mp: pytest.MonkeyPatch) -> dict[str, dict]:
     """Record every text (titles, axis labels, legends) and image array of each figure the report saves."""
     import matplotlib.figure
     import matplotlib.text
+    from matplotlib.colors import to_hex
 
     seen: dict[str, dict] = {}
     original = matplotlib.figure.Figure.savefig
@@ -76,6 +77,8 @@ def _capture_figures(mp: pytest.MonkeyPatch) -> dict[str, dict]:
         seen[name] = {
             "texts": [t.get_text() for t in self.findobj(matplotlib.text.Text) if t.get_text()],
             "images": [np.asarray(im.get_array(), dtype=float) for ax in self.axes for im in ax.get_images()],
+            "colours": [(ax.get_title(), a.get_label(), to_hex(a.get_color() if hasattr(a, "get_xdata") else a.get_edgecolor()))
+                        for ax in self.axes for a in [*ax.get_lines(), *ax.patches] if not a.get_label().startswith("_")],
         }
         return original(self, fname, *args, **kwargs)
 
@@ -184,3 +187,31 @@ def test_without_label_names_the_report_reads_the_class_names_of_the_run(wz_run,
     shutil.copytree(run, copy)
     make_report(copy)  # no dataset: names from config.json
     assert "signal: z; background: w" in (copy / "table.txt").read_text(encoding="utf-8")
+
+
+def test_each_model_keeps_one_distinct_style_across_a_run():
+    from hepdl.report import model_styles
+
+    names = ["mass-cut", "tau32-cut", "bdt", "dnn", "cnn", "pfn", "efn", "particlenet", "particlenet-lite", "part", "lbn",
+             "ae", "dnn-1", "dnn-2", "dnn-ensemble"]
+    styles = model_styles(names)
+    distinct = {(s["color"], s["ls"]) for n, s in styles.items() if not n.startswith("dnn-")}
+    assert len(distinct) == len(names) - 3  # twelve models, twelve looks
+    assert styles["dnn-1"]["color"] == styles["dnn-ensemble"]["color"] == styles["dnn"]["color"]  # an ensemble is its model
+    assert styles["mass-cut"]["ls"] == ":" and styles["bdt"]["ls"] == "-." and styles["part"]["ls"] == "-"  # family
+    # the same model has the same colour whatever else the run holds
+    assert model_styles(["dnn", "bdt"])["dnn"] == model_styles(["bdt", "dnn"])["dnn"]
+
+
+def test_the_figures_of_a_run_use_one_colour_per_model(top_run):
+    from hepdl.report import model_styles
+
+    run, figures = top_run
+    want = {m: s["color"] for m, s in model_styles(["mass-cut", "bdt"]).items()}
+    roc = {label.split(" (")[0]: c for _, label, c in figures["roc"]["colours"]}
+    assert roc == want
+    signal = {title: c for title, label, c in figures["scores"]["colours"] if label.endswith("(signal)")}
+    assert signal == want  # each model's panel draws its signal in the model's colour
+    for fig in ("roc", "scores", "mass_sculpting", "training", "images", "jet_display"):
+        if fig in figures:
+            assert (run / "plots" / f"{fig}.pdf").read_bytes()[:4] == b"%PDF", fig  # vector copy for talks

@@ -167,7 +167,7 @@ def write_run_info(run: Path, *, task: str, preset: str, recipe: str, command: l
     info: dict[str, Any] = {"task": task, "preset": preset, "recipe": recipe, "domain": domain,
             "command": " ".join(_quote(a) for a in (command if command is not None else _command())),
             "started": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "hepdl_version": hepdl.__version__, "git": _git_describe(),
-            "machine": _machine(), "python": platform.python_version(), "stages": {}}
+            "machine": _machine(), "python": platform.python_version(), "stages": []}
     atomic_write_json(run / RUN_INFO, info)
     return info
 
@@ -177,8 +177,14 @@ def update_run_info(run: Path, stage: str, seconds: float) -> None:
     info = run_info(run)
     if info is None:
         return
-    info.setdefault("stages", {})[stage] = round(float(seconds), 1)
+    info["stages"] = [*[st for st in _stages(info) if st[0] != stage], [stage, round(float(seconds), 1)]]
     atomic_write_json(run / RUN_INFO, info)
+
+
+def _stages(info: dict[str, Any]) -> list[list[Any]]:
+    """The ``[stage, seconds]`` pairs of ``run.json``, in the order they ran."""
+    st = info.get("stages") or []
+    return [list(x) for x in st] if isinstance(st, list) else [[k, v] for k, v in st.items()]
 
 
 def run_info(run: Path) -> dict[str, Any] | None:
@@ -257,8 +263,8 @@ def data_block(ds: Any, models: list[Path]) -> tuple[list[tuple[str, str]], list
         if split.exists():
             with np.load(split) as s:
                 sizes = ", ".join(f"{k} {len(s[k])}" for k in ("train", "val", "test") if k in s)
-            rows.append(("split", f"{record.split} ({'the dataset own split' if record.split != 'seeded' else 'seeded, stratified by class'}): "
-                                  f"{sizes}"))
+            how = "seeded, stratified by class" if record.split == "seeded" else f"the dataset's own ({record.split})"
+            rows.append(("split", f"{how}: {sizes}"))
     return rows, tables
 
 
@@ -388,9 +394,9 @@ def write_page(run: Path, page: Page, ds: Any, models: list[Path]) -> Path:
               ("report written", time.strftime("%Y-%m-%d %H:%M:%S %Z")),
               ("hepdl", f"{info.get('hepdl_version', hepdl.__version__)}" + (f" (git {info['git']})" if info.get("git") else "")),
               ("machine", info.get("machine") or _machine())]
-    stages = info.get("stages") or {}
+    stages = _stages(info)
     if stages:
-        header.append(("wall time", ", ".join(f"{k} {_duration(v)}" for k, v in stages.items())))
+        header.append(("wall time", ", ".join(f"{k} {_duration(v)}" for k, v in stages)))
     header = [(k, v) for k, v in header if v]
     rows, tables = data_block(ds, models)
     command = info.get("command") or f"hepdl report {run}"
