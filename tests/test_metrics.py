@@ -50,3 +50,27 @@ def test_metrics_report_and_errors():
         auc(np.ones(5), np.arange(5.0))
     with pytest.raises(DataError, match="2 NaN/inf"):
         auc(np.array([0, 1, 0, 1]), np.array([0.1, np.nan, np.inf, 0.3]))
+
+
+def test_poisson_upper_limit_has_the_classical_values():
+    from hepdl.metrics import poisson_upper_limit
+
+    # 95 % CL upper limits on a Poisson mean (PDG Review of Statistics, table 40.3)
+    for n, want in ((0, 2.996), (1, 4.744), (2, 6.296), (5, 10.513), (10, 16.962)):
+        assert poisson_upper_limit(n) == pytest.approx(want, abs=0.002), n
+
+
+def test_rejection_resting_on_few_background_jets_is_a_lower_limit():
+    from hepdl.metrics import MIN_BACKGROUND_PASSING, poisson_upper_limit, rejection
+
+    # 1000 background jets, scores so that exactly 4 of them beat the cut keeping 30 % of the signal
+    rng = np.random.default_rng(1)
+    bkg = np.r_[rng.uniform(0, 0.5, 996), [0.95, 0.96, 0.97, 0.98]]
+    sig = rng.uniform(0.9, 1.0, 10_000)
+    y = np.r_[np.zeros(1000), np.ones(10_000)]
+    r = rejection(y, np.r_[bkg, sig], 0.3, n_bootstrap=20)
+    assert r.n_background == round(1000 / r.value) and r.limited and MIN_BACKGROUND_PASSING == 20
+    assert r.lower_limit == pytest.approx(1000 / poisson_upper_limit(r.n_background))
+    assert r.lower_limit < r.value  # the limit is below the (noisy) central value
+    d = r.to_dict()
+    assert set(d) == {"value", "error", "n_background", "lower_limit"}

@@ -187,3 +187,35 @@ def test_registry_errors():
     for name in M.list_models():
         assert M.spec(name).paper.startswith("arXiv:")
         assert {"paper", "small"} <= set(M.spec(name).configs)
+
+
+@pytest.mark.parametrize("training", [False, True])
+def test_edgeconv_equals_the_edge_mlp_on_explicit_edge_features(training):
+    """The EdgeConv's split first layer ((W_c - W_n) x_i + W_n x_j, one flat gather) is the paper's MLP on
+    the explicit edge features [x_i, x_j - x_i] (arXiv:1902.08570), in value and in gradient."""
+    from hepdl.models.particlenet import EdgeConv, _knn
+
+    torch.manual_seed(0)
+    conv = EdgeConv(5, (8, 6), k=4).double().train(training)
+    for m in conv.modules():  # non-trivial BatchNorm statistics for evaluation mode
+        if isinstance(m, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d)):
+            m.running_mean.uniform_(-0.5, 0.5)
+            m.running_var.uniform_(0.5, 2.0)
+    x = torch.randn(3, 10, 5, dtype=torch.float64, requires_grad=True)
+    mask = torch.ones(3, 10, dtype=torch.bool)
+    mask[1, 7:] = False
+    points = x.detach()[..., :2]
+
+    def reference(x):
+        idx = _knn(points, mask, conv.k)
+        b, n, k = idx.shape
+        neigh = torch.stack([x[i][idx[i]] for i in range(b)])  # (B, N, K, F), row by row
+        centre = x.unsqueeze(2).expand_as(neigh)
+        h = conv.mlp(torch.cat([centre, neigh - centre], dim=-1).permute(0, 3, 1, 2)).mean(dim=-1)
+        return conv.act(h + conv.shortcut(x.transpose(1, 2))).transpose(1, 2) * mask.unsqueeze(-1)
+
+    got = conv(points, x, mask)
+    (g_got,) = torch.autograd.grad(got.square().sum(), x)
+    want = reference(x)
+    (g_want,) = torch.autograd.grad(want.square().sum(), x)
+    assert torch.allclose(got, want, atol=1e-10) and torch.allclose(g_got, g_want, atol=1e-10)

@@ -80,7 +80,8 @@ def generate(
     scheduler: Annotated[str | None, typer.Option(help="Address of an existing Dask scheduler.")] = None,
     detector: Annotated[str, typer.Option(help="Detector card: atlas, truth, or a path to a .toml card.")] = "atlas",
     pileup: Annotated[float, typer.Option(help="Mean number of pile-up events (Poisson).")] = 0.0,
-    mpi: Annotated[bool, typer.Option("--mpi/--no-mpi", help="Multiple parton interactions.")] = True,
+    mpi: Annotated[bool | None, typer.Option("--mpi/--no-mpi", help="Multiple parton interactions (default: the task's; "
+                                                                    "off for top-tagging as in arXiv:1902.09914).")] = None,
     sqrt_s: Annotated[float | None, typer.Option("--sqrt-s", help="Centre-of-mass energy in GeV (default: the task's).")] = None,
     pt_min: Annotated[float | None, typer.Option(help="Lower edge of the jet pT window (GeV; default: the task's).")] = None,
     pt_max: Annotated[float | None, typer.Option(help="Upper edge of the jet pT window (GeV; default: the task's).")] = None,
@@ -93,8 +94,8 @@ def generate(
     from hepdl import data, tasks
     from hepdl.data.generate import default_dataset_dir
 
-    given = dict(sqrt_s=sqrt_s, pt_min=pt_min, pt_max=pt_max, pthat_min=pthat_min, pthat_max=pthat_max)
-    kwargs = dict(seed=seed, detector=detector, pileup_mu=pileup, mpi=mpi, per_part=per_part,
+    given = dict(sqrt_s=sqrt_s, pt_min=pt_min, pt_max=pt_max, pthat_min=pthat_min, pthat_max=pthat_max, mpi=mpi)
+    kwargs = dict(seed=seed, detector=detector, pileup_mu=pileup, per_part=per_part,
                   **{k: v for k, v in given.items() if v is not None})
     spec_fn = tasks.get(task).dataset_spec
     spec = spec_fn(n_jets, **kwargs) if n_jets is not None else spec_fn(**kwargs)

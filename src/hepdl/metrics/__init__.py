@@ -18,6 +18,10 @@ from hepdl.errors import DataError
 
 __all__ = [
     "Measurement",
+    "Rejection",
+    "rejection",
+    "poisson_upper_limit",
+    "MIN_BACKGROUND_PASSING",
     "roc_curve",
     "auc",
     "background_rejection",
@@ -49,6 +53,56 @@ class Measurement:
     def to_dict(self) -> dict[str, float]:
         """``{"value", "error"}``: how every file of a run stores a measurement (the one place)."""
         return {"value": self.value, "error": self.error}
+
+
+#: Below this many test background jets passing, 1/eps_B is quoted as a lower limit.
+MIN_BACKGROUND_PASSING = 20
+
+
+@dataclass(frozen=True)
+class Rejection(Measurement):
+    """1/eps_B with its bootstrap error, the number of test background jets behind it, and its 95 %
+    CL lower limit (from the Poisson upper limit on that number), which is what to quote when fewer
+    than :data:`MIN_BACKGROUND_PASSING` background jets pass."""
+
+    n_background: int = 0
+    lower_limit: float = float("nan")
+
+    @property
+    def limited(self) -> bool:
+        """True when too few background jets pass for the value to be quoted as a measurement."""
+        return self.n_background < MIN_BACKGROUND_PASSING
+
+    def to_dict(self) -> dict[str, float]:
+        return {**super().to_dict(), "n_background": self.n_background, "lower_limit": self.lower_limit}
+
+
+def poisson_upper_limit(n: int, cl: float = 0.95) -> float:
+    """The classical upper limit on a Poisson mean when ``n`` events are seen: the mean for which the
+    probability of seeing ``n`` or fewer is ``1 - cl`` (3.00 for n = 0 at 95 % CL)."""
+    import math
+
+    def p_le(mu: float) -> float:
+        term = total = math.exp(-mu)
+        for k in range(1, n + 1):
+            term *= mu / k
+            total += term
+        return total
+
+    lo, hi = 0.0, max(10.0, 3.0 * n + 10.0)
+    for _ in range(100):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if p_le(mid) > 1 - cl else (lo, mid)
+    return 0.5 * (lo + hi)
+
+
+def rejection(labels: np.ndarray, scores: np.ndarray, eps_s: float, *, n_bootstrap: int = 100, seed: int = 0) -> Rejection:
+    """1/eps_B at ``eps_s`` (:func:`background_rejection`) with its bootstrap error, the number of
+    test background jets passing and the 95 % CL lower limit N_B / n_up(n_pass)."""
+    m = bootstrap(background_rejection, labels, scores, eps_s=eps_s, n=n_bootstrap, seed=seed)
+    n_bkg = int(np.sum(np.asarray(labels) == 0))
+    n_pass = int(round(n_bkg / m.value)) if np.isfinite(m.value) and m.value > 0 else 0
+    return Rejection(m.value, m.error, n_pass, n_bkg / poisson_upper_limit(n_pass))
 
 
 def _check(labels: np.ndarray, scores: np.ndarray, weights: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -141,8 +195,8 @@ def classifier_metrics(labels: np.ndarray, scores: np.ndarray, *, threshold: flo
     return {
         "accuracy": bootstrap(accuracy, labels, scores, threshold=threshold, **kw),
         "auc": bootstrap(auc, labels, scores, **kw),
-        "rej_at_0.3": bootstrap(background_rejection, labels, scores, eps_s=0.3, **kw),
-        "rej_at_0.5": bootstrap(background_rejection, labels, scores, eps_s=0.5, **kw),
+        **{f"rej_at_{e}": (rejection(labels, scores, e, n_bootstrap=n_bootstrap, seed=seed) if weights is None
+                           else bootstrap(background_rejection, labels, scores, eps_s=e, **kw)) for e in (0.3, 0.5)},
     }
 
 

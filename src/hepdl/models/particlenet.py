@@ -47,10 +47,19 @@ class EdgeConv(nn.Module):
         # points (B, N, D), x (B, N, F), mask (B, N) -> (B, N, C)
         idx = _knn(points, mask, self.k)  # (B, N, K)
         b, n, k = idx.shape
-        neigh = torch.gather(x.unsqueeze(1).expand(b, n, n, x.shape[-1]), 2, idx.unsqueeze(-1).expand(b, n, k, x.shape[-1]))
-        centre = x.unsqueeze(2).expand_as(neigh)
-        edges = torch.cat([centre, neigh - centre], dim=-1).permute(0, 3, 1, 2)  # (B, 2F, N, K)
-        h = self.mlp(edges).mean(dim=-1)  # (B, C, N)
+        # The first 1x1 convolution of the edge MLP acts on [x_i, x_j - x_i]; with its weight split as
+        # [W_c, W_n] that is (W_c - W_n) x_i + W_n x_j: two per-particle products (B, N, C) and one gather
+        # of the neighbours' rows through a flat (B*N) index, instead of gathering (B, N, K, F) edge
+        # features from an expanded (B, N, N, F) view (whose backward builds a full-size gradient).
+        first = self.mlp[0]
+        assert isinstance(first, nn.Conv2d)
+        w = first.weight[:, :, 0, 0]  # (C, 2F)
+        f = x.shape[-1]
+        own = x @ (w[:, :f] - w[:, f:]).T  # (B, N, C)
+        other = (x @ w[:, f:].T).reshape(b * n, -1)  # (B*N, C)
+        flat = (idx + torch.arange(b, device=idx.device).view(b, 1, 1) * n).reshape(-1)
+        h = own.unsqueeze(2) + other.index_select(0, flat).view(b, n, k, -1)  # (B, N, K, C)
+        h = self.mlp[1:](h.permute(0, 3, 1, 2)).mean(dim=-1)  # (B, C, N)
         out = self.act(h + self.shortcut(x.transpose(1, 2))).transpose(1, 2)
         return out * mask.unsqueeze(-1)
 

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from hepdl.data.paths import atomic_write, atomic_write_json
+from hepdl.metrics import MIN_BACKGROUND_PASSING
 from hepdl.train.rundir import ModelDir
 
 __all__ = ["Cell", "Table", "Figure", "Page", "write_page", "run_info", "write_run_info", "update_run_info",
@@ -52,6 +53,10 @@ def cell(m: dict[str, Any], key: str, digits: int = 3, na: str = "n/a") -> Cell:
     """The cell of figure ``key`` of a ``metrics.json``: ``value ± error`` for a measured figure,
     marked (:data:`LIMITED_MARK`) when the error is more than 20 % of the value."""
     v = m.get(key)
+    if isinstance(v, dict) and "n_background" in v and v["n_background"] < MIN_BACKGROUND_PASSING:
+        # too few test background jets pass: the 95 % CL lower limit, not a number
+        lim = float(v["lower_limit"])
+        return Cell(f"> {lim:.{digits}f} ({int(v['n_background'])} bkg) {LIMITED_MARK}", lim, limited=True)
     if isinstance(v, dict):
         val, err = float(v["value"]), float(v.get("error", math.nan))
         if not math.isfinite(val):
@@ -364,7 +369,7 @@ def _results_html(table: Table) -> str:
         for c in r:
             cls = " ".join(k for k, on in (("best", c.best), ("limited", c.limited)) if on)
             sort = "" if c.sort is None else html.escape(str(c.sort))
-            title = ' title="statistical error above 20 % of the value"' if c.limited else (' title="best of the column"' if c.best else "")
+            title = ' title="limited by statistics: error above 20 % of the value, or a lower limit"' if c.limited else (' title="best of the column"' if c.best else "")
             cells.append(f'<td class="{cls}" data-sort="{sort}"{title}>{html.escape(c.text)}</td>')
         body.append("<tr>" + "".join(cells) + "</tr>")
     return f'<div class="wrap"><table class="results"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table></div>'
@@ -405,9 +410,10 @@ def write_page(run: Path, page: Page, ds: Any, models: list[Path]) -> Path:
         f'<a href="plots/{html.escape(f.name)}.pdf"><img src="plots/{html.escape(f.name)}.png" alt="{html.escape(f.title)}"></a>'
         f"<figcaption>{html.escape(f.caption)} <a href=\"plots/{html.escape(f.name)}.pdf\">PDF</a></figcaption></figure>"
         for f in page.figures)
-    limited_note = (f'<p class="note">Bold: the best value of its column. {LIMITED_MARK}: statistical error above '
-                    f"{RELATIVE_ERROR_LIMIT:.0%} of the value (too few test events for this figure). Click a column "
-                    "heading to sort.</p>")
+    limited_note = (f'<p class="note">Bold: the best value of its column. {LIMITED_MARK}: limited by statistics, a '
+                    f"bootstrap error above {RELATIVE_ERROR_LIMIT:.0%} of the value; &gt; x: fewer than "
+                    f"{MIN_BACKGROUND_PASSING} test background jets pass, x is the 95 % CL lower limit on 1/eps_B. Click a "
+                    "column heading to sort.</p>")
     extra = "".join(f"<h3>{html.escape(t)}</h3>{_plain_html(r)}" for t, r in page.extra_tables)
     data_tables = "".join(f"<h3>{html.escape(t)}</h3>{_plain_html(r)}" for t, r in tables)
     doc = f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
@@ -423,7 +429,8 @@ def write_page(run: Path, page: Page, ds: Any, models: list[Path]) -> Path:
     atomic_write(run / "report.html", lambda tmp: tmp.write_text(doc, encoding="utf-8"))
     text = (page.subtitle + "\n\n" if page.subtitle else "") + text_table(page.table.texts()) + "\n"
     if any(c.limited for r in page.table.rows for c in r):
-        text += f"\n{LIMITED_MARK} statistical error above {RELATIVE_ERROR_LIMIT:.0%} of the value\n"
+        text += (f"\n{LIMITED_MARK} limited by statistics: bootstrap error above {RELATIVE_ERROR_LIMIT:.0%} of the value; "
+                 f"> x: fewer than {MIN_BACKGROUND_PASSING} test background jets pass (x: 95 % CL lower limit)\n")
     for t, r in [*page.extra_tables, *tables]:
         text += f"\n{t}\n{text_table(r)}\n"
     atomic_write(run / "table.txt", lambda tmp: tmp.write_text(text, encoding="utf-8"))

@@ -60,8 +60,6 @@ def class_labels(ds: Any) -> tuple[np.ndarray, list[str]]:
 
 #: Suffix of the directory a model trains in; it replaces the model's directory only when complete.
 PARTIAL = ".partial"
-#: Fewer background jets than this behind a 1/eps_B figure make it a statistics-limited number.
-MIN_BACKGROUND_FOR_REJECTION = 10
 
 
 def partial_dir(out: str | Path) -> Path:
@@ -223,16 +221,17 @@ def _warn_statistics(model: str, metrics: dict[str, Any], y_test: np.ndarray) ->
     """Warn (logger ``hepdl``, shown on the terminal) when a 1/eps_B figure rests on too few background jets."""
     import logging
 
+    from hepdl.metrics import MIN_BACKGROUND_PASSING
+
     n_bkg = int(np.sum(y_test == 0))
     for key in ("rej_at_0.3", "rej_at_0.5"):
-        v = metrics.get(key, {}).get("value") if isinstance(metrics.get(key), dict) else None
-        if v is None:
+        v = metrics.get(key)
+        if not isinstance(v, dict) or "n_background" not in v:
             continue
-        n_pass = n_bkg / v if np.isfinite(v) and v > 0 else 0.0
-        if n_pass < MIN_BACKGROUND_FOR_REJECTION:
+        if v["n_background"] < MIN_BACKGROUND_PASSING:
             logging.getLogger("hepdl").warning(
-                "%s: %s rests on %.1f background jets of the test split (%d background jets in all); generate more jets "
-                "for this figure", model, key.replace("rej_at_", "1/eps_B@"), n_pass, n_bkg)
+                "%s: %s rests on %d background jets of the test split (%d in all): quoted as > %.1f (95 %% CL); generate "
+                "more jets for this figure", model, key.replace("rej_at_", "1/eps_B@"), v["n_background"], n_bkg, v["lower_limit"])
 
 
 def _atomic_savez(path: Path, **arrays: Any) -> None:
