@@ -215,3 +215,35 @@ def test_the_figures_of_a_run_use_one_colour_per_model(top_run):
     for fig in ("roc", "scores", "mass_sculpting", "training", "images", "jet_display"):
         if fig in figures:
             assert (run / "plots" / f"{fig}.pdf").read_bytes()[:4] == b"%PDF", fig  # vector copy for talks
+
+
+def test_learning_curve_trains_on_nested_subsets_and_is_drawn(top_dataset_path, tmp_path):
+    from hepdl.report.curves import learning_curve_points
+    from hepdl.tasks import top_tagging
+    from hepdl.tasks._runner import run_models
+
+    presets = {"lc": {"n_jets": 600, "epochs": 1, "model_preset": "small", "n_particles": 16, "models": ["mass-cut", "bdt"],
+                      "model_configs": {"bdt": {"n_estimators": 20}},
+                      "learning_curve": {"models": ["bdt"], "sizes": [40, 120, 100_000]}}}
+    run = run_models("top-tagging", top_tagging.dataset_spec, presets, "lc", dataset=top_dataset_path, runs_dir=tmp_path,
+                     progress=False)
+    from hepdl.data import open as open_dataset
+
+    labels_of = open_dataset(top_dataset_path).labels
+    lc = run / "learning-curve"
+    assert sorted(p.name for p in lc.iterdir()) == ["bdt-120", "bdt-40"]  # sizes beyond the training split are the main run
+    full = np.load(run / "bdt" / "split.npz")
+    for n in (40, 120):
+        s = np.load(lc / f"bdt-{n}" / "split.npz")
+        assert len(s["train"]) == n and np.isin(s["train"], full["train"]).all()  # a subset of the training split
+        assert np.array_equal(s["test"], full["test"]) and np.array_equal(s["val"], full["val"])  # the same test jets
+        y = labels_of[s["train"]]  # stratified: each class keeps its share of the training split
+        assert abs(y.mean() - labels_of[full["train"]].mean()) <= 1 / n + 1e-12
+        assert json.loads((lc / f"bdt-{n}" / "metrics.json").read_text())["n_train"] == n
+    metrics = {m: json.loads((run / m / "metrics.json").read_text()) for m in ("mass-cut", "bdt")}
+    points = learning_curve_points(run, metrics)
+    assert [p["n_train"] for p in points["bdt"]] == [40, 120, len(full["train"])]
+    assert "plots/learning_curve.png" in (run / "report.html").read_text(encoding="utf-8")
+    with pytest.raises(Exception, match="learning_curve must be"):
+        run_models("top-tagging", top_tagging.dataset_spec, {"x": {**presets["lc"], "learning_curve": {"models": ["dnn"], "sizes": [10]}}},
+                   "x", dataset=top_dataset_path, runs_dir=tmp_path, progress=False)

@@ -34,6 +34,9 @@ class Preset:
     model_configs: dict[str, dict[str, Any]] = field(default_factory=dict)
     ensembles: dict[str, int] = field(default_factory=dict)
     dataset: dict[str, Any] = field(default_factory=dict)
+    #: ``{"models": [...], "sizes": [...]}``: also train these models on subsets of the training split of
+    #: these sizes (``<run>/learning-curve/<model>-<n>/``), for the report's learning curve.
+    learning_curve: dict[str, list[Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if (self.n_jets is None) == (self.n_events is None):
@@ -42,6 +45,10 @@ class Preset:
         if self.size < 1 or self.epochs < 1 or not self.models:
             raise ConfigError(f"a preset needs a positive size and epochs and at least one model; got size {self.size}, "
                               f"epochs {self.epochs}, models {self.models}")
+        lc = self.learning_curve
+        if lc and (set(lc) != {"models", "sizes"} or not all(isinstance(n, int) and n >= 2 for n in lc["sizes"])
+                   or not set(lc["models"]) <= set(self.models)):
+            raise ConfigError(f"learning_curve must be {{'models': [models of the preset], 'sizes': [integers >= 2]}}; got {lc}")
 
     @property
     def size(self) -> int:
@@ -116,6 +123,7 @@ def run_models(task: str, spec_fn: Any, presets: dict[str, dict[str, Any]], pres
 
     with interrupt_note(note):
         _train_all(configs, p, ds, out, seed, ensemble, progress)
+        _learning_curve(configs, p, ds, out, progress)
         title = title or f"{task} ({preset}, {len(ds)} {p.unit})"
         if report is None:
             from hepdl.report import make_report
@@ -124,6 +132,28 @@ def run_models(task: str, spec_fn: Any, presets: dict[str, dict[str, Any]], pres
         else:
             report(out, ds, title)
     return out
+
+
+def _learning_curve(configs: list[Any], p: Preset, ds: Any, out: Path, progress: bool) -> None:
+    """Train the preset's learning-curve models on nested, seeded subsets of the training split (the
+    full-size point is the main run's model); each a normal model directory under ``learning-curve/``."""
+    if not p.learning_curve:
+        return
+    from hepdl.report import update_run_info
+    from hepdl.train import train
+
+    n_train = {c.model: ModelDir(out / c.model).metrics().get("n_train") for c in configs if (out / c.model / ModelDir.METRICS).exists()}
+    for cfg in configs:
+        if cfg.model not in p.learning_curve["models"] or not n_train.get(cfg.model):
+            continue
+        for n in sorted(p.learning_curve["sizes"]):
+            if n >= n_train[cfg.model]:
+                continue
+            if progress:
+                print(f"learning curve: {cfg.model} on {n} training jets ...", flush=True)
+            t0 = time.perf_counter()
+            train(dataclasses.replace(cfg, n_train=n), ds, out / "learning-curve" / f"{cfg.model}-{n}", progress=progress)
+            update_run_info(out, f"learning curve {cfg.model}-{n}", time.perf_counter() - t0)
 
 
 def _recipe(task: str) -> str:

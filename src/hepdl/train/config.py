@@ -41,6 +41,9 @@ class TrainConfig:
     n_bootstrap: int = 100
     objective: str | None = None
     objective_config: dict[str, Any] = field(default_factory=dict)
+    #: Train on this many entries of the training split (a seeded subset, stratified by class for a
+    #: classifier); validation and test splits unchanged. For learning curves.
+    n_train: int | None = None
 
     def __post_init__(self) -> None:
         spec = registry.spec(self.model)  # an unknown name lists every model, the baselines included
@@ -54,6 +57,8 @@ class TrainConfig:
         if self.epochs < 1 or self.batch_size < 1 or not self.lr > 0 or self.patience < 1:
             raise ConfigError(f"epochs, batch_size and patience must be >= 1 and lr > 0; got epochs={self.epochs}, "
                               f"batch_size={self.batch_size}, patience={self.patience}, lr={self.lr}")
+        if self.n_train is not None and (not isinstance(self.n_train, int) or self.n_train < 2):
+            raise ConfigError(f"n_train must be an integer of at least 2 (entries of the training split); got {self.n_train!r}")
         if self.n_particles < 1 or self.n_bootstrap < 0:
             raise ConfigError(f"n_particles must be >= 1 and n_bootstrap >= 0; got {self.n_particles}, {self.n_bootstrap}")
         if isinstance(self.devices, str) and self.devices.lstrip("-").isdigit():

@@ -79,6 +79,19 @@ def run_split(ds: Any, config: TrainConfig) -> tuple[dict[str, np.ndarray], str]
     return split_indices(len(ds), config.fractions, config.split_seed), "seeded"
 
 
+def _train_subset(train_idx: np.ndarray, y: np.ndarray, n: int, seed: int, ds: Any) -> np.ndarray:
+    """``n`` entries of the training split, seeded: stratified by class for integer targets (every
+    class keeps its share), a plain random subset otherwise."""
+    from hepdl.data.dataset import stratified_subset
+
+    if n > len(train_idx):
+        raise ConfigError(f"n_train={n} is more than the {len(train_idx)} entries of the training split of {ds.path}")
+    yt = np.asarray(y)[train_idx]
+    if yt.ndim == 1 and np.issubdtype(yt.dtype, np.integer):
+        return train_idx[stratified_subset(yt, n, seed)]
+    return np.sort(np.random.default_rng(seed).choice(train_idx, size=n, replace=False))
+
+
 def _check_model_and_data(config: TrainConfig, ds: Any, objective: Objective, targets: Targets) -> None:
     """Model-level reasons to refuse training (the objective has checked the data and the splits)."""
     spec = registry.spec(config.model)
@@ -144,6 +157,8 @@ def train(config: TrainConfig, data: Any, out: str | Path, *, resume: str | Path
     objective = config.make_objective()
     targets = objective.targets(ds)
     split_all, split_kind = run_split(ds, config)
+    if config.n_train is not None:
+        split_all = {**split_all, "train": _train_subset(split_all["train"], targets.y, config.n_train, config.split_seed, ds)}
     split = objective.training_split(targets, split_all)
     objective.check(ds, targets, split)
     _check_model_and_data(config, ds, objective, targets)
@@ -207,7 +222,7 @@ def train(config: TrainConfig, data: Any, out: str | Path, *, resume: str | Path
                 m.update(task_metrics({**split_all, "val": val}, val_scores, scores, n_bootstrap=config.n_bootstrap, seed=config.seed))
             metrics = {"schema_version": RUN_SCHEMA_VERSION, "model": config.model, "paper": spec.paper, "objective": objective.name,
                        **({"n_classes": len(targets.names)} if objective.name == "classify" else {}),
-                       "split": split_kind, **m, **result,
+                       "split": split_kind, "n_train": int(len(split["train"])), **m, **result,
                        "evaluation": {"threshold": threshold, "n_bootstrap": config.n_bootstrap, "seed": config.seed}}
             atomic_write_json(work / ModelDir.METRICS, metrics)
             chatter.detach()
