@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.hepdl-installed
 EFVENV ?= .venv-energyflow
 EFSTAMP := $(EFVENV)/.installed
 
-.PHONY: demo test test-all test-latest lock lint bench install browser clean
+.PHONY: demo test test-all test-latest lock lint bench install browser weaver clean
 
 # torch is pinned and installed first: an open range pulls several GB of CUDA packages on a CPU
 # machine. pythia8mc is pinned in pyproject.toml (8.317.2 has a wheel for Python 3.11).
@@ -40,6 +40,18 @@ $(EFSTAMP):
 
 install: $(STAMP)
 
+# weaver-core, the field's reference trainer, in its own venv for benchmarks/bench_vs_weaver.py
+# (torch pinned there too: an open range would pull the CUDA build)
+WVENV ?= .venv-weaver
+WVSTAMP := $(WVENV)/.installed
+$(WVSTAMP):
+	$(PYTHON) -m venv $(WVENV)
+	$(WVENV)/bin/python -m pip install -q -c constraints.txt torch==2.13.0
+	$(WVENV)/bin/python -m pip install -q weaver-core==0.5.3 torch==2.13.0
+	touch $(WVSTAMP)
+
+weaver: $(WVSTAMP)
+
 # Chromium renders the report pages in tests/test_report_browser.py (which skips without it):
 # Debian's package where apt-get runs as root; elsewhere it says so and changes nothing.
 browser:
@@ -66,12 +78,13 @@ lint: $(STAMP)
 
 # each script prints one JSON line of figures on stdout (progress and notes on stderr);
 # bench_inference uses the newest runs/jet-classes run, or trains a small one itself
-bench: $(STAMP) $(EFSTAMP)
+bench: $(STAMP) $(EFSTAMP) $(WVSTAMP)
 	$(BIN)/python benchmarks/bench_generate.py
 	$(BIN)/python benchmarks/bench_features.py
 	$(BIN)/python benchmarks/bench_training.py
 	$(BIN)/python benchmarks/bench_higgs.py
 	$(BIN)/python benchmarks/bench_inference.py
+	$(BIN)/python benchmarks/bench_vs_weaver.py
 
 clean:
-	rm -rf $(VENV) $(EFVENV) $(LATEST) build *.egg-info src/*.egg-info .pytest_cache
+	rm -rf $(VENV) $(EFVENV) $(WVENV) $(LATEST) build *.egg-info src/*.egg-info .pytest_cache

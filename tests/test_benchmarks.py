@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "benchmarks"
 EF_PYTHON = Path(os.environ.get("HEPDL_ENERGYFLOW_PYTHON", ROOT / ".venv-energyflow" / "bin" / "python"))
 
-pytestmark = pytest.mark.slow  # the five scripts take minutes together, even at their tiny sizes
+pytestmark = pytest.mark.slow  # the six scripts take minutes together, even at their tiny sizes
 
 #: Per script: tiny arguments, the figures that must be there and finite, and the keys that may be
 #: null at these sizes (an error over a single repeat).
@@ -57,8 +57,15 @@ CASES: dict[str, dict] = {
                  "particle_torch_jets_per_s_batch_1024", "particle_onnxruntime_speedup_batch_1024"],
         "nullable": set(),
     },
+    "bench_vs_weaver": {
+        "args": ["--jets", "120", "--epochs", "1", "--repeat", "2"],
+        "core": ["hepdl_train_jets_per_s", "weaver_train_jets_per_s", "speedup", "speedup_err", "hepdl_test_auc", "weaver_test_auc"],
+        "nullable": {"hepdl_rej_at_03", "hepdl_rej_at_03_err", "hepdl_rej_at_05", "hepdl_rej_at_05_err", "weaver_rej_at_03",
+                     "weaver_rej_at_03_err", "weaver_rej_at_05", "weaver_rej_at_05_err"},
+    },
 }
 SCRIPTS = sorted(p.stem for p in BENCH.glob("bench_*.py"))
+WEAVER = ROOT / ".venv-weaver" / "bin" / "weaver"
 
 
 def documented(doc: str) -> list[re.Pattern]:
@@ -85,6 +92,8 @@ def test_every_benchmark_has_a_case():
 def test_benchmark_runs_and_prints_one_json_line(name, bench_env, tmp_path):
     if name == "bench_features" and not EF_PYTHON.exists():
         pytest.skip(f"no energyflow environment at {EF_PYTHON}")
+    if name == "bench_vs_weaver" and not WEAVER.exists():
+        pytest.skip(f"no weaver-core environment at {WEAVER} (make weaver)")
     case = CASES[name]
     script = BENCH / f"{name}.py"
     # cwd: an empty directory (bench_inference trains its own run when it finds no runs/jet-classes)
