@@ -74,3 +74,20 @@ def test_rejection_resting_on_few_background_jets_is_a_lower_limit():
     assert r.lower_limit < r.value  # the limit is below the (noisy) central value
     d = r.to_dict()
     assert set(d) == {"value", "error", "n_background", "lower_limit"}
+
+
+def test_jensen_shannon_divergence_and_sculpting():
+    from hepdl.metrics.anomaly import jensen_shannon, sculpting_jsd
+
+    assert jensen_shannon([1, 2, 3], [2, 4, 6]) == pytest.approx(0.0, abs=1e-15)  # same shape
+    assert jensen_shannon([1, 0], [0, 5]) == pytest.approx(1.0)  # disjoint shapes: 1 bit
+    # p = (1/2, 1/2), q = (1, 0): JSD = H(m) - (H(p) + H(q))/2 with m = (3/4, 1/4)
+    h = -(0.75 * math.log2(0.75) + 0.25 * math.log2(0.25))
+    assert jensen_shannon([1, 1], [1, 0]) == pytest.approx(h - 0.5)
+    rng = np.random.default_rng(3)
+    mass = rng.uniform(0, 300, 20_000)
+    y = np.r_[np.zeros(10_000), np.ones(10_000)].astype(int)
+    blind = rng.uniform(size=20_000)  # a score that knows nothing of the mass
+    assert sculpting_jsd(mass, y, blind, 0.5) < 0.01
+    mass_like = mass + rng.normal(0, 5, 20_000)  # a score that is the mass: the cut keeps only heavy background
+    assert sculpting_jsd(mass, y, mass_like, 0.5) > 0.2

@@ -185,6 +185,7 @@ def _jet_figures(plt: Any, plots: Path, metrics: dict[str, dict[str, Any]], scor
     import awkward as ak
 
     from hepdl.features import jet_images, soft_drop
+    from hepdl.metrics.anomaly import sculpting_jsd
 
     (bkg_label, sig_label), (bkg, sig) = lab, name
     mass = ak.to_numpy(jets.jet_m)
@@ -200,8 +201,9 @@ def _jet_figures(plt: Any, plots: Path, metrics: dict[str, dict[str, Any]], scor
             cut = np.quantile(sig_scores, 1 - eff)
             sel = (s["labels"] == 0) & (np.asarray(s["scores"]) >= cut)
             if sel.sum() > 1:
+                jsd = sculpting_jsd(mass[s["index"]], s["labels"], np.asarray(s["scores"]), eff, bins)
                 ax.hist(mass[s["index"][sel]], bins=bins, histtype="step", density=True, lw=1.8, ls=ls, color=styles[model]["color"],
-                        label=f"$\\epsilon_S$={eff} ({int(sel.sum())} jets)")
+                        label=f"$\\epsilon_S$={eff}: {int(sel.sum())} jets, JSD {jsd:.3f}")
             else:
                 ax.plot([], [], ls=ls, color=styles[model]["color"], label=f"$\\epsilon_S$={eff}: {int(sel.sum())} jets pass")
         ax.set_title(model, fontsize=14)
@@ -210,7 +212,8 @@ def _jet_figures(plt: Any, plots: Path, metrics: dict[str, dict[str, Any]], scor
     fig.tight_layout()
     figs = [Figure(save(fig, plots, "mass_sculpting"), "Background mass sculpting",
                    f"Jet mass of the {bkg} (background) jets of the test split before any cut (grey) and after the cut on each "
-                   f"model's score that keeps 50 % (solid) or 30 % (dashed) of the {sig} jets, each normalised to unit area. "
+                   f"model's score that keeps 50 % (solid) or 30 % (dashed) of the {sig} jets, each normalised to unit area; the "
+                   "legend gives the Jensen-Shannon divergence of the two shapes (0: unchanged, 1: disjoint). "
                    "A tagger that shapes the background into a peak near the signal mass sculpts it; one that keeps the grey shape does not.")]
 
     imgs = jet_images(jets)
