@@ -219,3 +219,25 @@ def test_edgeconv_equals_the_edge_mlp_on_explicit_edge_features(training):
     want = reference(x)
     (g_want,) = torch.autograd.grad(want.square().sum(), x)
     assert torch.allclose(got, want, atol=1e-10) and torch.allclose(g_got, g_want, atol=1e-10)
+
+
+def test_part_pair_bias_on_the_triangle_equals_the_full_matrix():
+    """ParT embeds the symmetric pair features on the upper triangle only and mirrors it: in evaluation
+    mode that is the embedding of the full (B, 4, N, N) matrix, entry by entry (arXiv:2202.03772)."""
+    from hepdl.features.pairwise import pairwise_features
+    from hepdl.models.part import ParticleTransformer
+
+    torch.manual_seed(1)
+    net = ParticleTransformer(5, embed=(8,), pair_embed=(6, 6), heads=2, n_blocks=1, n_class_blocks=1, ffn=8).double().eval()
+    for m in net.pair_embed.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-1, 1)
+            m.running_var.uniform_(0.5, 2)
+    p4 = torch.rand(3, 7, 4, dtype=torch.float64) * 50
+    p4[..., 3] = p4[..., :3].norm(dim=-1) + 1
+    mask = torch.ones(3, 7, dtype=torch.bool)
+    mask[2, 5:] = False
+    pairs = pairwise_features(p4, mask)
+    full = net.pair_embed(pairs)  # (B, H, N, N), the plain way
+    assert torch.allclose(net._pair_bias(pairs), full, atol=1e-12)
+    assert torch.allclose(full, full.transpose(-1, -2), atol=1e-12)  # the features are symmetric

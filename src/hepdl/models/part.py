@@ -89,14 +89,28 @@ class ParticleTransformer(nn.Module):
         self.norm = nn.LayerNorm(dim)
         self.head = nn.Linear(dim, n_outputs)
 
+    def _pair_bias(self, pairs: torch.Tensor) -> torch.Tensor:
+        """The attention bias (B, H, N, N) of the pair features (B, 4, N, N). The features are symmetric
+        in the two particles, so the embedding runs on the upper triangle (diagonal included) only, as
+        the reference implementation does, and is mirrored: half the work of the full matrix. The 1x1
+        convolutions see the triangle as a (B, C, P, 1) image."""
+        b, _, n, _ = pairs.shape
+        r = torch.arange(n, device=pairs.device)
+        rows, cols = r.view(n, 1).expand(n, n), r.view(1, n).expand(n, n)
+        upper = cols >= rows
+        tri = self.pair_embed(pairs[:, :, rows[upper], cols[upper]].unsqueeze(-1)).squeeze(-1)  # (B, H, P), row-major
+        lo, hi = torch.minimum(rows, cols), torch.maximum(rows, cols)
+        pos = lo * n - lo * (lo - 1) // 2 + (hi - lo)  # where pair (i, j) sits in the triangle
+        bias = tri[:, :, pos.reshape(-1)].view(b, tri.shape[1], n, n)
+        return bias
+
     def forward(self, x: torch.Tensor, mask: torch.Tensor, p4: torch.Tensor | None = None) -> torch.Tensor:
         h = self.embed(x) * mask.unsqueeze(-1)
         bias = None
         if self.use_pairs:
             if p4 is None:
                 raise ValueError("ParticleTransformer with use_pairs needs the four-momenta p4 (B, N, 4)")
-            pairs = pairwise_features(p4, mask)
-            bias = self.pair_embed(pairs)  # (B, H, N, N)
+            bias = self._pair_bias(pairwise_features(p4, mask))  # (B, H, N, N)
         for blk in self.blocks:
             h = blk(h, h, mask, bias)
         cls = self.cls.expand(h.shape[0], -1, -1)
