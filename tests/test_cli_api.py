@@ -133,3 +133,16 @@ def test_generate_command_end_to_end(tmp_path):
     assert ds.class_counts() == {"qcd": 3, "top": 3}
     assert ds.metadata["settings"]["detector_card"] is None
     assert ds.metadata["settings"]["samples"][0]["generator"]["mpi"] is False
+
+
+def test_train_on_part_of_the_training_split_from_the_command_line(top_dataset_path, tmp_path, run_main):
+    import json
+
+    import numpy as np
+
+    res = run_main("train", "-m", "mass-cut", "--data", str(top_dataset_path), "--out", str(tmp_path / "lc"), "--n-train", "50")
+    assert res.returncode == 0, res.stderr
+    split = np.load(tmp_path / "lc" / "split.npz")
+    assert len(split["train"]) == 50 and json.loads((tmp_path / "lc" / "metrics.json").read_text())["n_train"] == 50
+    res = run_main("train", "-m", "mass-cut", "--data", str(top_dataset_path), "--out", str(tmp_path / "too"), "--n-train", "5000")
+    assert res.returncode == 2 and "n_train=5000 is more than the 360 entries of the training split" in res.stderr

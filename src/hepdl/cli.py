@@ -149,6 +149,8 @@ def train_cmd(
     feature_set: Annotated[str, typer.Option(help="Feature set of dnn/bdt/cut models (see `hepdl list`).")] = "expert",
     devices: Annotated[str, typer.Option(help="Devices for Lightning (auto, 1, 4, ...): DDP on several GPUs.")] = "auto",
     num_nodes: Annotated[int, typer.Option(help="Nodes for multi-node DDP.")] = 1,
+    n_train: Annotated[int | None, typer.Option(help="Train on this many jets of the training split (a seeded, class-stratified "
+                                                     "subset; validation and test unchanged): a learning-curve point.")] = None,
     mapping: MappingOpt = None,
     tree: TreeOpt = None,
     key: KeyOpt = None,
@@ -162,7 +164,7 @@ def train_cmd(
 
     dev: str | int = int(devices) if devices.lstrip("-").isdigit() else devices
     flags = dict(model=model, preset=preset, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, objective=objective,
-                 representation=representation, devices=dev, num_nodes=num_nodes, feature_set=feature_set)
+                 representation=representation, devices=dev, num_nodes=num_nodes, feature_set=feature_set, n_train=n_train)
     if config is not None:
         import tomllib
 

@@ -34,7 +34,8 @@ def pairwise_features(p4: torch.Tensor, mask: torch.Tensor | None = None, eps: f
     px, py, pz, e = p4.unbind(-1)
     pt = torch.sqrt(px**2 + py**2).clamp_min(eps)
     rap = 0.5 * torch.log((e + pz).clamp_min(eps) / (e - pz).clamp_min(eps))
-    phi = torch.atan2(py, px)
+    # atan2(0, 0) is 0 in torch but NaN in ONNX's decomposition (atan(y / x)): padded particles get x = 1
+    phi = torch.atan2(py, torch.where((px == 0) & (py == 0), torch.ones_like(px), px))
     dy = rap[:, :, None] - rap[:, None, :]
     dphi = torch.remainder(phi[:, :, None] - phi[:, None, :] + torch.pi, 2 * torch.pi) - torch.pi
     delta = torch.sqrt(dy**2 + dphi**2)
@@ -47,5 +48,5 @@ def pairwise_features(p4: torch.Tensor, mask: torch.Tensor | None = None, eps: f
                        torch.log(m2.clamp_min(eps))], dim=1)
     if mask is not None:
         pair = (mask[:, :, None] & mask[:, None, :]).unsqueeze(1)
-        out = out * pair
+        out = torch.where(pair, out, torch.zeros_like(out))  # not out * pair: that keeps a NaN
     return out

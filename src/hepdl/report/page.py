@@ -47,6 +47,7 @@ class Cell:
     sort: float | str | None = None
     best: bool = False
     limited: bool = False
+    bound: bool = False  # a lower limit, not a measurement: never the best of its column
 
 
 def cell(m: dict[str, Any], key: str, digits: int = 3, na: str = "n/a") -> Cell:
@@ -56,7 +57,7 @@ def cell(m: dict[str, Any], key: str, digits: int = 3, na: str = "n/a") -> Cell:
     if isinstance(v, dict) and "n_background" in v and v["n_background"] < MIN_BACKGROUND_PASSING:
         # too few test background jets pass: the 95 % CL lower limit, not a number
         lim = float(v["lower_limit"])
-        return Cell(f"> {lim:.{digits}f} ({int(v['n_background'])} bkg) {LIMITED_MARK}", lim, limited=True)
+        return Cell(f"> {lim:.{digits}f} ({int(v['n_background'])} bkg) {LIMITED_MARK}", lim, limited=True, bound=True)
     if isinstance(v, dict):
         val, err = float(v["value"]), float(v.get("error", math.nan))
         if not math.isfinite(val):
@@ -84,7 +85,7 @@ class Table:
     def __post_init__(self) -> None:
         for col, how in self.better.items():
             vals = [(float(r[col].sort), i) for i, r in enumerate(self.rows)  # type: ignore[arg-type]
-                    if isinstance(r[col].sort, (int, float))]
+                    if isinstance(r[col].sort, (int, float)) and not r[col].bound]
             if len(vals) < 2:
                 continue
             best = max(v for v, _ in vals) if how == "max" else min(v for v, _ in vals)
