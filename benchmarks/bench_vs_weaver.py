@@ -1,5 +1,5 @@
-"""ParticleNet-Lite trained by hepdl and by weaver-core, the field's reference trainer, on the same
-jets with the same inputs, the same network configuration and the same settings, in one run.
+"""ParticleNet-Lite (or ParT) trained by hepdl and by weaver-core, the field's reference trainer, on
+the same jets with the same inputs, the same network configuration and the same settings, in one run.
 
 The jets are a seeded, class-balanced subset of ``--jets`` top-tagging jets (hepdl's generator, or
 ``--data``), split 60/20/20 with hepdl's split. Both tools get exactly the same per-particle inputs:
@@ -27,7 +27,12 @@ mean of figure x over the repeats (null for one repeat):
   per-repeat AUC difference;
 - ``<tool>_wall_s``: the whole command (data loading and start-up included).
 
-Usage: ``python benchmarks/bench_vs_weaver.py [--jets 6000] [--epochs 3] [--repeat 3] [--threads 2] [--data DIR]``
+``--model part`` compares the Particle Transformer instead (arXiv:2202.03772; weaver's
+``ParticleTransformer`` and hepdl's at the same small size: embedding (32, 64, 32), pair embedding
+(16, 16) from the four-vectors, 4 heads, 2 + 1 blocks, feed-forward 128).
+
+Usage: ``python benchmarks/bench_vs_weaver.py [--model particlenet-lite|part] [--jets 6000] [--epochs 3] [--repeat 3]
+[--threads 2] [--data DIR]``
 """
 
 from __future__ import annotations
@@ -74,9 +79,76 @@ def get_loss(data_config, **kwargs):
     return torch.nn.CrossEntropyLoss()
 '''
 
+#: weaver's ParT at the size hepdl's benchmark uses for both tools (see PART_CONFIG).
+NETWORK_PART = '''
+import torch
+from weaver.nn.model.ParticleTransformer import ParticleTransformer
 
-def _data_config(names: list[str], n: int) -> str:
+
+class Net(torch.nn.Module):
+    def __init__(self, **kw):
+        super().__init__()
+        self.mod = ParticleTransformer(**kw)
+
+    def forward(self, features, vectors, mask):
+        return self.mod(features, v=vectors, mask=mask)
+
+
+def get_model(data_config, **kwargs):
+    model = Net(input_dim=len(data_config.input_dicts["pf_features"]), num_classes=len(data_config.label_value),
+                pair_input_dim=4, embed_dims=(32, 64, 32), pair_embed_dims=(16, 16), num_heads=4, num_layers=2,
+                num_cls_layers=1, fc_params=())
+    info = {"input_names": list(data_config.input_names),
+            "input_shapes": {k: ((1,) + s[1:]) for k, s in data_config.input_shapes.items()},
+            "output_names": ["softmax"], "dynamic_axes": {}}
+    return model, info
+
+
+def get_loss(data_config, **kwargs):
+    return torch.nn.CrossEntropyLoss()
+'''
+
+#: hepdl's ParT at weaver's sizes: embedding (32, 64, 32), pair embedding (16, 16), 4 heads, 2 particle and
+#: 1 class-attention blocks, feed-forward 4 x 32 = 128 (weaver's ratio), a linear head.
+PART_CONFIG = {"embed": (32, 64, 32), "pair_embed": (16, 16), "heads": 4, "n_blocks": 2, "n_class_blocks": 1, "ffn": 128}
+
+
+def _data_config(names: list[str], n: int, model: str) -> str:
     feats = "\n".join(f"         - [f_{k}, null]" for k in names)
+    if model == "part":  # features, four-vectors (for the pair features) and the mask
+        return f"""selection:
+new_variables:
+   part_mask: ak.ones_like(f_deta)
+   is_top: label
+   is_qcd: 1-label
+preprocess:
+   method: manual
+   data_fraction: 1
+inputs:
+   pf_features:
+      length: {n}
+      pad_mode: constant
+      vars:
+{feats}
+   pf_vectors:
+      length: {n}
+      pad_mode: constant
+      vars:
+         - [p_px, null]
+         - [p_py, null]
+         - [p_pz, null]
+         - [p_e, null]
+   pf_mask:
+      length: {n}
+      pad_mode: constant
+      vars:
+         - [part_mask, null]
+labels:
+   type: simple
+   value: [is_qcd, is_top]
+observers:
+   - label
+"""
     return f"""selection:
 new_variables:
    part_mask: ak.ones_like(f_deta)
@@ -121,6 +193,8 @@ def write_weaver_files(ds, split: dict, n_particles: int, out: Path) -> list[str
     counts = pc.mask.sum(axis=1)
     for part, idx in split.items():
         cols = {f"f_{name}": ak.unflatten(pc.features[idx][..., k][pc.mask[idx]], counts[idx]) for k, name in enumerate(pc.names)}
+        for k, name in enumerate(("px", "py", "pz", "e")):
+            cols[f"p_{name}"] = ak.unflatten(pc.four_momenta[idx][..., k][pc.mask[idx]], counts[idx])
         cols["label"] = ds.labels[idx].astype(np.int64)
         ak.to_parquet(ak.zip(cols, depth_limit=1), out / f"{part}.parquet")
     return list(pc.names)
@@ -132,8 +206,8 @@ def run_weaver(work: Path, names: list[str], args: argparse.Namespace, seed: int
 
     from hepdl.metrics import auc, background_rejection
 
-    (work / "net.py").write_text(NETWORK)
-    (work / "data.yaml").write_text(_data_config(names, args.n_particles))
+    (work / "net.py").write_text(NETWORK_PART if args.model == "part" else NETWORK)
+    (work / "data.yaml").write_text(_data_config(names, args.n_particles, args.model))
     n_train = len(ak.from_parquet(work / "train.parquet", columns=["label"]))
     n_val = len(ak.from_parquet(work / "val.parquet", columns=["label"]))
     cmd = [str(WEAVER), "--data-train", str(work / "train.parquet"), "--data-val", str(work / "val.parquet"),
@@ -171,8 +245,9 @@ def run_hepdl(ds, work: Path, args: argparse.Namespace, seed: int) -> dict:
     from hepdl.train import TrainConfig, train
 
     torch.set_num_threads(args.threads)
-    cfg = TrainConfig("particlenet-lite", preset="paper", epochs=args.epochs, patience=args.epochs, batch_size=128, lr=1e-3,
-                      n_particles=args.n_particles, seed=seed, n_bootstrap=0)
+    cfg = TrainConfig(args.model, preset="paper", epochs=args.epochs, patience=args.epochs, batch_size=128, lr=1e-3,
+                      n_particles=args.n_particles, seed=seed, n_bootstrap=0,
+                      model_config=dict(PART_CONFIG) if args.model == "part" else {})
     t0 = time.perf_counter()
     m = train(cfg, ds, work / "hepdl", progress=False)
     wall = time.perf_counter() - t0
@@ -188,6 +263,7 @@ def main() -> None:
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--n-particles", type=int, default=64)
+    p.add_argument("--model", choices=("particlenet-lite", "part"), default="particlenet-lite")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--data", default=None, help="a top-tagging dataset directory (default: generate one in the hepdl cache)")
     args = p.parse_args()
@@ -220,7 +296,7 @@ def main() -> None:
                         runs[tool].append(run_hepdl(ds, rep, args, r))
                     print(f"{tool} repeat {r}: {json.dumps(runs[tool][-1])}",
                           file=sys.stderr, flush=True)
-    out: dict[str, object] = {"benchmark": "vs_weaver", "model": "particlenet-lite", "jets": len(ds),
+    out: dict[str, object] = {"benchmark": "vs_weaver", "model": args.model, "jets": len(ds),
                               "train_jets": runs["hepdl"][0]["n_train"], "epochs": args.epochs, "repeats": args.repeat,
                               "threads": args.threads, "n_particles": args.n_particles, "seeds": list(range(args.repeat))}
     for tool, rs in runs.items():

@@ -58,7 +58,7 @@ CASES: dict[str, dict] = {
         "nullable": set(),
     },
     "bench_vs_weaver": {
-        "args": ["--jets", "120", "--epochs", "1", "--repeat", "2"],
+        "args": ["--jets", "120", "--epochs", "1", "--repeat", "2", "--model", "part"],
         "core": ["hepdl_train_jets_per_s", "weaver_train_jets_per_s", "speedup", "speedup_err", "hepdl_test_auc", "weaver_test_auc"],
         "nullable": {"hepdl_rej_at_03", "hepdl_rej_at_03_err", "hepdl_rej_at_05", "hepdl_rej_at_05_err", "weaver_rej_at_03",
                      "weaver_rej_at_03_err", "weaver_rej_at_05", "weaver_rej_at_05_err"},
