@@ -241,3 +241,21 @@ def test_part_pair_bias_on_the_triangle_equals_the_full_matrix():
     full = net.pair_embed(pairs)  # (B, H, N, N), the plain way
     assert torch.allclose(net._pair_bias(pairs), full, atol=1e-12)
     assert torch.allclose(full, full.transpose(-1, -2), atol=1e-12)  # the features are symmetric
+
+
+def test_masked_batch_norm_ignores_padding_and_is_batch_norm_without_it():
+    from hepdl.models.part import MaskedBatchNorm
+
+    torch.manual_seed(2)
+    x = torch.randn(4, 6, 3, dtype=torch.float64) * torch.tensor([0.1, 3.0, 1.0], dtype=torch.float64) + 2
+    full = torch.ones(4, 6, dtype=torch.bool)
+    norm, ref = MaskedBatchNorm(3).double(), torch.nn.BatchNorm1d(3).double()
+    got = norm(x, full)
+    want = ref(x.reshape(-1, 3)).reshape(4, 6, 3)  # every particle real: plain batch normalisation
+    assert torch.allclose(got, want, atol=1e-10)
+    assert torch.allclose(norm.running_mean, ref.running_mean) and torch.allclose(norm.running_var, ref.running_var)
+    # padding appended (zeros and garbage alike) changes nothing for the real particles, in training mode
+    padded = torch.cat([x, torch.full((4, 5, 3), 7.0, dtype=torch.float64)], dim=1)
+    mask = torch.cat([full, torch.zeros(4, 5, dtype=torch.bool)], dim=1)
+    again = MaskedBatchNorm(3).double()(padded, mask)
+    assert torch.allclose(again[:, :6], got, atol=1e-10) and (again[:, 6:] == 0).all()

@@ -43,6 +43,36 @@ class _Attention(nn.Module):
         return self.out((att @ v).transpose(1, 2).reshape(b, nq, d))
 
 
+class MaskedBatchNorm(nn.Module):
+    """Per-feature batch normalisation over the real particles only: (B, N, F) + mask (B, N) -> (B, N, F),
+    padded entries zero. Training statistics ignore padding, so the output does not depend on it in
+    either mode; running statistics as in ``nn.BatchNorm1d``."""
+
+    def __init__(self, n_features: int, momentum: float = 0.1, eps: float = 1e-5) -> None:
+        super().__init__()
+        self.momentum, self.eps = momentum, eps
+        self.weight = nn.Parameter(torch.ones(n_features))
+        self.bias = nn.Parameter(torch.zeros(n_features))
+        self.running_mean: torch.Tensor
+        self.running_var: torch.Tensor
+        self.register_buffer("running_mean", torch.zeros(n_features))
+        self.register_buffer("running_var", torch.ones(n_features))
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        m = mask.unsqueeze(-1).to(x.dtype)
+        if self.training:
+            count = m.sum(dim=(0, 1)).clamp_min(1.0)
+            mean = (x * m).sum(dim=(0, 1)) / count
+            var = (((x - mean) * m) ** 2).sum(dim=(0, 1)) / count
+            with torch.no_grad():
+                unbiased = var * count / (count - 1).clamp_min(1.0)
+                self.running_mean.lerp_(mean, self.momentum)
+                self.running_var.lerp_(unbiased, self.momentum)
+        else:
+            mean, var = self.running_mean, self.running_var
+        return ((x - mean) / torch.sqrt(var + self.eps) * self.weight + self.bias) * m
+
+
 class _Block(nn.Module):
     def __init__(self, dim: int, heads: int, ffn: int, dropout: float) -> None:
         super().__init__()
@@ -67,7 +97,12 @@ class ParticleTransformer(nn.Module):
                  n_outputs: int = 1, use_pairs: bool = True) -> None:
         super().__init__()
         dim = embed[-1]
-        layers: list[nn.Module] = [nn.LayerNorm(n_features)]
+        # each input feature standardised over the real particles of the batch (as the reference
+        # implementation's BatchNorm does); a LayerNorm across a particle's features, used before, mixed
+        # deta ~ 0.1 with log pT ~ 3 and the type flags and learnt far more slowly (AUC 0.785 vs 0.932
+        # after 3 epochs on 3600 top/QCD jets)
+        self.input_norm = MaskedBatchNorm(n_features)
+        layers: list[nn.Module] = []
         prev = n_features
         for e in embed:
             layers += [nn.Linear(prev, e), nn.GELU()]
@@ -105,7 +140,7 @@ class ParticleTransformer(nn.Module):
         return bias
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor, p4: torch.Tensor | None = None) -> torch.Tensor:
-        h = self.embed(x) * mask.unsqueeze(-1)
+        h = self.embed(self.input_norm(x, mask)) * mask.unsqueeze(-1)
         bias = None
         if self.use_pairs:
             if p4 is None:
