@@ -51,27 +51,26 @@ from _common import ROOT, mean_err, rnd, stdout_to_stderr, subset_dataset
 
 WEAVER = ROOT / ".venv-weaver" / "bin" / "weaver"
 
+#: The network file weaver loads; {module}, {cls}, {args}, {call} and {kwargs} come from WEAVER_MODELS.
 NETWORK = '''
 import torch
-from weaver.nn.model.ParticleNet import ParticleNet
+from weaver.nn.model.{module} import {cls}
 
 
 class Net(torch.nn.Module):
     def __init__(self, **kw):
         super().__init__()
-        self.mod = ParticleNet(**kw)
+        self.mod = {cls}(**kw)
 
-    def forward(self, points, features, mask):
-        return self.mod(points, features, mask)
+    def forward(self, {args}):
+        return self.mod({call})
 
 
 def get_model(data_config, **kwargs):
-    model = Net(input_dims=len(data_config.input_dicts["pf_features"]), num_classes=len(data_config.label_value),
-                conv_params=[(7, (32, 32, 32)), (7, (64, 64, 64))], fc_params=[(128, 0.1)], use_fusion=True,
-                use_fts_bn=True, use_counts=True)
-    info = {"input_names": list(data_config.input_names),
-            "input_shapes": {k: ((1,) + s[1:]) for k, s in data_config.input_shapes.items()},
-            "output_names": ["softmax"], "dynamic_axes": {}}
+    model = Net(num_classes=len(data_config.label_value), {kwargs})
+    info = {{"input_names": list(data_config.input_names),
+            "input_shapes": {{k: ((1,) + s[1:]) for k, s in data_config.input_shapes.items()}},
+            "output_names": ["softmax"], "dynamic_axes": {{}}}}
     return model, info
 
 
@@ -79,76 +78,46 @@ def get_loss(data_config, **kwargs):
     return torch.nn.CrossEntropyLoss()
 '''
 
-#: weaver's ParT at the size hepdl's benchmark uses for both tools (see PART_CONFIG).
-NETWORK_PART = '''
-import torch
-from weaver.nn.model.ParticleTransformer import ParticleTransformer
+_N_FEATURES = 'len(data_config.input_dicts["pf_features"])'
 
-
-class Net(torch.nn.Module):
-    def __init__(self, **kw):
-        super().__init__()
-        self.mod = ParticleTransformer(**kw)
-
-    def forward(self, features, vectors, mask):
-        return self.mod(features, v=vectors, mask=mask)
-
-
-def get_model(data_config, **kwargs):
-    model = Net(input_dim=len(data_config.input_dicts["pf_features"]), num_classes=len(data_config.label_value),
-                pair_input_dim=4, embed_dims=(32, 64, 32), pair_embed_dims=(16, 16), num_heads=4, num_layers=2,
-                num_cls_layers=1, fc_params=())
-    info = {"input_names": list(data_config.input_names),
-            "input_shapes": {k: ((1,) + s[1:]) for k, s in data_config.input_shapes.items()},
-            "output_names": ["softmax"], "dynamic_axes": {}}
-    return model, info
-
-
-def get_loss(data_config, **kwargs):
-    return torch.nn.CrossEntropyLoss()
-'''
+#: Per model: weaver's network (see NETWORK) and its input groups in the order its forward takes them
+#: (each a list of Parquet columns written by write_weaver_files, or "features" for the 13 features).
+WEAVER_MODELS: dict[str, dict] = {
+    # ParticleNet-Lite (arXiv:1902.08570): K = 7, EdgeConv (32, 32, 32), (64, 64, 64), fusion, dense 128
+    "particlenet-lite": {
+        "module": "ParticleNet", "cls": "ParticleNet", "args": "points, features, mask", "call": "points, features, mask",
+        "kwargs": f"input_dims={_N_FEATURES}, conv_params=[(7, (32, 32, 32)), (7, (64, 64, 64))], fc_params=[(128, 0.1)], "
+                  "use_fusion=True, use_fts_bn=True, use_counts=True",
+        "inputs": {"pf_points": ["f_deta", "f_dphi"], "pf_features": "features", "pf_mask": ["part_mask"]},
+    },
+    # ParT at the size hepdl's benchmark uses for both tools (see PART_CONFIG); pair features from the four-vectors
+    "part": {
+        "module": "ParticleTransformer", "cls": "ParticleTransformer", "args": "features, vectors, mask",
+        "call": "features, v=vectors, mask=mask",
+        "kwargs": f"input_dim={_N_FEATURES}, pair_input_dim=4, embed_dims=(32, 64, 32), pair_embed_dims=(16, 16), "
+                  "num_heads=4, num_layers=2, num_cls_layers=1, fc_params=()",
+        "inputs": {"pf_features": "features", "pf_vectors": ["p_px", "p_py", "p_pz", "p_e"], "pf_mask": ["part_mask"]},
+    },
+}
 
 #: hepdl's ParT at weaver's sizes: embedding (32, 64, 32), pair embedding (16, 16), 4 heads, 2 particle and
 #: 1 class-attention blocks, feed-forward 4 x 32 = 128 (weaver's ratio), a linear head.
 PART_CONFIG = {"embed": (32, 64, 32), "pair_embed": (16, 16), "heads": 4, "n_blocks": 2, "n_class_blocks": 1, "ffn": 128}
 
 
+def _network(model: str) -> str:
+    spec = WEAVER_MODELS[model]
+    return NETWORK.format(**{k: v for k, v in spec.items() if k != "inputs"})
+
+
 def _data_config(names: list[str], n: int, model: str) -> str:
-    feats = "\n".join(f"         - [f_{k}, null]" for k in names)
-    if model == "part":  # features, four-vectors (for the pair features) and the mask
-        return f"""selection:
-new_variables:
-   part_mask: ak.ones_like(f_deta)
-   is_top: label
-   is_qcd: 1-label
-preprocess:
-   method: manual
-   data_fraction: 1
-inputs:
-   pf_features:
-      length: {n}
-      pad_mode: constant
-      vars:
-{feats}
-   pf_vectors:
-      length: {n}
-      pad_mode: constant
-      vars:
-         - [p_px, null]
-         - [p_py, null]
-         - [p_pz, null]
-         - [p_e, null]
-   pf_mask:
-      length: {n}
-      pad_mode: constant
-      vars:
-         - [part_mask, null]
-labels:
-   type: simple
-   value: [is_qcd, is_top]
-observers:
-   - label
-"""
+    """weaver's data config: the model's input groups, every column passed through untransformed."""
+    groups = []
+    for group, cols in WEAVER_MODELS[model]["inputs"].items():
+        cols = [f"f_{k}" for k in names] if cols == "features" else cols
+        rows = "\n".join(f"         - [{c}, null]" for c in cols)
+        groups.append(f"   {group}:\n      length: {n}\n      pad_mode: constant\n      vars:\n{rows}")
+    inputs = "\n".join(groups)
     return f"""selection:
 new_variables:
    part_mask: ak.ones_like(f_deta)
@@ -158,22 +127,7 @@ preprocess:
    method: manual
    data_fraction: 1
 inputs:
-   pf_points:
-      length: {n}
-      pad_mode: constant
-      vars:
-         - [f_deta, null]
-         - [f_dphi, null]
-   pf_features:
-      length: {n}
-      pad_mode: constant
-      vars:
-{feats}
-   pf_mask:
-      length: {n}
-      pad_mode: constant
-      vars:
-         - [part_mask, null]
+{inputs}
 labels:
    type: simple
    value: [is_qcd, is_top]
@@ -206,7 +160,7 @@ def run_weaver(work: Path, names: list[str], args: argparse.Namespace, seed: int
 
     from hepdl.metrics import auc, background_rejection
 
-    (work / "net.py").write_text(NETWORK_PART if args.model == "part" else NETWORK)
+    (work / "net.py").write_text(_network(args.model))
     (work / "data.yaml").write_text(_data_config(names, args.n_particles, args.model))
     n_train = len(ak.from_parquet(work / "train.parquet", columns=["label"]))
     n_val = len(ak.from_parquet(work / "val.parquet", columns=["label"]))
@@ -263,7 +217,7 @@ def main() -> None:
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--n-particles", type=int, default=64)
-    p.add_argument("--model", choices=("particlenet-lite", "part"), default="particlenet-lite")
+    p.add_argument("--model", choices=tuple(WEAVER_MODELS), default="particlenet-lite")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--data", default=None, help="a top-tagging dataset directory (default: generate one in the hepdl cache)")
     args = p.parse_args()
