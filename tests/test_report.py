@@ -86,20 +86,20 @@ def _capture_figures(mp: pytest.MonkeyPatch) -> dict[str, dict]:
     return seen
 
 
-def _train_two(ds, run: Path) -> None:
+def _reported_run(ds, run: Path, title: str) -> tuple[Path, dict[str, dict]]:
+    """The mass cut and a small BDT trained on ``ds`` into ``run``, its report made, and what each figure drew."""
     train(TrainConfig("mass-cut", n_bootstrap=10), ds, run / "mass-cut", progress=False)
     train(TrainConfig("bdt", model_config={"n_estimators": 20, "max_depth": 2}, n_bootstrap=10), ds, run / "bdt",
           progress=False)
+    with pytest.MonkeyPatch.context() as mp:
+        figures = _capture_figures(mp)
+        make_report(run, ds, title=title)
+    return run, figures
 
 
 @pytest.fixture(scope="module")
 def top_run(top_dataset, tmp_path_factory):
-    run = tmp_path_factory.mktemp("top-run")
-    _train_two(top_dataset, run)
-    with pytest.MonkeyPatch.context() as mp:
-        figures = _capture_figures(mp)
-        make_report(run, top_dataset, title="top run")
-    return run, figures
+    return _reported_run(top_dataset, tmp_path_factory.mktemp("top-run"), "top run")
 
 
 @pytest.fixture(scope="module")
@@ -108,12 +108,7 @@ def wz_run(jet_classes, tmp_path_factory):
     keep = np.isin(jet_classes.labels, [2, 3])
     ds = JetDataset(jet_classes.jets[keep], {}, jet_classes.path, "parquet", jet_classes.label_names)
     assert sorted(set(ds.labels.tolist())) == [2, 3] and len(ds) == 100
-    run = tmp_path_factory.mktemp("wz-run")
-    _train_two(ds, run)
-    with pytest.MonkeyPatch.context() as mp:
-        figures = _capture_figures(mp)
-        make_report(run, ds, title="W vs Z")
-    return run, figures
+    return _reported_run(ds, tmp_path_factory.mktemp("wz-run"), "W vs Z")
 
 
 def test_report_numbers_are_those_of_metrics_json(top_run):

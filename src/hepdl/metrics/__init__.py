@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 import numpy as np
 
@@ -22,6 +22,7 @@ __all__ = [
     "rejection",
     "poisson_upper_limit",
     "MIN_BACKGROUND_PASSING",
+    "is_lower_limit",
     "roc_curve",
     "auc",
     "background_rejection",
@@ -75,6 +76,12 @@ class Rejection(Measurement):
 
     def to_dict(self) -> dict[str, float]:
         return {**super().to_dict(), "n_background": self.n_background, "lower_limit": self.lower_limit}
+
+
+def is_lower_limit(entry: Any) -> TypeGuard[dict[str, Any]]:
+    """Whether a stored 1/eps_B (a ``metrics.json`` entry, :meth:`Rejection.to_dict`) rests on fewer than
+    :data:`MIN_BACKGROUND_PASSING` test background jets, so that its ``lower_limit`` is what to quote."""
+    return isinstance(entry, dict) and "n_background" in entry and entry["n_background"] < MIN_BACKGROUND_PASSING
 
 
 def poisson_upper_limit(n: int, cl: float = 0.95) -> float:

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from hepdl.report.curves import learning_curve_figure
 from hepdl.report.jets import FIGURES, MULTICLASS_FIGURES, jet_page
 from hepdl.report.page import (
     Figure,
@@ -115,8 +116,6 @@ def make_report(run_dir: str | Path, ds: Any | None = None, *, title: str | None
     pyplot = plt()
     with collect_pdf(run / "report.pdf" if pdf else None):
         page = PAGES[domain](pyplot, plots, models, metrics, scores, ds, label_names, title)
-        from hepdl.report.curves import learning_curve_figure
-
         page.figures += learning_curve_figure(pyplot, plots, run, metrics)
     if info:
         update_run_info(run, "report", time.perf_counter() - t0)

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from hepdl.metrics import is_lower_limit
 from hepdl.report.page import Figure
 from hepdl.report.style import model_styles, save
 from hepdl.train.rundir import ModelDir
@@ -56,7 +57,7 @@ def learning_curve_figure(plt: Any, plots: Path, run: Path, metrics: dict[str, d
         auc_err = np.array([p["auc"]["error"] for p in pts])
         ax_auc.errorbar(n, auc, yerr=auc_err, marker="o", capsize=3, label=model, color=st["color"], ls=st["ls"])
         rej = [p["rej"] or {} for p in pts]
-        limited = np.array([r.get("n_background", 99) < 20 for r in rej])
+        limited = np.array([is_lower_limit(r) for r in rej], dtype=bool)
         val = np.array([r.get("lower_limit") if lim else r.get("value", np.nan) for r, lim in zip(rej, limited, strict=True)],
                        dtype=float)
         err = np.array([0.0 if lim else r.get("error", 0.0) for r, lim in zip(rej, limited, strict=True)], dtype=float)

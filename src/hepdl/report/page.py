@@ -15,6 +15,7 @@ import json
 import math
 import os
 import platform
+import shlex
 import subprocess
 import sys
 import time
@@ -25,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from hepdl.data.paths import atomic_write, atomic_write_json
-from hepdl.metrics import MIN_BACKGROUND_PASSING
+from hepdl.metrics import MIN_BACKGROUND_PASSING, is_lower_limit
 from hepdl.train.rundir import ModelDir
 
 __all__ = ["Cell", "Table", "Figure", "Page", "write_page", "run_info", "write_run_info", "update_run_info",
@@ -54,7 +55,7 @@ def cell(m: dict[str, Any], key: str, digits: int = 3, na: str = "n/a") -> Cell:
     """The cell of figure ``key`` of a ``metrics.json``: ``value ± error`` for a measured figure,
     marked (:data:`LIMITED_MARK`) when the error is more than 20 % of the value."""
     v = m.get(key)
-    if isinstance(v, dict) and "n_background" in v and v["n_background"] < MIN_BACKGROUND_PASSING:
+    if is_lower_limit(v):
         # too few test background jets pass: the 95 % CL lower limit, not a number
         lim = float(v["lower_limit"])
         return Cell(f"> {lim:.{digits}f} ({int(v['n_background'])} bkg) {LIMITED_MARK}", lim, limited=True, bound=True)
@@ -171,7 +172,7 @@ def write_run_info(run: Path, *, task: str, preset: str, recipe: str, command: l
     import hepdl
 
     info: dict[str, Any] = {"task": task, "preset": preset, "recipe": recipe, "domain": domain,
-            "command": " ".join(_quote(a) for a in (command if command is not None else _command())),
+            "command": shlex.join(command if command is not None else _command()),
             "started": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "hepdl_version": hepdl.__version__, "git": _git_describe(),
             "machine": _machine(), "python": platform.python_version(), "stages": []}
     atomic_write_json(run / RUN_INFO, info)
@@ -206,12 +207,6 @@ def run_info(run: Path) -> dict[str, Any] | None:
 def _command() -> list[str]:
     prog = Path(sys.argv[0]).name if sys.argv else "python"
     return ["hepdl" if prog in ("hepdl", "__main__.py") else prog, *sys.argv[1:]]
-
-
-def _quote(arg: str) -> str:
-    import shlex
-
-    return shlex.quote(arg)
 
 
 def _card_hash(card: Any) -> str:

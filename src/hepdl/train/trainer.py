@@ -236,14 +236,12 @@ def _warn_statistics(model: str, metrics: dict[str, Any], y_test: np.ndarray) ->
     """Warn (logger ``hepdl``, shown on the terminal) when a 1/eps_B figure rests on too few background jets."""
     import logging
 
-    from hepdl.metrics import MIN_BACKGROUND_PASSING
+    from hepdl.metrics import is_lower_limit
 
     n_bkg = int(np.sum(y_test == 0))
     for key in ("rej_at_0.3", "rej_at_0.5"):
         v = metrics.get(key)
-        if not isinstance(v, dict) or "n_background" not in v:
-            continue
-        if v["n_background"] < MIN_BACKGROUND_PASSING:
+        if is_lower_limit(v):
             logging.getLogger("hepdl").warning(
                 "%s: %s rests on %d background jets of the test split (%d in all): quoted as > %.1f (95 %% CL); generate "
                 "more jets for this figure", model, key.replace("rej_at_", "1/eps_B@"), v["n_background"], n_bkg, v["lower_limit"])
