@@ -233,7 +233,7 @@ def main() -> None:
     with stdout_to_stderr():
         data = args.data or ensure_dataset(top_tagging.dataset_spec(args.jets, seed=args.seed), progress=sys.stderr.isatty())
         ds = subset_dataset(hepdl.data.open(data), args.jets, args.seed)
-        split = split_indices(len(ds), (0.6, 0.2, 0.2), 0)
+        split = split_indices(len(ds), (0.6, 0.2, 0.2), 0, ds.split_groups())  # as hepdl's trainer splits
         runs: dict[str, list[dict]] = {"hepdl": [], "weaver": []}
         with tempfile.TemporaryDirectory() as tmp:
             work = Path(tmp)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import awkward as ak
 import numpy as np
 import pytest
 
-from hepdl.sim import EventGenerator, GeneratorConfig, JetSelection, leading_jets, load_card, simulate
+from hepdl.sim import EventGenerator, GeneratorConfig, JetSelection, hardest_jets, load_card, simulate
+from hepdl.train import split_indices
 
 
 def _masses(ds, label):
@@ -53,13 +56,68 @@ def test_top_jets_are_truth_matched(top_dataset):
 
 def test_cutflow_accounts_for_every_event(top_dataset):
     meta = top_dataset.metadata
+    k = meta["settings"]["selection"]["jets_per_event"]
+    assert k == 2
     for sample, flow in meta["cutflow"].items():
-        steps = [flow[k] for k in ("events", "has_jet", "jet_eta", "jet_pt")]
+        assert flow["events"] < flow["has_jet"] <= k * flow["events"], (sample, flow)  # two candidates per event
+        steps = [flow[k] for k in ("has_jet", "jet_eta", "jet_pt")]
         assert steps == sorted(steps, reverse=True), (sample, flow)
         last = flow.get("top_match", flow["jet_pt"])
         assert flow["jets"] == last == 300
     assert meta["cutflow"]["top"]["top_match"] < meta["cutflow"]["top"]["jet_pt"]
     assert meta["cross_section"]["qcd"]["sigma_pb"] > 100 * meta["cross_section"]["top"]["sigma_pb"]
+
+
+def test_two_hardest_jets_per_event():
+    """Candidates are event-major: rank 0 is the leading jet (the same as with one jet per event), rank 1
+    the next; each candidate's constituents add up to its four-momentum (E-scheme recombination), so
+    no particle of one jet is handed to the other."""
+    batch = EventGenerator(GeneratorConfig("qcd-dijet"), seed=15).next_batch(25)
+    objs = simulate(batch.particles, load_card("atlas"), np.random.default_rng(2))
+    one = hardest_jets(objs, JetSelection(max_constituents=10_000))
+    two = hardest_jets(objs, JetSelection(max_constituents=10_000, jets_per_event=2))
+    assert len(two["pt"]) == 2 * len(one["pt"]) == 50
+    assert np.array_equal(two["event"], np.repeat(np.arange(25), 2)) and np.array_equal(two["rank"], np.tile([0, 1], 25))
+    first = two["rank"] == 0
+    np.testing.assert_allclose(two["pt"][first], one["pt"])
+    assert np.all(two["pt"][~first] <= two["pt"][first])
+    assert two["has_jet"].all()  # a 500 GeV dijet event always has two jets above 20 GeV
+    cons = two["constituents"]
+    for f in ("px", "py"):
+        total = ak.to_numpy(ak.sum(cons[f], axis=1))
+        jet = two["pt"] * (np.cos(two["phi"]) if f == "px" else np.sin(two["phi"]))
+        np.testing.assert_allclose(total, jet, rtol=1e-6, atol=1e-6)
+
+
+def test_jets_of_one_event_share_a_split(top_dataset):
+    groups = top_dataset.split_groups()
+    _, per_group = np.unique(groups, axis=0, return_counts=True)
+    assert per_group.max() == 2  # the dataset has events that gave two jets
+    split = split_indices(len(top_dataset), (0.6, 0.2, 0.2), 0, groups)
+    where = np.empty(len(top_dataset), dtype=int)
+    for i, k in enumerate(("train", "val", "test")):
+        where[split[k]] = i
+    assert sorted(np.concatenate(list(split.values()))) == list(range(len(top_dataset)))
+    for g in np.unique(groups, axis=0)[per_group == 2]:
+        rows = np.flatnonzero((groups == g).all(axis=1))
+        assert len(set(where[rows])) == 1, rows
+    assert abs(len(split["train"]) - 360) <= 1 and abs(len(split["test"]) - 120) <= 2
+    # a file whose event column is no event number (all 0) must not put a whole class into one split
+    zeros = dataclasses.replace(top_dataset, jets=ak.with_field(top_dataset.jets, np.zeros(len(top_dataset), np.int64), "event"))
+    assert zeros.split_groups() is None
+
+
+def test_grouped_split_sizes_and_plain_case():
+    """Pairs stay together and each split is within one group of its share; singleton groups give
+    exactly the plain permutation (existing splits of one-jet-per-event datasets do not move)."""
+    pairs = np.repeat(np.arange(500), 2)
+    split = split_indices(1000, (0.6, 0.2, 0.2), 4, pairs)
+    for k, target in (("train", 600), ("val", 200), ("test", 200)):
+        assert abs(len(split[k]) - target) <= 2
+        assert np.all(np.isin(pairs[split[k]], pairs[split[k]][::1]))
+        assert len(np.intersect1d(pairs[split[k]], pairs[np.setdiff1d(np.arange(1000), split[k])])) == 0
+    plain, single = split_indices(1000, seed=4), split_indices(1000, seed=4, groups=np.arange(1000)[::-1])
+    assert all(np.array_equal(plain[k], single[k]) for k in plain)
 
 
 @pytest.mark.parametrize("process", ["ttbar-allhad", "qcd-dijet"])
@@ -101,8 +159,8 @@ def test_detector_smearing_widens_the_top_mass():
     gen = EventGenerator(GeneratorConfig("ttbar-allhad"), seed=13)
     batch = gen.next_batch(150)
     sel = JetSelection()
-    truth = leading_jets(simulate(batch.particles, None, np.random.default_rng(1)), sel)
-    reco = leading_jets(simulate(batch.particles, load_card("atlas"), np.random.default_rng(1)), sel)
+    truth = hardest_jets(simulate(batch.particles, None, np.random.default_rng(1)), sel)
+    reco = hardest_jets(simulate(batch.particles, load_card("atlas"), np.random.default_rng(1)), sel)
     same = truth["has_jet"] & reco["has_jet"]
     dphi = (truth["phi"] - reco["phi"] + np.pi) % (2 * np.pi) - np.pi
     same &= np.hypot(truth["eta"] - reco["eta"], dphi) < 0.2  # the same jet at both levels

@@ -12,7 +12,7 @@ jet_pt ...     float64               jet four-momentum: ``jet_pt, jet_eta, jet_p
 label          int8                  class index (names in the dataset metadata)
 process        string                physics process the jet came from
 weight         float64               event weight
-event          int64                 event number inside its part file
+event          int64                 event number, unique within its sample (part << 32 | index in the part)
 truth_pt ...   float64               matched truth object (``truth_pt, truth_eta, truth_phi,
                                      truth_m``), NaN when there is none
 ============== ===================== =====================================================

@@ -46,6 +46,11 @@ MAPPABLE_COLUMNS = ("pt", "eta", "phi", "px", "py", "pz", "e", "m", "mass", "cha
 _PER_JET_KEYS = ("label", "weight")
 
 
+#: More jets than this of one process and class with one event number: the ``event`` column is no
+#: event number, and :meth:`JetDataset.split_groups` ignores it.
+MAX_JETS_PER_EVENT = 16
+
+
 @dataclass
 class JetDataset:
     """Jets in hepdl's schema plus where they came from.
@@ -99,6 +104,23 @@ class JetDataset:
         :meth:`hepdl.data.events.EventDataset.predefined_split`).
         """
         return None
+
+    def split_groups(self) -> np.ndarray | None:
+        """One row per jet naming its collision event, ``(process code, label, event)``, so that a split
+        keeps the jets of one event together (a generated dataset takes up to two jets per event);
+        None when the jets carry no ``event`` column (files from elsewhere: each jet its own group), or
+        when one "event" holds more than :data:`MAX_JETS_PER_EVENT` jets of a process and class: then the
+        column is no event number (a file with ``event`` all 0) and grouping by it would put a whole
+        class into one split."""
+        fields = self.jets.fields
+        if "event" not in fields or not len(self):
+            return None
+        process = np.unique(ak.to_numpy(self.jets.process).astype(str), return_inverse=True)[1] if "process" in fields else np.zeros(len(self), np.int64)
+        event = ak.to_numpy(self.jets.event).astype(np.int64)
+        groups = np.stack([np.ravel(process).astype(np.int64), self.labels, event], axis=1)
+        if np.unique(groups, axis=0, return_counts=True)[1].max() > MAX_JETS_PER_EVENT:
+            return None
+        return groups
 
     def summary(self) -> str:
         """A human-readable summary: counts, class balance, cutflow and settings."""

@@ -32,7 +32,7 @@ from hepdl.errors import ConfigError, DataError
 from hepdl.sim.detector import DetectorCard, load_card, simulate
 from hepdl.sim.events import LEPHAD_STEPS, LepHadSelection, reconstruct_lephad
 from hepdl.sim.generator import EventGenerator, GeneratorConfig, derive_seed
-from hepdl.sim.jets import JetSelection, leading_jets
+from hepdl.sim.jets import JetSelection, hardest_jets
 from hepdl.sim.truth import MATCHERS, match_jets, tau_truth
 
 __all__ = ["SampleSpec", "DatasetSpec", "generate_dataset", "generate_part", "default_dataset_dir", "ensure_dataset",
@@ -43,9 +43,9 @@ TRUTH_MATCHERS = tuple(MATCHERS)
 #: Human-readable names of the cutflow steps.
 CUT_LABELS = {
     "events": "events generated",
-    "has_jet": "leading jet found",
-    "jet_eta": "leading jet |eta| < eta_max",
-    "jet_pt": "leading jet pT in window",
+    "has_jet": "jets found (each event's hardest, jets_per_event of them)",
+    "jet_eta": "jet |eta| < eta_max",
+    "jet_pt": "jet pT in window",
     "top_match": "matched to hadronic top (top + 3 quarks within R)",
     "w_match": "matched to hadronic W (W + 2 quarks within R)",
     "z_match": "matched to hadronic Z (Z + 2 quarks within R)",
@@ -57,6 +57,10 @@ CUT_LABELS = {
     "opposite_charge": "lepton and tau of opposite charge",
     "selected": "events kept (before the tau-ID weight)",
 }
+
+#: An event's number is ``part << EVENT_PART_SHIFT`` plus its index in the part's generation, so
+#: that numbers are unique within a sample (a split keeps the jets of one event together).
+EVENT_PART_SHIFT = 32
 
 #: Give up on a part when this many events in a row gave no jet passing the selection.
 MAX_EVENTS_WITHOUT_JET = 5000
@@ -199,14 +203,15 @@ def _jet_records(lj: dict[str, Any], idx: np.ndarray, sample: SampleSpec, weight
     fields["label"] = np.full(n, sample.label, dtype=np.int8)
     fields["process"] = ak.Array([sample.generator.process] * n) if n else ak.Array(np.zeros(0, dtype="U1"))
     fields["weight"] = weight[idx]
-    fields["event"] = event[idx].astype(np.int64)
+    fields["event"] = event.astype(np.int64)
     for f in schema.TRUTH_FIELDS:
         fields[f] = truth[f][idx]
     return ak.zip(fields, depth_limit=1)
 
 
 class _JetSelector:
-    """One record per event, the leading jet, optionally truth-matched (:class:`JetSelection`)."""
+    """One record per selected jet: each event's ``jets_per_event`` hardest jets are candidates, each
+    cut and optionally truth-matched on its own (:class:`JetSelection`)."""
 
     unit = "jet"
     format = "hepdl-jets"
@@ -225,13 +230,13 @@ class _JetSelector:
         return f" and jet pT window [{self.sel.pt_min}, {self.sel.pt_max}] GeV"
 
     def select(self, sample: SampleSpec, batch: Any, objs: ak.Array, card: DetectorCard | None,
-               rng: np.random.Generator) -> tuple[list[np.ndarray], Callable[[np.ndarray, np.ndarray], ak.Array]]:
-        lj = leading_jets(objs, self.sel)
+               rng: np.random.Generator) -> tuple[list[np.ndarray], np.ndarray, Callable[[np.ndarray, np.ndarray], ak.Array]]:
+        lj = hardest_jets(objs, self.sel)
         masks = [lj["has_jet"], lj["eta_ok"], lj["pt_ok"]]
-        matched, truth = match_jets(batch.record, lj["eta"], lj["phi"], sample.truth_match, self.sel.radius)
+        matched, truth = match_jets(batch.record, lj["eta"], lj["phi"], sample.truth_match, self.sel.radius, lj["event"])
         if sample.truth_match != "none":
             masks.append(matched)
-        return masks, lambda idx, event: _jet_records(lj, idx, sample, batch.weight, event, truth)
+        return masks, lj["event"], lambda idx, event: _jet_records(lj, idx, sample, batch.weight[lj["event"]], event, truth)
 
     def part_meta(self, records: ak.Array) -> dict[str, Any]:
         return {}
@@ -258,7 +263,7 @@ class _LepHadSelector:
         return ""
 
     def select(self, sample: SampleSpec, batch: Any, objs: ak.Array, card: DetectorCard | None,
-               rng: np.random.Generator) -> tuple[list[np.ndarray], Callable[[np.ndarray, np.ndarray], ak.Array]]:
+               rng: np.random.Generator) -> tuple[list[np.ndarray], np.ndarray, Callable[[np.ndarray, np.ndarray], ak.Array]]:
         reco = reconstruct_lephad(objs, tau_truth(batch.record), card, self.sel, rng)
 
         def events(idx: np.ndarray, event: np.ndarray) -> ak.Array:
@@ -268,10 +273,10 @@ class _LepHadSelector:
             fields["process"] = ak.Array([sample.generator.process] * n)
             fields["sample"] = ak.Array([sample.name] * n)
             fields["weight"] = batch.weight[idx]
-            fields["event"] = event[idx].astype(np.int64)
+            fields["event"] = event.astype(np.int64)
             return ak.zip(fields, depth_limit=1)
 
-        return [reco["masks"][k] for k in LEPHAD_STEPS], events
+        return [reco["masks"][k] for k in LEPHAD_STEPS], np.arange(len(objs)), events
 
     def part_meta(self, records: ak.Array) -> dict[str, Any]:
         return {"sum_id_weights": float(np.sum(ak.to_numpy(records.weight) * ak.to_numpy(records.id_weight)))}
@@ -316,7 +321,7 @@ def generate_part(
     cutflow = dict.fromkeys(steps, 0)
     chunks: list[ak.Array] = []
     kept = 0
-    offset = 0
+    offset = part_index << EVENT_PART_SHIFT  # event numbers unique within the sample
     since_last = 0
     generated = 0
     while kept < n:
@@ -330,20 +335,22 @@ def generate_part(
         if n_ev == 0:
             raise DataError(f"Pythia produced no events for process {sample.generator.process!r}")
         objs = simulate(batch.particles, card, rng)
-        masks, make_records = sel.select(sample, batch, objs, card, rng)
+        # candidates (a jet or an event) in event order; cand_event: the event of each
+        masks, cand_event, make_records = sel.select(sample, batch, objs, card, rng)
         cum_masks = np.logical_and.accumulate(np.stack(masks), axis=0)
         passed = cum_masks[-1]
-        used = n_ev
+        used_c, used = len(passed), n_ev
         need = n - kept
         cum = np.cumsum(passed)
-        if cum[-1] >= need:
-            used = int(np.searchsorted(cum, need)) + 1
+        if cum[-1] >= need:  # stop at the candidate that gives the last record
+            used_c = int(np.searchsorted(cum, need)) + 1
+            used = int(cand_event[used_c - 1]) + 1
         cutflow["events"] += used
         for name, m in zip(steps[1:], cum_masks, strict=True):
-            cutflow[name] += int(m[:used].sum())
-        idx = np.nonzero(passed[:used])[0]
+            cutflow[name] += int(m[:used_c].sum())
+        idx = np.nonzero(passed[:used_c])[0]
         if len(idx):
-            chunks.append(make_records(idx, offset + np.arange(n_ev)))
+            chunks.append(make_records(idx, offset + cand_event[idx]))
             since_last = 0
         else:
             since_last += used

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hepdl.sim.detector import DetectorCard, known_cards, load_card, simulate
 from hepdl.sim.events import LepHadSelection, reconstruct_lephad
 from hepdl.sim.generator import EventGenerator, GeneratedBatch, GeneratorConfig, derive_seed
-from hepdl.sim.jets import JetSelection, cluster, leading_jets
+from hepdl.sim.jets import JetSelection, cluster, hardest_jets
 from hepdl.sim.processes import PROCESSES, Process, get_process, list_processes, register_process
 from hepdl.sim.truth import (
     MATCHERS,
@@ -36,7 +36,7 @@ __all__ = [
     "hadronic_tops",
     "hard_partons",
     "known_cards",
-    "leading_jets",
+    "hardest_jets",
     "list_processes",
     "load_card",
     "match_jets",

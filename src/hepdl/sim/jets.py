@@ -1,4 +1,4 @@
-"""Jet clustering with FastJet on whole batches of events, and the per-event leading-jet selection."""
+"""Jet clustering with FastJet on whole batches of events, and the per-event selection of the hardest jets."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import numpy as np
 from hepdl._util import quiet_stdout
 from hepdl.errors import ConfigError
 
-__all__ = ["JetSelection", "cluster", "leading_jets", "ALGORITHMS"]
+__all__ = ["JetSelection", "cluster", "hardest_jets", "ALGORITHMS"]
 
 ALGORITHMS = ("antikt", "cambridge", "kt")
 
@@ -34,6 +34,9 @@ class JetSelection:
         Constituents stored per jet (the hardest ones, pT ordered).
     cluster_pt_min
         pT threshold of the inclusive jets handed to the selection.
+    jets_per_event
+        How many of each event's hardest jets are candidates (1: the leading jet only; 2: the two
+        hardest, as a dijet or tt̄ event has two). Each candidate passes or fails the cuts on its own.
     """
 
     radius: float = 0.8
@@ -43,6 +46,7 @@ class JetSelection:
     eta_max: float = 2.0
     max_constituents: int = 200
     cluster_pt_min: float = 20.0
+    jets_per_event: int = 1
 
     def __post_init__(self) -> None:
         if self.algorithm not in ALGORITHMS:
@@ -57,6 +61,8 @@ class JetSelection:
             raise ConfigError(f"eta_max must be positive, got {self.eta_max}")
         if self.max_constituents < 1:
             raise ConfigError(f"max_constituents must be >= 1, got {self.max_constituents}")
+        if not isinstance(self.jets_per_event, int) or self.jets_per_event < 1:
+            raise ConfigError(f"jets_per_event must be an integer >= 1, got {self.jets_per_event!r}")
 
 
 def _jet_definition(algorithm: str, radius: float) -> Any:
@@ -97,32 +103,41 @@ def cluster(objects: ak.Array, radius: float = 0.8, algorithm: str = "antikt", p
     return jets[order], index[order]
 
 
-def leading_jets(objects: ak.Array, selection: JetSelection) -> dict[str, Any]:
-    """Cluster, take each event's leading jet, and report which events pass the window.
+def hardest_jets(objects: ak.Array, selection: JetSelection) -> dict[str, Any]:
+    """Cluster, take the ``selection.jets_per_event`` hardest jets of each event as candidates, and
+    report which candidates pass the window.
 
-    Returns a dict with ``jet`` (``n_events`` option records {px, py, pz, e}, None without jets),
-    ``constituents`` (per event, the leading jet's objects, pT ordered, at most
-    ``max_constituents``), ``pt``, ``eta``, ``phi``, ``m``, ``e`` (NaN without a jet), and
-    the cut masks ``has_jet``, ``eta_ok``, ``pt_ok``.
+    Candidates are event-major: candidate ``c`` is the ``c % k``-th hardest jet (``rank``) of event
+    ``c // k`` (``event``), ``k = jets_per_event``; a candidate an event lacks (fewer jets) fails
+    ``has_jet``. Returns a dict of arrays of length ``n_events * k``: ``event``, ``rank``,
+    ``constituents`` (the candidate's objects, pT ordered, at most ``max_constituents``), ``pt``,
+    ``eta``, ``phi``, ``m``, ``e`` (NaN without a jet), and the cut masks ``has_jet``, ``eta_ok``,
+    ``pt_ok``.
     """
+    k = selection.jets_per_event
+    n = len(objects)
     jets, index = _cluster_unsorted(objects, selection.radius, selection.algorithm, selection.cluster_pt_min)
-    hardest = ak.argmax(jets.px**2 + jets.py**2, axis=1, keepdims=True)
-    lead = ak.firsts(jets[hardest])
-    has_jet = ~ak.to_numpy(ak.is_none(lead))
-    px, py, pz, e = (ak.to_numpy(ak.fill_none(lead[f], np.nan)) for f in ("px", "py", "pz", "e"))
+    order = ak.argsort(jets.px**2 + jets.py**2, axis=1, ascending=False)[:, :k]
+    top = ak.pad_none(jets[order], k, axis=1, clip=True)
+    top_index = ak.pad_none(index[order], k, axis=1, clip=True)
+    flat = ak.flatten(top, axis=1)  # n * k option records, event-major
+    has_jet = ~ak.to_numpy(ak.is_none(flat))
+    px, py, pz, e = (ak.to_numpy(ak.fill_none(flat[f], np.nan)) for f in ("px", "py", "pz", "e"))
     pt = np.hypot(px, py)
     with np.errstate(invalid="ignore", divide="ignore"):
         eta = np.arcsinh(pz / pt)
     phi = np.arctan2(py, px)
     m = np.sqrt(np.clip(e**2 - px**2 - py**2 - pz**2, 0, None))
-    lead_index = ak.firsts(index[hardest], axis=1)
-    cons = objects[ak.fill_none(lead_index, [], axis=0)]
+    event = np.repeat(np.arange(n), k)
+    cand_index = ak.fill_none(ak.flatten(top_index, axis=1), [], axis=0)
+    cons = (objects[event] if k > 1 else objects)[cand_index]
     cons_pt = np.hypot(cons.px, cons.py)
     cons = cons[ak.argsort(cons_pt, axis=1, ascending=False)][:, : selection.max_constituents]
     with np.errstate(invalid="ignore"):
         eta_ok = has_jet & (np.abs(eta) < selection.eta_max)
         pt_ok = has_jet & (pt >= selection.pt_min) & (pt < selection.pt_max)
     return {
+        "event": event, "rank": np.tile(np.arange(k), n),
         "constituents": cons,
         "pt": pt, "eta": eta, "phi": phi, "m": m, "e": e,
         "has_jet": has_jet, "eta_ok": eta_ok, "pt_ok": pt_ok,

@@ -202,22 +202,25 @@ def hard_partons(record: ak.Array) -> dict[str, np.ndarray]:
 
 
 def match_jets(record: ak.Array, jet_eta: np.ndarray, jet_phi: np.ndarray, matcher: str,
-               radius: float) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """Apply the truth matcher ``matcher`` (a key of :data:`MATCHERS`) to one jet per event.
+               radius: float, event: np.ndarray | None = None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Apply the truth matcher ``matcher`` (a key of :data:`MATCHERS`) to jets.
 
     Parameters
     ----------
     record
         ``n_events * var * particle`` Pythia records.
     jet_eta, jet_phi
-        Shape ``(n_events,)``, NaN where an event has no jet.
+        Shape ``(n_jets,)``, NaN where there is no jet.
     radius
         Matching radius (the jet radius R).
+    event
+        The event (row of ``record``) of each jet, shape ``(n_jets,)``; ``None``: one jet per event.
+        Two jets of one event may match the same truth object (each is tested on its own).
 
     Returns
     -------
     ok
-        Bool ``(n_events,)``: the jet is matched.
+        Bool ``(n_jets,)``: the jet is matched.
     truth
         ``truth_pt, truth_eta, truth_phi, truth_m`` of the matched object (top, boson or parton),
         NaN where unmatched; ``truth_pid`` (0 where unmatched).
@@ -233,23 +236,30 @@ def match_jets(record: ak.Array, jet_eta: np.ndarray, jet_phi: np.ndarray, match
         return np.ones(n, dtype=bool), truth
     je, jp = np.asarray(jet_eta), np.asarray(jet_phi)
     rows = np.arange(n)
+    ev = np.arange(n) if event is None else np.asarray(event)
+    if len(ev) != n:
+        raise ValueError(f"event has {len(ev)} entries for {n} jets")
+
+    def per_jet(d: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        return {k: np.asarray(v)[ev] for k, v in d.items()}
+
     with np.errstate(invalid="ignore"):
         if matcher == "top":
-            tops = hadronic_tops(record)
+            tops = per_jet(hadronic_tops(record))
             which = match_top(je, jp, tops, radius)
             ok = which >= 0
             w = np.maximum(which, 0)
             obj = {k: tops[f"top_{k}"][rows, w] for k in ("pt", "eta", "phi", "m")}
             pid = np.where(w == 0, 6, -6)
         elif matcher in ("w", "z"):
-            b = boson_decays(record, 24 if matcher == "w" else 23)
+            b = per_jet(boson_decays(record, 24 if matcher == "w" else 23))
             near_b = delta_r(je, jp, b["eta"], b["phi"]) < radius
             near_q = np.all(delta_r(je[:, None], jp[:, None], b["quark_eta"], b["quark_phi"]) < radius, axis=1)
             ok = b["found"] & near_b & near_q
             obj = {k: b[k] for k in ("pt", "eta", "phi", "m")}
             pid = np.full(n, 24 if matcher == "w" else 23)
         else:
-            p = hard_partons(record)
+            p = per_jet(hard_partons(record))
             dr = delta_r(je[:, None], jp[:, None], p["eta"], p["phi"])
             dr = np.where(np.isfinite(dr), dr, np.inf)
             w = np.argmin(dr, axis=1)

@@ -2,7 +2,7 @@
 
 The dataset recipe follows Kasieczka et al., "The Machine Learning Landscape of Top Taggers"
 (arXiv:1902.09914): Pythia 8 at 14 TeV without multiple parton interactions or pile-up, hadronic tt̄
-against QCD dijets, anti-kT R = 0.8 jets, the leading jet with 550 < pT < 650 GeV and |eta| < 2, top
+against QCD dijets, anti-kT R = 0.8 jets (the two hardest of each event) with 550 < pT < 650 GeV and |eta| < 2, top
 jets truth-matched (top and its three decay quarks within R of the jet axis), up to 200 constituents,
 balanced classes (label 1 = top, 0 = QCD). Where it differs: the detector is hepdl's parametric
 ATLAS-like card, not Delphes (see the README); ``mpi=True`` and ``pileup_mu`` are there for studies.
@@ -37,12 +37,15 @@ def dataset_spec(
     pt_max: float = 650.0,
     eta_max: float = 2.0,
     max_constituents: int = 200,
+    jets_per_event: int = 2,
     per_part: int = 500,
 ) -> DatasetSpec:
     """The balanced top/QCD dataset: ``n_jets`` in total, half of each class.
 
     The pT-hat window (default 500-750 GeV for both processes) sits around the jet pT window so that
-    few events are wasted; widen it when you move the jet window.
+    few events are wasted; widen it when you move the jet window. Both hardest jets of an event are
+    candidates (``jets_per_event=2``): a dijet or all-hadronic tt̄ event has two, and the reference
+    dataset's description selects jets, not events; ``jets_per_event=1`` keeps the leading jet only.
     """
     if not isinstance(n_jets, int) or n_jets < 2:
         raise ConfigError(f"number of jets must be a positive integer of at least 2 (one per class), got {n_jets!r}")
@@ -54,7 +57,8 @@ def dataset_spec(
             SampleSpec("qcd", 0, GeneratorConfig("qcd-dijet", **gen), n_jets - n_top),
             SampleSpec("top", 1, GeneratorConfig("ttbar-allhad", **gen), n_top, truth_match="top"),
         ],
-        selection=JetSelection(radius=radius, pt_min=pt_min, pt_max=pt_max, eta_max=eta_max, max_constituents=max_constituents),
+        selection=JetSelection(radius=radius, pt_min=pt_min, pt_max=pt_max, eta_max=eta_max, max_constituents=max_constituents,
+                               jets_per_event=jets_per_event),
         detector=detector,
         seed=seed,
         per_part=per_part,

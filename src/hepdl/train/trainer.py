@@ -72,11 +72,13 @@ def partial_dir(out: str | Path) -> Path:
 def run_split(ds: Any, config: TrainConfig) -> tuple[dict[str, np.ndarray], str]:
     """The train/val/test indices of ``ds`` and how they were made: the dataset's own split when
     it has one (``predefined_split()``, e.g. the ``KaggleSet`` column of the Higgs challenge's
-    open-data file), else a seeded permutation with ``config.fractions``."""
+    open-data file), else a seeded permutation with ``config.fractions`` that keeps the entries of one
+    collision event together (``split_groups()``: two jets of one event)."""
     own = getattr(ds, "predefined_split", lambda: None)()
     if own is not None:
         return {k: np.asarray(own[k], dtype=np.int64) for k in ("train", "val", "test")}, "dataset"
-    return split_indices(len(ds), config.fractions, config.split_seed), "seeded"
+    groups = getattr(ds, "split_groups", lambda: None)()
+    return split_indices(len(ds), config.fractions, config.split_seed, groups), "seeded"
 
 
 def _train_subset(train_idx: np.ndarray, y: np.ndarray, n: int, seed: int, ds: Any) -> np.ndarray:
