@@ -19,14 +19,15 @@ ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "benchmarks"
 EF_PYTHON = Path(os.environ.get("HEPDL_ENERGYFLOW_PYTHON", ROOT / ".venv-energyflow" / "bin" / "python"))
 
-pytestmark = pytest.mark.slow  # the six scripts take minutes together, even at their tiny sizes
+pytestmark = pytest.mark.slow  # the seven scripts take minutes together, even at their tiny sizes
 
 #: Per script: tiny arguments, the figures that must be there and finite, and the keys that may be
 #: null at these sizes (an error over a single repeat).
 CASES: dict[str, dict] = {
     "bench_generate": {
         "args": ["--jets", "8", "--repeat", "2", "--dataset-jets", "8", "--dataset-repeat", "1", "--parts-per-sample", "1"],
-        "core": ["chain_events_per_s", "bare_events_per_s", "chain_over_bare", "chain_over_bare_err", "speedup_2_over_1"],
+        "core": ["chain_jets_per_s", "chain_over_mpi_leading_jet", "chain_over_leading_jet", "chain_events_per_s", "bare_events_per_s",
+                 "chain_over_bare", "chain_over_bare_err", "speedup_2_over_1"],
         "nullable": {"jets_per_s_1_worker_err", "jets_per_s_2_workers_err", "speedup_2_over_1_err"},
     },
     "bench_features": {
@@ -56,6 +57,12 @@ CASES: dict[str, dict] = {
                  "mlp_onnxruntime_speedup_latency", "mlp_onnxruntime_speedup_latency_err", "mlp_hls4ml_argmax_agreement",
                  "particle_torch_jets_per_s_batch_1024", "particle_onnxruntime_speedup_batch_1024"],
         "nullable": set(),
+    },
+    "bench_scale": {
+        "args": ["--jets", "100", "--factor", "2"],
+        "core": ["memory_peak_mb_small", "memory_peak_mb_large", "stream_peak_mb_small", "stream_peak_mb_large", "memory_kb_per_jet",
+                 "stream_kb_per_jet", "memory_train_jets_per_s", "stream_train_jets_per_s", "stream_over_memory_jets_per_s"],
+        "nullable": {"memory_train_jets_per_s_err", "stream_train_jets_per_s_err", "stream_kb_per_jet_over_memory"},
     },
     "bench_vs_weaver": {
         "args": ["--jets", "120", "--epochs", "1", "--repeat", "2", "--model", "part"],

@@ -26,7 +26,7 @@ def test_public_api_is_pinned():
     assert sorted(hepdl.data.__all__) == sorted([
         "DatasetSpec", "JetDataset", "SampleSpec", "cache_dir", "generate_dataset", "generate_part",
         "jets_from_cartesian", "open", "validate_jets", "write_toptagging_hdf5", "EventDataset", "read_challenge_csv",
-        "write_challenge_csv",
+        "write_challenge_csv", "JetParts", "open_parts",
     ])
     assert sorted(hepdl.features.__all__) == sorted([
         "EFPSet", "FEATURE_SETS", "HLS4ML_FEATURES", "ImageConfig", "PARTICLE_FEATURES", "ParticleCloud",
@@ -45,7 +45,7 @@ def test_public_api_is_pinned():
         "get", "list_models", "register", "spec"])
     assert sorted(hepdl.train.__all__) == sorted([
         "BASELINES", "TrainConfig", "ams_metrics", "class_labels", "evaluate", "load_trained", "make_inputs", "model_inputs", "predict",
-        "score_inputs", "split_indices", "train", "partial_dir", "run_split"])
+        "score_inputs", "split_indices", "train", "partial_dir", "run_split", "open_for_training"])
     assert sorted(hepdl.deploy.__all__) == sorted([
         "HLS_DEFAULT_PRECISION", "OnnxModel", "TriggerConfig", "check_contract", "convert_hls4ml", "export_onnx",
         "hls_agreement", "precision_scan", "run_trigger"])

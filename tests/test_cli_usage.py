@@ -36,6 +36,12 @@ def test_train_without_a_model_says_how_to_name_one(run_main):
     assert res.returncode == 2 and "say which model to train: --model NAME" in res.stderr
 
 
+def test_an_option_the_task_does_not_take_is_named(run_main, tmp_path):
+    res = run_main("generate", "higgs-tautau", "--jets-per-event", "2", "--out", tmp_path / "ds", "-q")
+    assert res.returncode == 2 and "task 'higgs-tautau' has no option --jets-per-event" in res.stderr, res.stderr
+    assert "Traceback" not in res.stderr and not (tmp_path / "ds").exists()
+
+
 def test_version_names_the_stack():
     res = run("--version")  # a real process: what a user types first
     assert res.returncode == 0

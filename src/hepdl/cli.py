@@ -87,6 +87,8 @@ def generate(
     pt_max: Annotated[float | None, typer.Option(help="Upper edge of the jet pT window (GeV; default: the task's).")] = None,
     pthat_min: Annotated[float | None, typer.Option(help="Lower edge of the pT-hat window (GeV).")] = None,
     pthat_max: Annotated[float | None, typer.Option(help="Upper edge of the pT-hat window (GeV).")] = None,
+    jets_per_event: Annotated[int | None, typer.Option("--jets-per-event", help="Hardest jets of each event that are candidates "
+                                                       "(default: the task's; top-tagging 2, jet-classes 1).")] = None,
     per_part: Annotated[int, typer.Option("--per-part", "--jets-per-part", help="Records (jets, or events for an event task) per Parquet part file.")] = 500,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
@@ -94,10 +96,20 @@ def generate(
     from hepdl import data, tasks
     from hepdl.data.generate import default_dataset_dir
 
-    given = dict(sqrt_s=sqrt_s, pt_min=pt_min, pt_max=pt_max, pthat_min=pthat_min, pthat_max=pthat_max, mpi=mpi)
+    given = dict(sqrt_s=sqrt_s, pt_min=pt_min, pt_max=pt_max, pthat_min=pthat_min, pthat_max=pthat_max, mpi=mpi,
+                 jets_per_event=jets_per_event)
     kwargs = dict(seed=seed, detector=detector, pileup_mu=pileup, per_part=per_part,
                   **{k: v for k, v in given.items() if v is not None})
     spec_fn = tasks.get(task).dataset_spec
+    import inspect
+
+    from hepdl.errors import ConfigError
+
+    takes = inspect.signature(spec_fn).parameters
+    unknown = [k for k in kwargs if k not in takes]
+    if unknown:
+        opts = ", ".join("--" + k.replace("_", "-").replace("pileup-mu", "pileup") for k in unknown)
+        raise ConfigError(f"task {task!r} has no option {opts}: its dataset takes {', '.join(k for k in takes if k not in ('n_jets', 'n_events'))}")
     spec = spec_fn(n_jets, **kwargs) if n_jets is not None else spec_fn(**kwargs)
     if out is None:
         out = default_dataset_dir(spec, cache)
@@ -151,6 +163,8 @@ def train_cmd(
     num_nodes: Annotated[int, typer.Option(help="Nodes for multi-node DDP.")] = 1,
     n_train: Annotated[int | None, typer.Option(help="Train on this many jets of the training split (a seeded, class-stratified "
                                                      "subset; validation and test unchanged): a learning-curve point.")] = None,
+    stream: Annotated[bool | None, typer.Option("--stream/--no-stream", help="Read a generated dataset a part at a time, "
+                                                "never all of it in memory (default: above 500 000 jets).")] = None,
     mapping: MappingOpt = None,
     tree: TreeOpt = None,
     key: KeyOpt = None,
@@ -164,7 +178,8 @@ def train_cmd(
 
     dev: str | int = int(devices) if devices.lstrip("-").isdigit() else devices
     flags = dict(model=model, preset=preset, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, objective=objective,
-                 representation=representation, devices=dev, num_nodes=num_nodes, feature_set=feature_set, n_train=n_train)
+                 representation=representation, devices=dev, num_nodes=num_nodes, feature_set=feature_set, n_train=n_train,
+                 stream=stream)
     if config is not None:
         import tomllib
 
@@ -182,8 +197,9 @@ def train_cmd(
             raise ConfigError("say which model to train: --model NAME (see `hepdl list`) or --config FILE")
         cfg = TrainConfig(**{k: v for k, v in flags.items() if v is not None})  # type: ignore[arg-type]
     model = cfg.model
-    ds = _open(data, mapping, tree, key)
-    from hepdl.train import run_split
+    from hepdl.train import open_for_training, run_split
+
+    ds = _open(data, mapping, tree, key) if (mapping or tree or key) else open_for_training(data, cfg.stream)
 
     if run_split(ds, cfg)[1] == "dataset":
         typer.echo(f"split: the dataset's own (for a challenge CSV its KaggleSet column: t train, b validation, "

@@ -6,17 +6,20 @@ from hepdl.data.dataset import JetDataset, jets_from_cartesian, open, validate_j
 from hepdl.data.events import EventDataset, read_challenge_csv, write_challenge_csv
 from hepdl.data.generate import DatasetSpec, SampleSpec, generate_dataset, generate_part
 from hepdl.data.paths import cache_dir
+from hepdl.data.stream import JetParts, open_parts
 
 __all__ = [
     "DatasetSpec",
     "EventDataset",
     "JetDataset",
+    "JetParts",
     "SampleSpec",
     "cache_dir",
     "generate_dataset",
     "generate_part",
     "jets_from_cartesian",
     "open",
+    "open_parts",
     "read_challenge_csv",
     "validate_jets",
     "write_challenge_csv",

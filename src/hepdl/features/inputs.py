@@ -22,7 +22,7 @@ import pandas as pd
 from hepdl.errors import ConfigError, DataError
 from hepdl.registry import Registry
 
-__all__ = ["Inputs", "Representation", "REPRESENTATIONS", "register_inputs", "model_inputs", "training_weights",
+__all__ = ["Inputs", "StreamedInputs", "Representation", "REPRESENTATIONS", "register_inputs", "model_inputs", "training_weights",
            "standardisation", "check_finite"]
 
 
@@ -66,6 +66,37 @@ class Inputs:
 
     def take(self, idx: np.ndarray) -> dict[str, Any]:
         return {k: (v.iloc[idx] if isinstance(v, pd.DataFrame) else v[idx]) for k, v in self.arrays.items()}
+
+
+@dataclass
+class StreamedInputs(Inputs):
+    """Inputs built one chunk of the dataset at a time, for datasets too large for memory.
+
+    ``arrays`` holds zero-row arrays with the right trailing shapes (to size a network);
+    ``chunk_arrays(i)`` builds chunk ``i``'s arrays (all its rows) with the same builder as the
+    in-memory path; ``starts[i]`` is the first row of chunk ``i`` (``starts[-1]`` the number of rows).
+    A training loader reads a window of chunks at a time (:func:`hepdl.train.module.make_loader`).
+    """
+
+    starts: np.ndarray = field(default_factory=lambda: np.zeros(1, np.int64))
+    chunk_arrays: Callable[[int], dict[str, Any]] | None = None
+
+    def chunk_of(self, idx: np.ndarray) -> np.ndarray:
+        """The chunk of each row index."""
+        return np.searchsorted(self.starts, np.asarray(idx), side="right") - 1
+
+    def take(self, idx: np.ndarray) -> dict[str, Any]:
+        """The rows ``idx`` (in that order), reading the chunks they lie in, one at a time."""
+        idx = np.asarray(idx, dtype=np.int64)
+        chunk = self.chunk_of(idx)
+        out = {k: np.empty((len(idx), *v.shape[1:]), dtype=v.dtype) for k, v in self.arrays.items()}
+        assert self.chunk_arrays is not None
+        for c in np.unique(chunk):
+            where = np.flatnonzero(chunk == c)
+            arrays = self.chunk_arrays(int(c))
+            for k in out:
+                out[k][where] = arrays[k][idx[where] - self.starts[c]]
+        return out
 
 
 def check_finite(df: pd.DataFrame, where: str) -> None:

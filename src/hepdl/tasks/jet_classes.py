@@ -53,6 +53,7 @@ def dataset_spec(
     pt_max: float = 1100.0,
     eta_max: float = 2.0,
     max_constituents: int = 150,
+    jets_per_event: int = 1,
     per_part: int = 500,
 ) -> DatasetSpec:
     """The balanced five-class dataset: ``n_jets`` in total, a fifth of each class."""
@@ -67,7 +68,8 @@ def dataset_spec(
     return DatasetSpec(
         task="jet-classes",
         samples=samples,
-        selection=JetSelection(radius=radius, pt_min=pt_min, pt_max=pt_max, eta_max=eta_max, max_constituents=max_constituents),
+        selection=JetSelection(radius=radius, pt_min=pt_min, pt_max=pt_max, eta_max=eta_max, max_constituents=max_constituents,
+                               jets_per_event=jets_per_event),
         detector=detector,
         seed=seed,
         per_part=per_part,

@@ -11,6 +11,7 @@ from hepdl.train.trainer import (
                                  evaluate,
                                  load_trained,
                                  model_inputs,
+                                 open_for_training,
                                  partial_dir,
                                  predict,
                                  run_split,
@@ -18,5 +19,5 @@ from hepdl.train.trainer import (
                                  train,
 )
 
-__all__ = ["BASELINES", "TrainConfig", "ams_metrics", "class_labels", "evaluate", "load_trained", "make_inputs", "model_inputs", "partial_dir",
+__all__ = ["BASELINES", "TrainConfig", "ams_metrics", "class_labels", "evaluate", "load_trained", "make_inputs", "model_inputs", "open_for_training", "partial_dir",
            "predict", "run_split", "score_inputs", "split_indices", "train"]

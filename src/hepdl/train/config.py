@@ -44,6 +44,9 @@ class TrainConfig:
     #: Train on this many entries of the training split (a seeded subset, stratified by class for a
     #: classifier); validation and test splits unchanged. For learning curves.
     n_train: int | None = None
+    #: Read the dataset a part at a time (constituents never all in memory): ``True``, ``False``, or
+    #: ``None`` for by size (a generated dataset of more than ``STREAM_ABOVE`` jets streams).
+    stream: bool | None = None
 
     def __post_init__(self) -> None:
         spec = registry.spec(self.model)  # an unknown name lists every model, the baselines included
@@ -69,6 +72,8 @@ class TrainConfig:
             raise ConfigError(f"devices must be 'auto', a number or a list of device ids like '0,1'; got {self.devices!r}")
         if not isinstance(self.num_nodes, int) or self.num_nodes < 1:
             raise ConfigError(f"num_nodes must be a positive integer; got {self.num_nodes!r}")
+        if self.stream not in (None, True, False):
+            raise ConfigError(f"stream must be true, false or null (by size); got {self.stream!r}")
         self.fractions = tuple(self.fractions)  # type: ignore[assignment]
         if self.representation is not None and self.representation != self.input_kind:
             raise ConfigError(f"model {self.model!r} takes the {self.input_kind!r} representation, not {self.representation!r}")

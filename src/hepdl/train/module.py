@@ -176,9 +176,92 @@ class _Dict(torch.utils.data.Dataset):
         return {k: v[i] for k, v in self.t.items()}
 
 
+#: Jets a streaming loader holds at once: the shuffle window, in jets (whole chunks; at least one).
+STREAM_WINDOW = 20_000
+
+
+class ChunkSampler(torch.utils.data.Sampler[int]):
+    """The order of a streamed split: chunks in a seeded order, a window of chunks (about
+    ``window`` entries) at a time, entries shuffled within the window. When the whole split fits in
+    one window it is exactly :class:`EpochSampler`'s permutation, so a small dataset trains the same
+    in memory and streamed. Seeded by the seed and the epoch, like :class:`EpochSampler`."""
+
+    def __init__(self, chunk: np.ndarray, window: int, seed: int = 0, shuffle: bool = True) -> None:
+        self.chunk, self.window, self.seed, self.shuffle, self.epoch = np.asarray(chunk), max(int(window), 1), seed, shuffle, 0
+        self.n = len(self.chunk)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __iter__(self) -> Any:
+        if not self.shuffle:  # positions in order: the chunks in order, one at a time
+            return iter(range(self.n))
+        rng = np.random.default_rng([self.seed, self.epoch])
+        if self.n <= self.window:
+            return iter(rng.permutation(self.n).tolist())
+        chunks, counts = np.unique(self.chunk, return_counts=True)
+        order = rng.permutation(len(chunks))
+        out, window, held = [], [], 0
+        for c in order:
+            window.append(np.flatnonzero(self.chunk == chunks[c]))
+            held += counts[c]
+            if held >= self.window:
+                out.append(rng.permutation(np.concatenate(window)))
+                window, held = [], 0
+        if window:
+            out.append(rng.permutation(np.concatenate(window)))
+        return iter(np.concatenate(out).tolist())
+
+
+class _ChunkDict(torch.utils.data.Dataset):
+    """Entries ``idx`` of :class:`~hepdl.features.inputs.StreamedInputs`, built a chunk at a time and
+    held for as many chunks as the window needs (least recently used dropped first)."""
+
+    def __init__(self, inputs: Any, y: np.ndarray, idx: np.ndarray, window: int) -> None:
+        self.inputs, self.idx = inputs, np.asarray(idx, dtype=np.int64)
+        self.chunk = inputs.chunk_of(self.idx)
+        self.row = self.idx - inputs.starts[self.chunk]
+        yy = y[self.idx]
+        self.y = torch.from_numpy(yy.astype(np.int64) if np.issubdtype(yy.dtype, np.integer) else yy.astype(np.float32))
+        sizes = np.diff(inputs.starts)
+        self.max_held = max(2, int(np.ceil(window / max(float(np.mean(sizes)), 1.0))) + 1)
+        self.held: dict[int, dict[str, torch.Tensor]] = {}
+
+    def __len__(self) -> int:
+        return len(self.idx)
+
+    def _tensors(self, c: int) -> dict[str, torch.Tensor]:
+        t = self.held.pop(c, None)
+        if t is None:
+            t = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in self.inputs.chunk_arrays(c).items()}
+            while len(self.held) >= self.max_held:
+                self.held.pop(next(iter(self.held)))
+        self.held[c] = t  # most recent last
+        return t
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        t = self._tensors(int(self.chunk[i]))
+        r = int(self.row[i])
+        return {**{k: v[r] for k, v in t.items()}, "y": self.y[i]}
+
+
 def make_loader(inputs: Any, y: np.ndarray, idx: np.ndarray, batch_size: int, shuffle: bool, seed: int = 0) -> torch.utils.data.DataLoader:
     """A DataLoader of dicts (the representation's arrays plus ``y``: int64 labels or float32 targets,
-    and ``w`` when the inputs carry training weights) over the entries ``idx``."""
+    and ``w`` when the inputs carry training weights) over the entries ``idx``.
+
+    :class:`~hepdl.features.inputs.StreamedInputs` are read a chunk at a time: the loader holds about
+    :data:`STREAM_WINDOW` entries (:class:`ChunkSampler`), whatever the size of the dataset."""
+    from hepdl.features.inputs import StreamedInputs
+
+    if isinstance(inputs, StreamedInputs):
+        if getattr(inputs, "sample_weight", None) is not None:
+            raise ValueError("streamed inputs carry no training weights")
+        streamed = _ChunkDict(inputs, y, idx, STREAM_WINDOW)
+        return torch.utils.data.DataLoader(streamed, batch_size=batch_size,
+                                           sampler=ChunkSampler(streamed.chunk, STREAM_WINDOW, seed, shuffle))
     arrays = inputs.take(idx)
     tensors = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in arrays.items()}
     yy = y[idx]

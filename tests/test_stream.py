@@ -1,0 +1,87 @@
+"""Streaming: a generated dataset read a part at a time gives the same labels, splits, inputs and
+model as the same dataset in memory, holds a bounded window, and names a part that goes missing."""
+
+from __future__ import annotations
+
+import shutil
+
+import awkward as ak
+import numpy as np
+import pytest
+
+import hepdl.train.module as module_mod
+from hepdl.data import open_parts
+from hepdl.errors import DataError
+from hepdl.features.inputs import StreamedInputs, model_inputs
+from hepdl.train import TrainConfig, run_split, train
+from hepdl.train.module import ChunkSampler
+
+
+def test_parts_hold_the_light_columns_and_the_same_jets(top_dataset_path, top_dataset):
+    parts = open_parts(top_dataset_path)
+    assert len(parts) == len(top_dataset) == 600 and parts.n_chunks == 4
+    assert np.array_equal(parts.labels, top_dataset.labels)
+    assert np.array_equal(parts.split_groups(), top_dataset.split_groups())
+    assert sorted(parts.jets.fields) == ["event", "label", "process", "weight"]  # no constituents in memory
+    for i in range(parts.n_chunks):
+        lo, hi = parts.starts[i], parts.starts[i + 1]
+        chunk = parts.chunk(i).jets
+        assert ak.to_list(chunk.constituents.pt) == ak.to_list(top_dataset.jets.constituents.pt[lo:hi])
+    cfg = TrainConfig("pfn")
+    assert all(np.array_equal(a, b) for a, b in zip(run_split(parts, cfg)[0].values(), run_split(top_dataset, cfg)[0].values(), strict=True))
+
+
+@pytest.mark.parametrize("kind", ["cloud", "features"])
+def test_streamed_inputs_equal_the_in_memory_ones(top_dataset_path, top_dataset, kind):
+    parts = open_parts(top_dataset_path)
+    train_idx = np.arange(0, 600, 2)
+    streamed = model_inputs(parts, kind, train_idx, n_particles=32)
+    memory = model_inputs(top_dataset, kind, train_idx, n_particles=32, cache=False)
+    assert streamed.preprocess == memory.preprocess
+    assert isinstance(streamed, StreamedInputs) == (kind == "cloud")
+    idx = np.array([599, 3, 150, 151, 449, 0])  # across chunk boundaries, out of order
+    got, want = streamed.take(idx), memory.take(idx)
+    assert got.keys() == want.keys()
+    for k in got:
+        np.testing.assert_array_equal(got[k], want[k])
+
+
+def test_chunk_sampler_is_a_permutation_within_windows():
+    chunk = np.repeat(np.arange(6), 50)
+    s = ChunkSampler(chunk, window=100, seed=3)
+    order = np.array(list(iter(s)))
+    assert sorted(order) == list(range(300))
+    # each block of 100 positions comes from two chunks only: the window is bounded
+    for block in order.reshape(3, 100):
+        assert len(np.unique(chunk[block])) == 2
+    s.set_epoch(1)
+    assert list(iter(s)) != order.tolist()
+    small = ChunkSampler(chunk, window=1000, seed=3)  # fits in one window: EpochSampler's permutation
+    assert list(iter(small)) == list(iter(module_mod.EpochSampler(300, 3)))
+
+
+def test_streamed_training_gives_the_in_memory_model(top_dataset_path, tmp_path):
+    cfg = dict(epochs=2, n_particles=32, seed=5)
+    a = train(TrainConfig("pfn", stream=False, **cfg), top_dataset_path, tmp_path / "memory", progress=False)
+    b = train(TrainConfig("pfn", stream=True, **cfg), top_dataset_path, tmp_path / "stream", progress=False)
+    sa, sb = (np.load(tmp_path / d / "scores.npz")["scores"] for d in ("memory", "stream"))
+    np.testing.assert_allclose(sb, sa, atol=1e-5)
+    assert a["auc"]["value"] == pytest.approx(b["auc"]["value"], abs=1e-6)
+
+
+def test_streamed_training_with_a_small_window_sees_every_jet(top_dataset_path, tmp_path, monkeypatch):
+    monkeypatch.setattr(module_mod, "STREAM_WINDOW", 100)
+    m = train(TrainConfig("pfn", stream=True, epochs=1, n_particles=16), top_dataset_path, tmp_path / "pfn", progress=False)
+    assert m["n_train"] == 360 and m["auc"]["value"] > 0.6
+
+
+def test_a_part_that_disappears_is_named(top_dataset_path, tmp_path):
+    copy = tmp_path / "ds"
+    shutil.copytree(top_dataset_path, copy)
+    parts = open_parts(copy)
+    victim = parts.files[2]
+    victim.unlink()
+    with pytest.raises(DataError, match=rf"part file {victim} disappeared"):
+        parts.chunk(2)
+    with pytest.raises(DataError, match=rf"part file {victim} .*is missing"):
+        open_parts(copy)
