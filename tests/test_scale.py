@@ -44,6 +44,19 @@ def test_cpu_ddp_two_processes_rank_zero_writes(top_dataset_path, tmp_path):
     assert abs(ma["auc"]["value"] - mb["auc"]["value"]) < 2 * ma["auc"]["error"]
 
 
+@pytest.mark.slow
+def test_cpu_ddp_streamed_training(top_dataset_path, tmp_path):
+    """--stream under DDP (two gloo processes): each rank reads its own parts (ChunkSampler), rank 0
+    writes, and the model learns."""
+    res = subprocess.run([*HEPDL, "train", "-m", "pfn", "--data", str(top_dataset_path), "--out", str(tmp_path / "pfn"),
+                          "--epochs", "2", "--stream", "--devices", "2"], capture_output=True, text=True, timeout=900)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert res.stdout.count("written to") == 1
+    assert "Starting with 2 processes" in (tmp_path / "pfn" / "train.log").read_text()
+    m = json.loads((tmp_path / "pfn" / "metrics.json").read_text())
+    assert m["auc"]["value"] > 0.7
+
+
 @pytest.mark.gpu
 @pytest.mark.skipif(_cuda_devices() < 1, reason="needs a CUDA device")
 def test_gpu_mixed_precision_equals_cpu(top_dataset, tmp_path):

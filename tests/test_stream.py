@@ -13,7 +13,7 @@ import hepdl.train.module as module_mod
 from hepdl.data import open_parts
 from hepdl.errors import DataError
 from hepdl.features.inputs import StreamedInputs, model_inputs
-from hepdl.train import TrainConfig, run_split, train
+from hepdl.train import TrainConfig, predict, run_split, train
 from hepdl.train.module import ChunkSampler
 
 
@@ -60,6 +60,22 @@ def test_chunk_sampler_is_a_permutation_within_windows():
     assert list(iter(small)) == list(iter(module_mod.EpochSampler(300, 3)))
 
 
+def test_ddp_ranks_read_disjoint_parts_and_equal_shares():
+    chunk = np.repeat(np.arange(7), [50, 50, 50, 50, 50, 50, 20])
+    for epoch in range(3):
+        shares = []
+        for rank in range(2):
+            s = ChunkSampler(chunk, window=100, seed=1, rank=rank, world=2)
+            s.set_epoch(epoch)
+            shares.append(np.array(list(iter(s))))
+            assert len(s) == len(shares[-1])
+        assert len(shares[0]) == len(shares[1]) >= 120  # equal shares (the smaller): DDP steps in lock-step
+        assert not set(chunk[shares[0]]) & set(chunk[shares[1]])  # no part read by both ranks
+        assert len(set(shares[0]) | set(shares[1])) == 2 * len(shares[0])
+    with pytest.raises(ValueError, match="7 parts cannot be shared among 8 DDP processes"):
+        list(iter(ChunkSampler(chunk, window=100, rank=0, world=8)))
+
+
 def test_streamed_training_gives_the_in_memory_model(top_dataset_path, tmp_path):
     cfg = dict(epochs=2, n_particles=32, seed=5)
     a = train(TrainConfig("pfn", stream=False, **cfg), top_dataset_path, tmp_path / "memory", progress=False)
@@ -85,3 +101,20 @@ def test_a_part_that_disappears_is_named(top_dataset_path, tmp_path):
         parts.chunk(2)
     with pytest.raises(DataError, match=rf"part file {victim} .*is missing"):
         open_parts(copy)
+
+
+def test_predict_streamed_equals_in_memory(top_dataset_path, top_dataset, tmp_path, run_main):
+    for model in ("pfn", "dnn"):
+        train(TrainConfig(model, epochs=1, n_particles=16), top_dataset, tmp_path / "run" / model, progress=False)
+    memory = predict(tmp_path / "run", top_dataset)
+    streamed = predict(tmp_path / "run", open_parts(top_dataset_path))
+    assert memory.keys() == streamed.keys() == {"pfn", "dnn"}
+    for k in memory:
+        np.testing.assert_allclose(streamed[k], memory[k], atol=1e-6)
+    res = run_main("predict", tmp_path / "run", "--data", top_dataset_path, "--out", tmp_path / "s.parquet", "--stream")
+    assert res.returncode == 0, res.stderr
+    import pandas as pd
+
+    cols = pd.read_parquet(tmp_path / "s.parquet")
+    np.testing.assert_allclose(cols["score_pfn"], memory["pfn"], atol=1e-6)
+    assert np.array_equal(cols["label"], top_dataset.labels)

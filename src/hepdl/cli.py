@@ -252,6 +252,8 @@ def predict(
     data: Annotated[Path, typer.Option(help="Jets to score (any format hepdl.data.open reads).")],
     out: Annotated[Path, typer.Option(help="Output file: .parquet or .root.")],
     models: Annotated[str | None, typer.Option(help="Comma-separated models (default: all in the run).")] = None,
+    stream: Annotated[bool | None, typer.Option("--stream/--no-stream", help="Read a generated dataset a part at a time "
+                                                "(default: above 500 000 jets).")] = None,
     mapping: MappingOpt = None,
     tree: TreeOpt = None,
     key: KeyOpt = None,
@@ -265,7 +267,9 @@ def predict(
 
     if out.suffix not in (".parquet", ".root"):
         raise ConfigError(f"output {out} must end in .parquet or .root")
-    ds = _open(data, mapping, tree, key)
+    from hepdl.train import open_for_training
+
+    ds = _open(data, mapping, tree, key) if (mapping or tree or key) else open_for_training(data, stream)
     scores = _predict(run, ds, models=models.split(",") if models else None)
     cols = {}
     for k, v in scores.items():

@@ -43,7 +43,7 @@ TRUTH_MATCHERS = tuple(MATCHERS)
 #: Human-readable names of the cutflow steps.
 CUT_LABELS = {
     "events": "events generated",
-    "has_jet": "jets found (each event's hardest, jets_per_event of them)",
+    "has_jet": "jets found (the event's jets_per_event hardest)",
     "jet_eta": "jet |eta| < eta_max",
     "jet_pt": "jet pT in window",
     "top_match": "matched to hadronic top (top + 3 quarks within R)",

@@ -184,36 +184,62 @@ class ChunkSampler(torch.utils.data.Sampler[int]):
     """The order of a streamed split: chunks in a seeded order, a window of chunks (about
     ``window`` entries) at a time, entries shuffled within the window. When the whole split fits in
     one window it is exactly :class:`EpochSampler`'s permutation, so a small dataset trains the same
-    in memory and streamed. Seeded by the seed and the epoch, like :class:`EpochSampler`."""
+    in memory and streamed. Seeded by the seed and the epoch, like :class:`EpochSampler`.
 
-    def __init__(self, chunk: np.ndarray, window: int, seed: int = 0, shuffle: bool = True) -> None:
+    Under DDP (``world`` processes; by default read from ``torch.distributed`` when it is
+    initialised) each rank takes every ``world``-th chunk of the epoch's chunk order, so no rank
+    reads another's parts, and all ranks yield the same number of entries (the smallest share; the
+    few entries cut differ from epoch to epoch, as the chunk order does)."""
+
+    def __init__(self, chunk: np.ndarray, window: int, seed: int = 0, shuffle: bool = True,
+                 rank: int | None = None, world: int | None = None) -> None:
         self.chunk, self.window, self.seed, self.shuffle, self.epoch = np.asarray(chunk), max(int(window), 1), seed, shuffle, 0
         self.n = len(self.chunk)
+        self._rank, self._world = rank, world
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
-    def __len__(self) -> int:
-        return self.n
+    def _ddp(self) -> tuple[int, int]:
+        if self._world is not None:
+            return int(self._rank or 0), int(self._world)
+        dist = torch.distributed
+        if self.shuffle and dist.is_available() and dist.is_initialized():
+            return dist.get_rank(), dist.get_world_size()
+        return 0, 1
 
-    def __iter__(self) -> Any:
-        if not self.shuffle:  # positions in order: the chunks in order, one at a time
-            return iter(range(self.n))
+    def _order(self) -> np.ndarray:
+        if not self.shuffle:  # positions in order: the chunks in order, one at a time (every rank: all of them)
+            return np.arange(self.n)
+        rank, world = self._ddp()
         rng = np.random.default_rng([self.seed, self.epoch])
-        if self.n <= self.window:
-            return iter(rng.permutation(self.n).tolist())
+        if world == 1 and self.n <= self.window:
+            return rng.permutation(self.n)
         chunks, counts = np.unique(self.chunk, return_counts=True)
         order = rng.permutation(len(chunks))
-        out, window, held = [], [], 0
+        if world > 1:
+            if len(chunks) < world:
+                raise ValueError(f"{len(chunks)} parts cannot be shared among {world} DDP processes: write smaller parts "
+                                 "(hepdl generate --per-part) or train on fewer devices")
+            share = min(int(counts[order[r::world]].sum()) for r in range(world))
+            order = order[rank::world]
+        blocks, window, held = [], [], 0
         for c in order:
             window.append(np.flatnonzero(self.chunk == chunks[c]))
             held += counts[c]
             if held >= self.window:
-                out.append(rng.permutation(np.concatenate(window)))
+                blocks.append(rng.permutation(np.concatenate(window)))
                 window, held = [], 0
         if window:
-            out.append(rng.permutation(np.concatenate(window)))
-        return iter(np.concatenate(out).tolist())
+            blocks.append(rng.permutation(np.concatenate(window)))
+        out = np.concatenate(blocks)
+        return out[:share] if world > 1 else out
+
+    def __len__(self) -> int:
+        return len(self._order()) if self._ddp()[1] > 1 else self.n
+
+    def __iter__(self) -> Any:
+        return iter(self._order().tolist())
 
 
 class _ChunkDict(torch.utils.data.Dataset):

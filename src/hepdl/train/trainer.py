@@ -28,7 +28,7 @@ import numpy as np
 from hepdl.data.dataset import open as open_dataset
 from hepdl.data.paths import atomic_write, atomic_write_json, ensure_writable_dir, replace_dir
 from hepdl.errors import ConfigError, DataError
-from hepdl.features.inputs import REPRESENTATIONS
+from hepdl.features.inputs import REPRESENTATIONS, StreamedInputs
 from hepdl.metrics.ams import ams_metrics
 from hepdl.models import registry
 from hepdl.train.config import TrainConfig
@@ -368,6 +368,8 @@ def _plan_torch(config: TrainConfig, objective: Objective, inputs: Any, targets:
             deterministic=True,
             callbacks=[checkpoint, EarlyStopping("val_loss", patience=config.patience), OneBar()],
             logger=False, enable_progress_bar=True, enable_model_summary=False, default_root_dir=work,
+            # streamed inputs shard by part themselves under DDP (ChunkSampler): no rank reads another's parts
+            use_distributed_sampler=not isinstance(inputs, StreamedInputs),
         )
     except Exception as exc:  # Lightning's MisconfigurationException / ValueError for devices, nodes, precision
         raise ConfigError(f"cannot train on devices={config.devices!r}, num_nodes={config.num_nodes}, "
@@ -588,9 +590,10 @@ def predict(run: str | Path, data: Any, *, models: list[str] | None = None,
             cache: bool = True) -> dict[str, np.ndarray]:
     """Scores of the run's models (all, or ``models``) on every jet of ``data``, using each model's
     stored preprocessing. Returns model (directory) name -> scores of shape (n_jets,) (signal probability) for a
-    two-class model, (n_jets, C) class probabilities for a C-class one."""
+    two-class model, (n_jets, C) class probabilities for a C-class one. A path to a generated dataset of
+    more than :data:`STREAM_ABOVE` jets (or a :class:`~hepdl.data.stream.JetParts`) is read a part at a time."""
 
-    ds = open_for_training(data)
+    ds = open_for_training(data, None)
     out: dict[str, np.ndarray] = {}
     for d in _model_dirs(Path(run)):
         name = ModelDir(d).record().model
