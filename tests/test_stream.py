@@ -11,6 +11,7 @@ import pytest
 
 import hepdl.train.module as module_mod
 from hepdl.data import open_parts
+from hepdl.deploy.trigger import TriggerConfig, run_trigger
 from hepdl.errors import DataError
 from hepdl.features.inputs import StreamedInputs, model_inputs
 from hepdl.train import TrainConfig, predict, run_split, train
@@ -118,3 +119,11 @@ def test_predict_streamed_equals_in_memory(top_dataset_path, top_dataset, tmp_pa
     cols = pd.read_parquet(tmp_path / "s.parquet")
     np.testing.assert_allclose(cols["score_pfn"], memory["pfn"], atol=1e-6)
     assert np.array_equal(cols["label"], top_dataset.labels)
+    # the trigger reads its batches (here across part boundaries) from the parts too, with the same result
+    cfg = TriggerConfig(rate_hz=8e6, batch_size=200, model="pfn")
+    a = run_trigger(tmp_path / "run", top_dataset, tmp_path / "ta", cfg, progress=False)
+    b = run_trigger(tmp_path / "run", open_parts(top_dataset_path), tmp_path / "tb", cfg, progress=False)
+    assert a["threshold"] == b["threshold"] and a["per_class"] == b["per_class"] and b["n_batches"] == 3
+    for k in range(3):
+        ja, jb = (ak.from_parquet(tmp_path / d / f"accepted-{k:05d}.parquet") for d in ("ta", "tb"))
+        assert ak.to_list(ja.jet_pt) == ak.to_list(jb.jet_pt) and len(ja) > 0

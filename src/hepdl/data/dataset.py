@@ -105,6 +105,10 @@ class JetDataset:
         """
         return None
 
+    def rows(self, start: int, stop: int) -> ak.Array:
+        """The jet records ``start:stop`` (a dataset read a part at a time reads only the parts they lie in)."""
+        return self.jets[start:stop]
+
     def split_groups(self) -> np.ndarray | None:
         """One row per jet naming its collision event, ``(process code, label, event)``, so that a split
         keeps the jets of one event together (a generated dataset takes up to two jets per event);

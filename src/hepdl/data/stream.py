@@ -41,7 +41,7 @@ class JetParts(JetDataset):
     def n_chunks(self) -> int:
         return len(self.files)
 
-    def chunk_of(self, index: np.ndarray) -> np.ndarray:
+    def chunk_of(self, index: np.ndarray | int) -> np.ndarray:
         """The chunk of each jet index."""
         return np.searchsorted(self.starts, np.asarray(index), side="right") - 1
 
@@ -66,6 +66,25 @@ class JetParts(JetDataset):
         validate_jets(jets, where)
         check_labels(ak.to_numpy(jets.label), where, "label", len(self.label_names) or None)
         return JetDataset(jets, self.metadata, self.path, self.format, self.label_names, None)
+
+    def rows(self, start: int, stop: int) -> ak.Array:
+        """Jet records ``start:stop``, read from the parts they lie in (one at a time; the last one read is kept)."""
+        start, stop = max(int(start), 0), min(int(stop), len(self))
+        if stop <= start:
+            return self.chunk(0).jets[:0] if self.n_chunks else self.jets[:0]
+        pieces = []
+        for c in range(int(self.chunk_of(start)), int(self.chunk_of(stop - 1)) + 1):
+            jets = self._cached(c)
+            lo, hi = self.starts[c], self.starts[c + 1]
+            pieces.append(jets[max(start, lo) - lo : min(stop, hi) - lo])
+        return ak.concatenate(pieces) if len(pieces) > 1 else pieces[0]
+
+    def _cached(self, c: int) -> ak.Array:
+        held = self.__dict__.get("_held")
+        if held is None or held[0] != c:
+            held = (c, self.chunk(c).jets)
+            self.__dict__["_held"] = held
+        return held[1]
 
     def to_memory(self) -> JetDataset:
         """Every chunk read and concatenated: the dataset :func:`hepdl.data.open` gives."""

@@ -131,7 +131,7 @@ def _save_npy(path: Path, array: np.ndarray) -> None:
 def _slice(ds: Any, a: int, b: int) -> Any:
     from hepdl.data.dataset import JetDataset
 
-    return JetDataset(ds.jets[a:b], ds.metadata, ds.path, ds.format, ds.label_names)
+    return JetDataset(ds.rows(a, b), ds.metadata, ds.path, ds.format, ds.label_names)
 
 
 def run_trigger(source: str | Path, data: str | Path | Any, out: str | Path, config: TriggerConfig,
@@ -144,7 +144,8 @@ def run_trigger(source: str | Path, data: str | Path | Any, out: str | Path, con
         A run directory, one model's directory, or an ONNX export directory (``model.onnx`` +
         ``preprocess.json``).
     data
-        The stream: any dataset :func:`hepdl.data.open` reads (or an opened one).
+        The stream: any dataset :func:`hepdl.data.open` reads (or an opened one); a generated dataset
+        of more than :data:`hepdl.train.trainer.STREAM_ABOVE` jets is read a part at a time.
     out
         Output directory: ``scores/batch-<k>.npy``, ``accepted-<k>.parquet`` (the accepted jets with
         a ``trigger_score`` field), ``trigger.json`` (settings, threshold, rates, per-class
@@ -158,9 +159,9 @@ def run_trigger(source: str | Path, data: str | Path | Any, out: str | Path, con
     from tqdm.auto import tqdm
 
     from hepdl.data.dataset import JetDataset
-    from hepdl.data.dataset import open as open_dataset
+    from hepdl.train.trainer import open_for_training
 
-    ds = data if isinstance(data, JetDataset) else open_dataset(data)
+    ds = data if isinstance(data, JetDataset) else open_for_training(data, None)
     scorer = _Scorer(Path(source), config.model)
     class_names = scorer.pre.get("class_names") or ds.label_names
     signal = _signal_classes(class_names, config.signal)
@@ -207,7 +208,7 @@ def run_trigger(source: str | Path, data: str | Path | Any, out: str | Path, con
                 continue
         b = min(a + config.batch_size, n)
         idx = np.nonzero(accepted[a:b])[0]
-        jets = ak.with_field(ds.jets[a:b][idx], score[a:b][idx], "trigger_score")
+        jets = ak.with_field(ds.rows(a, b)[idx], score[a:b][idx], "trigger_score")
         atomic_write(pq, lambda tmp, jets=jets: ak.to_parquet(jets, tmp))
         atomic_write_json(js, {"batch": k, "first_jet": a, "n_jets": b - a, "n_accepted": len(idx), "threshold": threshold})
     labels = ds.labels
