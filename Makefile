@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.hepdl-installed
 EFVENV ?= .venv-energyflow
 EFSTAMP := $(EFVENV)/.installed
 
-.PHONY: demo test test-all test-latest lock lint bench install browser weaver clean
+.PHONY: demo test test-all test-latest lock lint bench install browser weaver spark clean
 
 # torch is pinned and installed first: an open range pulls several GB of CUDA packages on a CPU
 # machine. pythia8mc is pinned in pyproject.toml (8.317.2 has a wheel for Python 3.11).
@@ -51,6 +51,15 @@ $(WVSTAMP):
 	touch $(WVSTAMP)
 
 weaver: $(WVSTAMP)
+
+# hepdl.spark (optional): pyspark in .venv, and Debian's Java 17 runtime where apt-get runs as root
+spark: $(STAMP)
+	@if command -v java >/dev/null 2>&1; then echo "java: present"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  (apt-get update -q && apt-get install -y -q --no-install-recommends openjdk-17-jre-headless) >/dev/null 2>&1 \
+	  && echo "java: installed" || echo "java: could not be installed; the Spark tests will skip"; \
+	else echo "java: not installed (needs root and apt-get); the Spark tests will skip"; fi
+	$(BIN)/python -m pip install -q -c constraints.txt -e ".[spark]" torch==2.13.0
 
 # Chromium renders the report pages in tests/test_report_browser.py (which skips without it):
 # Debian's package where apt-get runs as root; elsewhere it says so and changes nothing.

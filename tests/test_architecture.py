@@ -19,7 +19,7 @@ LAYERS = [
     {"features"},
     {"models"},
     {"train"},
-    {"explain", "deploy"},
+    {"explain", "deploy", "spark"},
     {"report"},
     {"tasks"},
     {"cli", "__main__"},

@@ -86,6 +86,19 @@ def test_streamed_training_gives_the_in_memory_model(top_dataset_path, tmp_path)
     assert a["auc"]["value"] == pytest.approx(b["auc"]["value"], abs=1e-6)
 
 
+def test_a_window_reads_each_part_once(top_dataset_path, monkeypatch):
+    """The loader holds every part a window spans: one epoch builds each part's inputs once, even when
+    a window is smaller than the split (parts hold training, validation and test jets alike)."""
+    monkeypatch.setattr(module_mod, "STREAM_WINDOW", 300)  # ~90 training jets per 150-jet part: a window spans 4 parts
+    parts = open_parts(top_dataset_path)
+    inputs = model_inputs(parts, "cloud", np.arange(0), n_particles=16)
+    idx = np.sort(np.random.default_rng(0).choice(600, 360, replace=False))
+    loader = module_mod.make_loader(inputs, parts.labels, idx, 32, shuffle=True)
+    seen = np.concatenate([b["y"].numpy() for b in loader])
+    assert len(seen) == 360 and loader.dataset.loads == 4
+    assert loader.dataset.max_held == 5
+
+
 def test_streamed_training_with_a_small_window_sees_every_jet(top_dataset_path, tmp_path, monkeypatch):
     monkeypatch.setattr(module_mod, "STREAM_WINDOW", 100)
     m = train(TrainConfig("pfn", stream=True, epochs=1, n_particles=16), top_dataset_path, tmp_path / "pfn", progress=False)

@@ -200,6 +200,14 @@ class ChunkSampler(torch.utils.data.Sampler[int]):
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
+    def chunks_per_window(self) -> int:
+        """The most chunks one window can span (a window closes once it holds ``window`` entries): what
+        a loader must hold to read a window without reading a chunk twice."""
+        if not self.shuffle or not self.n:
+            return 1
+        counts = np.sort(np.unique(self.chunk, return_counts=True)[1])
+        return min(int(np.searchsorted(np.cumsum(counts), self.window)) + 1, len(counts))
+
     def _ddp(self) -> tuple[int, int]:
         if self._world is not None:
             return int(self._rank or 0), int(self._world)
@@ -246,15 +254,15 @@ class _ChunkDict(torch.utils.data.Dataset):
     """Entries ``idx`` of :class:`~hepdl.features.inputs.StreamedInputs`, built a chunk at a time and
     held for as many chunks as the window needs (least recently used dropped first)."""
 
-    def __init__(self, inputs: Any, y: np.ndarray, idx: np.ndarray, window: int) -> None:
+    def __init__(self, inputs: Any, y: np.ndarray, idx: np.ndarray) -> None:
         self.inputs, self.idx = inputs, np.asarray(idx, dtype=np.int64)
         self.chunk = inputs.chunk_of(self.idx)
         self.row = self.idx - inputs.starts[self.chunk]
         yy = y[self.idx]
         self.y = torch.from_numpy(yy.astype(np.int64) if np.issubdtype(yy.dtype, np.integer) else yy.astype(np.float32))
-        sizes = np.diff(inputs.starts)
-        self.max_held = max(2, int(np.ceil(window / max(float(np.mean(sizes)), 1.0))) + 1)
+        self.max_held = 2
         self.held: dict[int, dict[str, torch.Tensor]] = {}
+        self.loads = 0  # chunks built so far (a window reads each of its chunks once)
 
     def __len__(self) -> int:
         return len(self.idx)
@@ -263,6 +271,7 @@ class _ChunkDict(torch.utils.data.Dataset):
         t = self.held.pop(c, None)
         if t is None:
             t = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in self.inputs.chunk_arrays(c).items()}
+            self.loads += 1
             while len(self.held) >= self.max_held:
                 self.held.pop(next(iter(self.held)))
         self.held[c] = t  # most recent last
@@ -285,9 +294,10 @@ def make_loader(inputs: Any, y: np.ndarray, idx: np.ndarray, batch_size: int, sh
     if isinstance(inputs, StreamedInputs):
         if getattr(inputs, "sample_weight", None) is not None:
             raise ValueError("streamed inputs carry no training weights")
-        streamed = _ChunkDict(inputs, y, idx, STREAM_WINDOW)
-        return torch.utils.data.DataLoader(streamed, batch_size=batch_size,
-                                           sampler=ChunkSampler(streamed.chunk, STREAM_WINDOW, seed, shuffle))
+        streamed = _ChunkDict(inputs, y, idx)
+        by_chunk = ChunkSampler(streamed.chunk, STREAM_WINDOW, seed, shuffle)
+        streamed.max_held = by_chunk.chunks_per_window() + 1  # the window's chunks, and the next window's first
+        return torch.utils.data.DataLoader(streamed, batch_size=batch_size, sampler=by_chunk)
     arrays = inputs.take(idx)
     tensors = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in arrays.items()}
     yy = y[idx]
