@@ -4,11 +4,13 @@ A top-tagging dataset of ``--jets`` jets is generated (or ``--data`` is used); t
 the same part files listed ``--factor`` times in one ``dataset.json`` (hard links: the same jets
 repeated, said here so: it measures memory and speed, not physics). Every training runs in a fresh
 process (``hepdl train --model M --epochs 1 --stream`` or ``--no-stream``), its peak resident memory
-taken from the kernel (``ru_maxrss`` of the child); its training jets/s from ``metrics.json``.
+taken from the kernel (``ru_maxrss`` of the child); its training jets/s from ``metrics.json``. The
+streamed runs hold ``--stream-window`` training jets (default 2000, below both sizes' training splits,
+so that the growth between the sizes is what streaming keeps per jet, not the window filling up).
 
 Prints one JSON line:
 
-- ``benchmark`` ("scale"), ``model``, ``jets_small``, ``jets_large``, ``n_particles``, ``repeats``;
+- ``benchmark`` ("scale"), ``model``, ``jets_small``, ``jets_large``, ``n_particles``, ``repeats``, ``stream_window``;
 - ``memory_peak_mb_small`` / ``memory_peak_mb_large``, ``stream_peak_mb_small`` / ``stream_peak_mb_large``;
 - ``memory_kb_per_jet`` / ``stream_kb_per_jet``: growth of the peak between the two sizes per
   extra jet (issue goal for streaming: <= 1 kB/jet; in memory ~13 kB/jet was measured);
@@ -55,12 +57,12 @@ def replicate(src: Path, dst: Path, factor: int) -> Path:
     return dst
 
 
-def train_once(data: Path, out: Path, model: str, stream: bool) -> dict[str, float]:
+def train_once(data: Path, out: Path, model: str, stream: bool, window: int = 2000) -> dict[str, float]:
     """One training by the ``hepdl`` command in a child process: its peak resident memory (MB, the
     kernel's ``ru_maxrss`` of the children of this process, so call it in a fresh process) and
     training jets/s."""
     cmd = [sys.executable, "-m", "hepdl.cli", "train", "--model", model, "--data", str(data), "--out", str(out),
-           "--epochs", "1", "--stream" if stream else "--no-stream"]
+           "--epochs", "1", *(("--stream", "--stream-window", str(window)) if stream else ("--no-stream",))]
     res = subprocess.run(cmd, capture_output=True, text=True)
     if res.returncode:
         raise SystemExit(f"{' '.join(cmd)} failed:\n{res.stderr[-3000:]}")
@@ -74,6 +76,7 @@ def main() -> None:
     ap.add_argument("--jets", type=int, default=4000, help="jets of the small dataset")
     ap.add_argument("--factor", type=int, default=10, help="the large dataset is this many times the small one")
     ap.add_argument("--model", default="particlenet-lite")
+    ap.add_argument("--stream-window", type=int, default=2000, help="training jets a streamed run holds")
     ap.add_argument("--repeat", type=int, default=1, help="trainings per configuration at the large size")
     ap.add_argument("--data", type=Path, help="a generated top-tagging dataset to use as the small one")
     args = ap.parse_args()
@@ -92,7 +95,8 @@ def measure(args: argparse.Namespace) -> dict:
 
     small = args.data or ensure_dataset(top_tagging.dataset_spec(args.jets), progress=sys.stderr.isatty())
     n_small = dataset_size(small)
-    out: dict[str, object] = {"benchmark": "scale", "model": args.model, "n_particles": 64, "repeats": args.repeat}
+    out: dict[str, object] = {"benchmark": "scale", "model": args.model, "n_particles": 64, "repeats": args.repeat,
+                              "stream_window": args.stream_window}
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         large = replicate(Path(small), work / "large", args.factor)
@@ -105,7 +109,7 @@ def measure(args: argparse.Namespace) -> dict:
             for size, data in (("small", small), ("large", large)):
                 reps = args.repeat if size == "large" else 1
                 for r in range(reps):
-                    res = _isolated(data, work / f"{int(stream)}-{size}-{r}", args.model, stream)
+                    res = _isolated(data, work / f"{int(stream)}-{size}-{r}", args.model, stream, args.stream_window)
                     peaks[(stream, size)] = max(peaks.get((stream, size), 0.0), res["peak_mb"])
                     if size == "large":
                         rates[stream].append(res["jets_per_s"])
@@ -122,10 +126,10 @@ def measure(args: argparse.Namespace) -> dict:
     return out
 
 
-def _isolated(data: Path, out: Path, model: str, stream: bool) -> dict[str, float]:
+def _isolated(data: Path, out: Path, model: str, stream: bool, window: int) -> dict[str, float]:
     """:func:`train_once` from a fresh process (this script with ``--child``), so that the
     ``ru_maxrss`` it reads is this training's alone."""
-    res = subprocess.run([sys.executable, __file__, "--child", str(data), str(out), model, str(int(stream))],
+    res = subprocess.run([sys.executable, __file__, "--child", str(data), str(out), model, str(int(stream)), str(window)],
                          capture_output=True, text=True)
     if res.returncode:
         raise SystemExit(res.stderr[-3000:])
@@ -134,7 +138,7 @@ def _isolated(data: Path, out: Path, model: str, stream: bool) -> dict[str, floa
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--child"]:
-        d, o, mdl, st = sys.argv[2:6]
-        print(json.dumps(train_once(Path(d), Path(o), mdl, bool(int(st)))))
+        d, o, mdl, st, win = sys.argv[2:7]
+        print(json.dumps(train_once(Path(d), Path(o), mdl, bool(int(st)), int(win))))
     else:
         main()

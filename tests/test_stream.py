@@ -99,9 +99,9 @@ def test_a_window_reads_each_part_once(top_dataset_path, monkeypatch):
     assert loader.dataset.max_held == 5
 
 
-def test_streamed_training_with_a_small_window_sees_every_jet(top_dataset_path, tmp_path, monkeypatch):
-    monkeypatch.setattr(module_mod, "STREAM_WINDOW", 100)
-    m = train(TrainConfig("pfn", stream=True, epochs=1, n_particles=16), top_dataset_path, tmp_path / "pfn", progress=False)
+def test_streamed_training_with_a_small_window_sees_every_jet(top_dataset_path, tmp_path):
+    m = train(TrainConfig("pfn", stream=True, stream_window=100, epochs=1, n_particles=16), top_dataset_path, tmp_path / "pfn",
+              progress=False)
     assert m["n_train"] == 360 and m["auc"]["value"] > 0.6
 
 

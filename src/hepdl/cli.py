@@ -165,6 +165,8 @@ def train_cmd(
                                                      "subset; validation and test unchanged): a learning-curve point.")] = None,
     stream: Annotated[bool | None, typer.Option("--stream/--no-stream", help="Read a generated dataset a part at a time, "
                                                 "never all of it in memory (default: above 500 000 jets).")] = None,
+    stream_window: Annotated[int | None, typer.Option(help="Streaming: training jets shuffled together and held in "
+                                                      "memory (default 20000).")] = None,
     mapping: MappingOpt = None,
     tree: TreeOpt = None,
     key: KeyOpt = None,
@@ -179,7 +181,7 @@ def train_cmd(
     dev: str | int = int(devices) if devices.lstrip("-").isdigit() else devices
     flags = dict(model=model, preset=preset, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, objective=objective,
                  representation=representation, devices=dev, num_nodes=num_nodes, feature_set=feature_set, n_train=n_train,
-                 stream=stream)
+                 stream=stream, stream_window=stream_window)
     if config is not None:
         import tomllib
 

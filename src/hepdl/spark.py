@@ -52,8 +52,13 @@ def session(master: str = "local[2]", app: str = "hepdl", **conf: str) -> Any:
     if shutil.which("java") is None and not _java_home():
         raise ConfigError("Spark needs a Java runtime and none was found (no `java` on PATH, no JAVA_HOME): install Java 17, "
                           "e.g. `apt-get install openjdk-17-jre-headless` (or `make spark`)")
+    import os
+    import sys
+
     from pyspark.sql import SparkSession
 
+    if master.startswith("local"):  # the workers run this Python (with hepdl), not whatever python3 is on PATH
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = SparkSession.builder.master(master).appName(app)
     for k, v in {"spark.ui.enabled": "false", "spark.sql.execution.arrow.pyspark.enabled": "true", **conf}.items():
         builder = builder.config(k, v)

@@ -45,8 +45,10 @@ class JetParts(JetDataset):
         """The chunk of each jet index."""
         return np.searchsorted(self.starts, np.asarray(index), side="right") - 1
 
-    def chunk(self, i: int) -> JetDataset:
-        """Chunk ``i`` as an in-memory :class:`JetDataset` (never cached: ``options=None``).
+    def chunk(self, i: int, rows: np.ndarray | None = None) -> JetDataset:
+        """Chunk ``i`` (only its jets ``rows``, local indices, if given) as an in-memory
+        :class:`JetDataset` (never cached: ``options=None``). A part's schema, values and labels are
+        checked the first time it is read.
 
         Raises :class:`DataError` naming the part file when it is missing, damaged, or holds
         another number of jets than ``dataset.json`` says (a part replaced mid-training)."""
@@ -63,8 +65,13 @@ class JetParts(JetDataset):
         n = int(self.starts[i + 1] - self.starts[i])
         if len(jets) != n:
             raise DataError(f"{where} holds {len(jets)} jets, dataset.json says {n}: the part changed while the dataset was in use")
-        validate_jets(jets, where)
-        check_labels(ak.to_numpy(jets.label), where, "label", len(self.label_names) or None)
+        checked = self.__dict__.setdefault("_checked", set())
+        if i not in checked:
+            validate_jets(jets, where)
+            check_labels(ak.to_numpy(jets.label), where, "label", len(self.label_names) or None)
+            checked.add(i)
+        if rows is not None:
+            jets = jets[np.asarray(rows, dtype=np.int64)]
         return JetDataset(jets, self.metadata, self.path, self.format, self.label_names, None)
 
     def rows(self, start: int, stop: int) -> ak.Array:

@@ -73,13 +73,14 @@ class StreamedInputs(Inputs):
     """Inputs built one chunk of the dataset at a time, for datasets too large for memory.
 
     ``arrays`` holds zero-row arrays with the right trailing shapes (to size a network);
-    ``chunk_arrays(i)`` builds chunk ``i``'s arrays (all its rows) with the same builder as the
-    in-memory path; ``starts[i]`` is the first row of chunk ``i`` (``starts[-1]`` the number of rows).
+    ``chunk_arrays(i, rows)`` builds the arrays of chunk ``i``'s rows ``rows`` (local indices, sorted;
+    None: all) with the same builder as the in-memory path; ``starts[i]`` is the first row of chunk
+    ``i`` (``starts[-1]`` the number of rows).
     A training loader reads a window of chunks at a time (:func:`hepdl.train.module.make_loader`).
     """
 
     starts: np.ndarray = field(default_factory=lambda: np.zeros(1, np.int64))
-    chunk_arrays: Callable[[int], dict[str, Any]] | None = None
+    chunk_arrays: Callable[[int, np.ndarray | None], dict[str, Any]] | None = None
 
     def chunk_of(self, idx: np.ndarray) -> np.ndarray:
         """The chunk of each row index."""
@@ -93,9 +94,10 @@ class StreamedInputs(Inputs):
         assert self.chunk_arrays is not None
         for c in np.unique(chunk):
             where = np.flatnonzero(chunk == c)
-            arrays = self.chunk_arrays(int(c))
+            rows, back = np.unique(idx[where] - self.starts[c], return_inverse=True)
+            arrays = self.chunk_arrays(int(c), rows)
             for k in out:
-                out[k][where] = arrays[k][idx[where] - self.starts[c]]
+                out[k][where] = arrays[k][np.ravel(back)]
         return out
 
 

@@ -98,8 +98,8 @@ def jet_parts_inputs(ds: JetParts, kind: str, train_idx: np.ndarray, *, feature_
     if kind not in ("image", "cloud"):
         raise ConfigError(f"unknown representation {kind!r}; known: features, image, cloud, bdt, cut")
 
-    def chunk_arrays(i: int) -> dict[str, Any]:
-        part = ds.chunk(i)
+    def chunk_arrays(i: int, rows: np.ndarray | None = None) -> dict[str, Any]:
+        part = ds.chunk(i, rows)
         return jet_inputs(part, kind, np.arange(len(part)), n_particles=n_particles, image=image, cache=False).arrays
 
     first = jet_inputs(ds.chunk(0), kind, np.zeros(0, np.int64), n_particles=n_particles, image=image, cache=False)

@@ -47,6 +47,8 @@ class TrainConfig:
     #: Read the dataset a part at a time (constituents never all in memory): ``True``, ``False``, or
     #: ``None`` for by size (a generated dataset of more than ``STREAM_ABOVE`` jets streams).
     stream: bool | None = None
+    #: Streaming: jets of the training split shuffled together (whole parts; the loader holds them).
+    stream_window: int = 20_000
 
     def __post_init__(self) -> None:
         spec = registry.spec(self.model)  # an unknown name lists every model, the baselines included
@@ -74,6 +76,8 @@ class TrainConfig:
             raise ConfigError(f"num_nodes must be a positive integer; got {self.num_nodes!r}")
         if self.stream not in (None, True, False):
             raise ConfigError(f"stream must be true, false or null (by size); got {self.stream!r}")
+        if not isinstance(self.stream_window, int) or self.stream_window < 1:
+            raise ConfigError(f"stream_window must be a positive number of jets; got {self.stream_window!r}")
         self.fractions = tuple(self.fractions)  # type: ignore[assignment]
         if self.representation is not None and self.representation != self.input_kind:
             raise ConfigError(f"model {self.model!r} takes the {self.input_kind!r} representation, not {self.representation!r}")

@@ -251,13 +251,21 @@ class ChunkSampler(torch.utils.data.Sampler[int]):
 
 
 class _ChunkDict(torch.utils.data.Dataset):
-    """Entries ``idx`` of :class:`~hepdl.features.inputs.StreamedInputs`, built a chunk at a time and
-    held for as many chunks as the window needs (least recently used dropped first)."""
+    """Entries ``idx`` of :class:`~hepdl.features.inputs.StreamedInputs`, built a chunk at a time (only
+    the chunk's rows among ``idx``) and held for as many chunks as the window spans (least recently
+    used dropped first)."""
 
     def __init__(self, inputs: Any, y: np.ndarray, idx: np.ndarray) -> None:
         self.inputs, self.idx = inputs, np.asarray(idx, dtype=np.int64)
         self.chunk = inputs.chunk_of(self.idx)
-        self.row = self.idx - inputs.starts[self.chunk]
+        row = self.idx - inputs.starts[self.chunk]
+        # each chunk's rows among idx, and where each entry sits in its chunk's built arrays
+        self.rows: dict[int, np.ndarray] = {}
+        self.local = np.empty(len(self.idx), dtype=np.int64)
+        for c in np.unique(self.chunk):
+            where = np.flatnonzero(self.chunk == c)
+            self.rows[int(c)], back = np.unique(row[where], return_inverse=True)
+            self.local[where] = np.ravel(back)
         yy = y[self.idx]
         self.y = torch.from_numpy(yy.astype(np.int64) if np.issubdtype(yy.dtype, np.integer) else yy.astype(np.float32))
         self.max_held = 2
@@ -270,7 +278,8 @@ class _ChunkDict(torch.utils.data.Dataset):
     def _tensors(self, c: int) -> dict[str, torch.Tensor]:
         t = self.held.pop(c, None)
         if t is None:
-            t = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in self.inputs.chunk_arrays(c).items()}
+            arrays = self.inputs.chunk_arrays(c, self.rows[c])
+            t = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in arrays.items()}
             self.loads += 1
             while len(self.held) >= self.max_held:
                 self.held.pop(next(iter(self.held)))
@@ -279,23 +288,25 @@ class _ChunkDict(torch.utils.data.Dataset):
 
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
         t = self._tensors(int(self.chunk[i]))
-        r = int(self.row[i])
+        r = int(self.local[i])
         return {**{k: v[r] for k, v in t.items()}, "y": self.y[i]}
 
 
-def make_loader(inputs: Any, y: np.ndarray, idx: np.ndarray, batch_size: int, shuffle: bool, seed: int = 0) -> torch.utils.data.DataLoader:
+def make_loader(inputs: Any, y: np.ndarray, idx: np.ndarray, batch_size: int, shuffle: bool, seed: int = 0,
+                window: int | None = None) -> torch.utils.data.DataLoader:
     """A DataLoader of dicts (the representation's arrays plus ``y``: int64 labels or float32 targets,
     and ``w`` when the inputs carry training weights) over the entries ``idx``.
 
-    :class:`~hepdl.features.inputs.StreamedInputs` are read a chunk at a time: the loader holds about
-    :data:`STREAM_WINDOW` entries (:class:`ChunkSampler`), whatever the size of the dataset."""
+    :class:`~hepdl.features.inputs.StreamedInputs` are read a chunk at a time: the loader holds the
+    parts of about ``window`` entries (default :data:`STREAM_WINDOW`; :class:`ChunkSampler`), whatever
+    the size of the dataset."""
     from hepdl.features.inputs import StreamedInputs
 
     if isinstance(inputs, StreamedInputs):
         if getattr(inputs, "sample_weight", None) is not None:
             raise ValueError("streamed inputs carry no training weights")
         streamed = _ChunkDict(inputs, y, idx)
-        by_chunk = ChunkSampler(streamed.chunk, STREAM_WINDOW, seed, shuffle)
+        by_chunk = ChunkSampler(streamed.chunk, window or STREAM_WINDOW, seed, shuffle)
         streamed.max_held = by_chunk.chunks_per_window() + 1  # the window's chunks, and the next window's first
         return torch.utils.data.DataLoader(streamed, batch_size=batch_size, sampler=by_chunk)
     arrays = inputs.take(idx)

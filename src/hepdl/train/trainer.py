@@ -422,7 +422,7 @@ def _rank_zero() -> bool:
 def _loader(inputs: Any, y: np.ndarray, idx: np.ndarray, config: TrainConfig, shuffle: bool) -> Any:
     from hepdl.train.module import make_loader
 
-    return make_loader(inputs, y, idx, config.batch_size, shuffle=shuffle, seed=config.seed)
+    return make_loader(inputs, y, idx, config.batch_size, shuffle=shuffle, seed=config.seed, window=config.stream_window)
 
 
 def _write_history(path: Path, rows: list[dict[str, float]]) -> None:
