@@ -93,13 +93,32 @@ def read(spark: Any, path: str | Path) -> Any:
     return spark.read.parquet(*files)
 
 
+def _no_options(array: Any) -> Any:
+    """``array`` without option types: Spark marks every column nullable, hepdl's schema has no nulls.
+    A null present is an error naming the column."""
+    import awkward as ak
+    import numpy as np
+
+    def strip(layout: Any) -> Any:
+        def action(node: Any, **kwargs: Any) -> Any:
+            if node.is_option:
+                if (np.asarray(node.to_IndexedOptionArray64().index) < 0).any():
+                    raise DataError("a Spark partition has null values (hepdl's jet schema has none); drop or fill them first")
+                return strip(node.project())
+            return None
+
+        return ak.transform(action, layout, highlevel=False)
+
+    return ak.Array(strip(ak.to_layout(array)))
+
+
 def _jets(batch: Any) -> Any:
     """An Arrow record batch (or table) of jet rows as awkward records in hepdl's schema (checked)."""
     import awkward as ak
 
     from hepdl.data.dataset import validate_jets
 
-    return validate_jets(ak.from_arrow(batch), "a Spark partition")
+    return validate_jets(_no_options(ak.from_arrow(batch)), "a Spark partition")
 
 
 def _keys(jets: Any) -> dict[str, Any]:
