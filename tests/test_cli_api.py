@@ -20,7 +20,7 @@ def test_public_api_is_pinned():
     assert sorted(hepdl.sim.__all__) == sorted([
         "DetectorCard", "EventGenerator", "GeneratedBatch", "GeneratorConfig", "JetSelection", "MATCHERS", "PROCESSES",
         "Process", "boson_decays", "cluster", "delta_r", "derive_seed", "get_process", "hadronic_tops", "hard_partons",
-        "known_cards", "leading_jets", "list_processes", "load_card", "match_jets", "match_top", "register_process",
+        "known_cards", "hardest_jets", "list_processes", "load_card", "match_jets", "match_top", "register_process",
         "simulate", "LepHadSelection", "reconstruct_lephad", "tau_truth",
     ])
     assert sorted(hepdl.data.__all__) == sorted([
@@ -64,7 +64,7 @@ def test_adding_a_process_is_a_few_lines():
         JetSelection,
         Process,
         boson_decays,
-        leading_jets,
+        hardest_jets,
         register_process,
         simulate,
     )
@@ -88,7 +88,7 @@ def test_adding_a_process_is_a_few_lines():
         assert np.array_equal(np.bincount(event[from_z], minlength=4), [2] * 4)
         assert set(np.abs(pid[from_z]).tolist()) <= {1, 2, 3}
         # and jets: truth-level anti-kT R = 0.8, the leading one hard
-        lead = leading_jets(simulate(batch.particles, None, np.random.default_rng(0)), JetSelection())
+        lead = hardest_jets(simulate(batch.particles, None, np.random.default_rng(0)), JetSelection())
         assert lead["has_jet"].all() and np.all(lead["pt"] > 200)
     finally:
         del PROCESSES["zjets-test"]
