@@ -180,6 +180,14 @@ class _Dict(torch.utils.data.Dataset):
 STREAM_WINDOW = 20_000
 
 
+def _members(chunk: np.ndarray) -> dict[int, np.ndarray]:
+    """Chunk -> the positions (ascending) of its entries in ``chunk``; one sort, not a scan per chunk."""
+    order = np.argsort(chunk, kind="stable")
+    ids, first = np.unique(chunk[order], return_index=True)
+    bounds = np.append(first, len(order))
+    return {int(c): order[bounds[j]:bounds[j + 1]] for j, c in enumerate(ids)}
+
+
 class ChunkSampler(torch.utils.data.Sampler[int]):
     """The order of a streamed split: chunks in a seeded order, a window of chunks (about
     ``window`` entries) at a time, entries shuffled within the window. When the whole split fits in
@@ -196,6 +204,7 @@ class ChunkSampler(torch.utils.data.Sampler[int]):
         self.chunk, self.window, self.seed, self.shuffle, self.epoch = np.asarray(chunk), max(int(window), 1), seed, shuffle, 0
         self.n = len(self.chunk)
         self._rank, self._world = rank, world
+        self._by_chunk = _members(self.chunk)
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -205,7 +214,7 @@ class ChunkSampler(torch.utils.data.Sampler[int]):
         a loader must hold to read a window without reading a chunk twice."""
         if not self.shuffle or not self.n:
             return 1
-        counts = np.sort(np.unique(self.chunk, return_counts=True)[1])
+        counts = np.sort([len(v) for v in self._by_chunk.values()])
         return min(int(np.searchsorted(np.cumsum(counts), self.window)) + 1, len(counts))
 
     def _ddp(self) -> tuple[int, int]:
@@ -223,7 +232,8 @@ class ChunkSampler(torch.utils.data.Sampler[int]):
         rng = np.random.default_rng([self.seed, self.epoch])
         if world == 1 and self.n <= self.window:
             return rng.permutation(self.n)
-        chunks, counts = np.unique(self.chunk, return_counts=True)
+        chunks = np.array(list(self._by_chunk), dtype=np.int64)
+        counts = np.array([len(self._by_chunk[int(c)]) for c in chunks])
         order = rng.permutation(len(chunks))
         if world > 1:
             if len(chunks) < world:
@@ -233,7 +243,7 @@ class ChunkSampler(torch.utils.data.Sampler[int]):
             order = order[rank::world]
         blocks, window, held = [], [], 0
         for c in order:
-            window.append(np.flatnonzero(self.chunk == chunks[c]))
+            window.append(self._by_chunk[int(chunks[c])])
             held += counts[c]
             if held >= self.window:
                 blocks.append(rng.permutation(np.concatenate(window)))
@@ -262,9 +272,8 @@ class _ChunkDict(torch.utils.data.Dataset):
         # each chunk's rows among idx, and where each entry sits in its chunk's built arrays
         self.rows: dict[int, np.ndarray] = {}
         self.local = np.empty(len(self.idx), dtype=np.int64)
-        for c in np.unique(self.chunk):
-            where = np.flatnonzero(self.chunk == c)
-            self.rows[int(c)], back = np.unique(row[where], return_inverse=True)
+        for c, where in _members(self.chunk).items():
+            self.rows[c], back = np.unique(row[where], return_inverse=True)
             self.local[where] = np.ravel(back)
         yy = y[self.idx]
         self.y = torch.from_numpy(yy.astype(np.int64) if np.issubdtype(yy.dtype, np.integer) else yy.astype(np.float32))
