@@ -63,7 +63,13 @@ def parse_mapping(text: str | None) -> dict[str, str] | None:
     return out
 
 
-def _open(path: Path, mapping: str | None, tree: str | None, key: str | None) -> Any:
+def _open(path: Path, mapping: str | None, tree: str | None, key: str | None, stream: bool | None = False) -> Any:
+    """The dataset at ``path``: a generated one read a part at a time when ``stream`` says so (None:
+    by size; see :func:`hepdl.train.open_for_training`), unless a ROOT mapping, tree or HDF5 key is given."""
+    if stream is not False and not (mapping or tree or key):
+        from hepdl.train import open_for_training
+
+        return open_for_training(path, stream)
     from hepdl.data import open as open_dataset
 
     return open_dataset(path, mapping=parse_mapping(mapping), tree=tree, key=key)
@@ -199,9 +205,9 @@ def train_cmd(
             raise ConfigError("say which model to train: --model NAME (see `hepdl list`) or --config FILE")
         cfg = TrainConfig(**{k: v for k, v in flags.items() if v is not None})  # type: ignore[arg-type]
     model = cfg.model
-    from hepdl.train import open_for_training, run_split
+    from hepdl.train import run_split
 
-    ds = _open(data, mapping, tree, key) if (mapping or tree or key) else open_for_training(data, cfg.stream)
+    ds = _open(data, mapping, tree, key, cfg.stream)
 
     if run_split(ds, cfg)[1] == "dataset":
         typer.echo(f"split: the dataset's own (for a challenge CSV its KaggleSet column: t train, b validation, "
@@ -269,9 +275,7 @@ def predict(
 
     if out.suffix not in (".parquet", ".root"):
         raise ConfigError(f"output {out} must end in .parquet or .root")
-    from hepdl.train import open_for_training
-
-    ds = _open(data, mapping, tree, key) if (mapping or tree or key) else open_for_training(data, stream)
+    ds = _open(data, mapping, tree, key, stream)
     scores = _predict(run, ds, models=models.split(",") if models else None)
     cols = {}
     for k, v in scores.items():

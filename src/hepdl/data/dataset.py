@@ -415,6 +415,13 @@ def _label_values(label: ak.Array) -> np.ndarray:
     return ak.to_numpy(label)
 
 
+def check_part(jets: ak.Array, where: str, n_classes: int | None) -> None:
+    """The checks every part of a generated jet dataset passes when read: the schema and values
+    (:func:`validate_jets`) and the labels (class indices below ``n_classes``)."""
+    validate_jets(jets, where)
+    check_labels(_label_values(jets.label), where, "label", n_classes)
+
+
 def _open_parquet(path: Path) -> JetDataset:
     jets = validate_jets(_read_parquet(path, "file"), str(path))
     check_labels(_label_values(jets.label), str(path), "label")
@@ -426,9 +433,7 @@ def _open_hepdl(path: Path, verify: bool) -> JetDataset:
     names = list(meta.get("label_names", []))
     arrays = read_parts(path, meta, verify=verify)
     for a, p in zip(arrays, meta["parts"], strict=True):
-        where = f"part file {path / p['file']}"
-        validate_jets(a, where)
-        check_labels(_label_values(a.label), where, "label", len(names) or None)
+        check_part(a, f"part file {path / p['file']}", len(names) or None)
     jets = ak.concatenate(arrays) if arrays else ak.Array([])
     return JetDataset(jets, meta, path, "hepdl", names)
 

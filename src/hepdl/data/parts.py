@@ -14,7 +14,7 @@ from hepdl import schema
 from hepdl.data.paths import sha256_file
 from hepdl.errors import DataError
 
-__all__ = ["read_metadata", "read_parts"]
+__all__ = ["read_metadata", "read_parts", "read_part"]
 
 _REGENERATE = "regenerate it by rerunning `hepdl generate` with the same settings and output directory (only damaged parts are regenerated)"
 
@@ -72,35 +72,39 @@ def read_parts(path: Path, meta: dict[str, Any], *, verify: bool = True) -> list
         lists (the dataset is damaged: rerun ``hepdl generate`` with the same settings, which
         regenerates only the damaged parts), or is not readable Parquet.
     """
-    import pyarrow
-
     meta_path = path / "dataset.json"
     parts = meta.get("parts")
     if not isinstance(parts, list):
         raise DataError(f"{meta_path}: key 'parts' must be a list of part entries, got {type(parts).__name__}")
-    arrays = []
-    for i, part in enumerate(parts):
-        if not (isinstance(part, dict) and isinstance(part.get("file"), str) and isinstance(part.get("bytes"), int)
-                and isinstance(part.get("sha256"), str)):
-            raise DataError(f"{meta_path}: parts[{i}] must have the keys file, bytes and sha256; got {str(part)[:120]}")
-        name = part["file"]
-        f = path / name
-        if Path(name).name != name:
-            raise DataError(f"{meta_path}: parts[{i}] file {name!r} must be a file name inside the dataset directory")
-        if not f.is_file():
-            raise DataError(f"dataset {path}: part file {name} listed in dataset.json is missing; the dataset is damaged, {_REGENERATE}")
-        size = f.stat().st_size
-        if size != part["bytes"]:
-            raise DataError(
-                f"dataset {path} is damaged: part file {name} is corrupt or truncated ({size} bytes, dataset.json lists "
-                f"{part['bytes']}); {_REGENERATE}"
-            )
-        if verify and sha256_file(f) != part["sha256"]:
-            raise DataError(f"dataset {path} is damaged: part file {name} is corrupt (its SHA-256 is not the one dataset.json lists); {_REGENERATE}")
-        try:
-            arrays.append(ak.from_parquet(f))
-        except (pyarrow.ArrowException, OSError, ValueError) as exc:
-            raise DataError(f"part file {f} is corrupt or not a Parquet file: {_one_line(exc)}") from None
-    return arrays
+    return [read_part(path, i, part, verify=verify) for i, part in enumerate(parts)]
+
+
+def read_part(path: Path, i: int, part: Any, *, verify: bool = True, columns: list[str] | None = None) -> ak.Array:
+    """Part ``i`` of the dataset directory ``path`` (``part``: its entry in ``dataset.json``), its
+    listing, size and (``verify``) SHA-256 checked as :func:`read_parts` says; only ``columns`` if given."""
+    import pyarrow
+
+    meta_path = path / "dataset.json"
+    if not (isinstance(part, dict) and isinstance(part.get("file"), str) and isinstance(part.get("bytes"), int)
+            and isinstance(part.get("sha256"), str)):
+        raise DataError(f"{meta_path}: parts[{i}] must have the keys file, bytes and sha256; got {str(part)[:120]}")
+    name = part["file"]
+    f = path / name
+    if Path(name).name != name:
+        raise DataError(f"{meta_path}: parts[{i}] file {name!r} must be a file name inside the dataset directory")
+    if not f.is_file():
+        raise DataError(f"dataset {path}: part file {name} listed in dataset.json is missing; the dataset is damaged, {_REGENERATE}")
+    size = f.stat().st_size
+    if size != part["bytes"]:
+        raise DataError(
+            f"dataset {path} is damaged: part file {name} is corrupt or truncated ({size} bytes, dataset.json lists "
+            f"{part['bytes']}); {_REGENERATE}"
+        )
+    if verify and sha256_file(f) != part["sha256"]:
+        raise DataError(f"dataset {path} is damaged: part file {name} is corrupt (its SHA-256 is not the one dataset.json lists); {_REGENERATE}")
+    try:
+        return ak.from_parquet(f, columns=columns)
+    except (pyarrow.ArrowException, OSError, ValueError) as exc:
+        raise DataError(f"part file {f} is corrupt or not a Parquet file: {_one_line(exc)}") from None
 
 

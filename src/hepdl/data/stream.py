@@ -17,14 +17,29 @@ from pathlib import Path
 import awkward as ak
 import numpy as np
 
-from hepdl.data.dataset import JetDataset, check_labels, validate_jets
-from hepdl.data.parts import read_metadata
+from hepdl.data.dataset import JetDataset, check_part
+from hepdl.data.parts import read_metadata, read_part
 from hepdl.errors import DataError
 
-__all__ = ["JetParts", "open_parts", "LIGHT_COLUMNS", "dataset_size"]
+__all__ = ["JetParts", "open_parts", "LIGHT_COLUMNS", "dataset_size", "chunk_of", "group_by_chunk"]
 
 #: The per-jet columns a :class:`JetParts` keeps in memory.
 LIGHT_COLUMNS = ("label", "process", "event", "weight")
+
+
+def chunk_of(starts: np.ndarray, index: np.ndarray | int) -> np.ndarray:
+    """The chunk of each row ``index``, chunk ``i`` holding the rows ``starts[i]:starts[i + 1]``."""
+    return np.searchsorted(starts, np.asarray(index), side="right") - 1
+
+
+def group_by_chunk(chunk: np.ndarray) -> dict[int, np.ndarray]:
+    """Chunk -> the positions (ascending) of its entries in ``chunk``, chunks ascending; one sort, not
+    a scan of ``chunk`` per chunk."""
+    chunk = np.asarray(chunk)
+    order = np.argsort(chunk, kind="stable")
+    ids, first = np.unique(chunk[order], return_index=True)
+    bounds = np.append(first, len(order))
+    return {int(c): order[bounds[j]:bounds[j + 1]] for j, c in enumerate(ids)}
 
 
 @dataclass
@@ -36,6 +51,10 @@ class JetParts(JetDataset):
 
     files: list[Path] = field(default_factory=list)
     starts: np.ndarray = field(default_factory=lambda: np.zeros(1, np.int64))
+    #: chunks whose schema, values and labels were checked (each once)
+    _checked: set[int] = field(default_factory=set, repr=False, compare=False)
+    #: the chunk :meth:`rows` read last, ``(index, jets)``
+    _last: tuple[int, ak.Array] | None = field(default=None, repr=False, compare=False)
 
     @property
     def n_chunks(self) -> int:
@@ -43,12 +62,12 @@ class JetParts(JetDataset):
 
     def chunk_of(self, index: np.ndarray | int) -> np.ndarray:
         """The chunk of each jet index."""
-        return np.searchsorted(self.starts, np.asarray(index), side="right") - 1
+        return chunk_of(self.starts, index)
 
     def chunk(self, i: int, rows: np.ndarray | None = None) -> JetDataset:
         """Chunk ``i`` (only its jets ``rows``, local indices, if given) as an in-memory
         :class:`JetDataset` (never cached: ``options=None``). A part's schema, values and labels are
-        checked the first time it is read.
+        checked the first time it is read (:func:`hepdl.data.dataset.check_part`).
 
         Raises :class:`DataError` naming the part file when it is missing, damaged, or holds
         another number of jets than ``dataset.json`` says (a part replaced mid-training)."""
@@ -57,19 +76,13 @@ class JetParts(JetDataset):
         if not path.is_file():
             raise DataError(f"{where} disappeared while it was being read (chunk {i} of {self.path}); "
                             "regenerate the dataset with the same settings")
-        try:
-            jets = ak.from_parquet(path)
-        except Exception as exc:  # pyarrow raises several types for a damaged file
-            raise DataError(f"{where} is not readable Parquet ({type(exc).__name__}: {exc}); regenerate the dataset "
-                            "with the same settings") from None
+        jets = read_part(self.path, i, self.metadata["parts"][i], verify=False)
         n = int(self.starts[i + 1] - self.starts[i])
         if len(jets) != n:
             raise DataError(f"{where} holds {len(jets)} jets, dataset.json says {n}: the part changed while the dataset was in use")
-        checked = self.__dict__.setdefault("_checked", set())
-        if i not in checked:
-            validate_jets(jets, where)
-            check_labels(ak.to_numpy(jets.label), where, "label", len(self.label_names) or None)
-            checked.add(i)
+        if i not in self._checked:
+            check_part(jets, where, len(self.label_names) or None)
+            self._checked.add(i)
         if rows is not None:
             jets = jets[np.asarray(rows, dtype=np.int64)]
         return JetDataset(jets, self.metadata, self.path, self.format, self.label_names, None)
@@ -81,22 +94,11 @@ class JetParts(JetDataset):
             return self.chunk(0).jets[:0] if self.n_chunks else self.jets[:0]
         pieces = []
         for c in range(int(self.chunk_of(start)), int(self.chunk_of(stop - 1)) + 1):
-            jets = self._cached(c)
+            if self._last is None or self._last[0] != c:
+                self._last = (c, self.chunk(c).jets)
             lo, hi = self.starts[c], self.starts[c + 1]
-            pieces.append(jets[max(start, lo) - lo : min(stop, hi) - lo])
+            pieces.append(self._last[1][max(start, lo) - lo : min(stop, hi) - lo])
         return ak.concatenate(pieces) if len(pieces) > 1 else pieces[0]
-
-    def _cached(self, c: int) -> ak.Array:
-        held = self.__dict__.get("_held")
-        if held is None or held[0] != c:
-            held = (c, self.chunk(c).jets)
-            self.__dict__["_held"] = held
-        return held[1]
-
-    def to_memory(self) -> JetDataset:
-        """Every chunk read and concatenated: the dataset :func:`hepdl.data.open` gives."""
-        jets = ak.concatenate([self.chunk(i).jets for i in range(self.n_chunks)]) if self.n_chunks else self.jets
-        return JetDataset(jets, self.metadata, self.path, self.format, self.label_names, self.options)
 
 
 def dataset_size(path: str | Path) -> int | None:
@@ -111,29 +113,21 @@ def dataset_size(path: str | Path) -> int | None:
 
 def open_parts(path: str | Path) -> JetParts:
     """Open a generated jet dataset (a ``hepdl generate`` directory) for streaming: the light columns
-    of every part (:data:`LIGHT_COLUMNS`), the part files' sizes checked against ``dataset.json``.
+    of every part (:data:`LIGHT_COLUMNS`), each part's listing and size checked against
+    ``dataset.json`` as :func:`hepdl.data.open` with ``verify=False`` checks them.
 
-    Raises :class:`DataError` naming the part file that is missing, has another size than
-    ``dataset.json`` lists, or lacks a light column.
+    Raises :class:`DataError` naming the part file that is missing, has another size or number of jets
+    than ``dataset.json`` lists, or is not readable.
     """
     path = Path(path)
     meta = read_metadata(path, "hepdl-jets", "jet")
     names = list(meta.get("label_names", []))
     files, counts, light = [], [], []
-    for part in meta["parts"]:
-        f = path / part["file"]
-        if not f.exists():
-            raise DataError(f"part file {f} listed in {path / 'dataset.json'} is missing; rerun `hepdl generate` with the same settings")
-        if f.stat().st_size != part.get("bytes"):
-            raise DataError(f"part file {f} has {f.stat().st_size} bytes, {path / 'dataset.json'} lists {part.get('bytes')}: "
-                            "it is damaged; rerun `hepdl generate` with the same settings")
-        try:
-            cols = ak.from_parquet(f, columns=list(LIGHT_COLUMNS))
-        except Exception as exc:
-            raise DataError(f"part file {f}: cannot read the columns {', '.join(LIGHT_COLUMNS)} ({type(exc).__name__}: {exc})") from None
+    for i, part in enumerate(meta["parts"]):
+        cols = read_part(path, i, part, verify=False, columns=list(LIGHT_COLUMNS))
         if len(cols) != int(part["n"]):
-            raise DataError(f"part file {f} holds {len(cols)} jets, {path / 'dataset.json'} lists {part['n']}")
-        files.append(f)
+            raise DataError(f"part file {path / part['file']} holds {len(cols)} jets, {path / 'dataset.json'} lists {part['n']}")
+        files.append(path / part["file"])
         counts.append(len(cols))
         light.append(cols)
     jets = ak.concatenate(light) if light else ak.Array([])

@@ -82,22 +82,26 @@ class StreamedInputs(Inputs):
     starts: np.ndarray = field(default_factory=lambda: np.zeros(1, np.int64))
     chunk_arrays: Callable[[int, np.ndarray | None], dict[str, Any]] | None = None
 
-    def chunk_of(self, idx: np.ndarray) -> np.ndarray:
-        """The chunk of each row index."""
-        return np.searchsorted(self.starts, np.asarray(idx), side="right") - 1
+    def by_chunk(self, idx: np.ndarray) -> dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """For the rows ``idx``: chunk -> (positions in ``idx``, the chunk's distinct local rows among
+        them, ascending, and each position's place in those rows)."""
+        from hepdl.data.stream import chunk_of, group_by_chunk
+
+        idx = np.asarray(idx, dtype=np.int64)
+        out = {}
+        for c, where in group_by_chunk(chunk_of(self.starts, idx)).items():
+            rows, back = np.unique(idx[where] - self.starts[c], return_inverse=True)
+            out[c] = (where, rows, np.ravel(back))
+        return out
 
     def take(self, idx: np.ndarray) -> dict[str, Any]:
         """The rows ``idx`` (in that order), reading the chunks they lie in, one at a time."""
-        idx = np.asarray(idx, dtype=np.int64)
-        chunk = self.chunk_of(idx)
         out = {k: np.empty((len(idx), *v.shape[1:]), dtype=v.dtype) for k, v in self.arrays.items()}
         assert self.chunk_arrays is not None
-        for c in np.unique(chunk):
-            where = np.flatnonzero(chunk == c)
-            rows, back = np.unique(idx[where] - self.starts[c], return_inverse=True)
-            arrays = self.chunk_arrays(int(c), rows)
+        for c, (where, rows, back) in self.by_chunk(idx).items():
+            arrays = self.chunk_arrays(c, rows)
             for k in out:
-                out[k][where] = arrays[k][np.ravel(back)]
+                out[k][where] = arrays[k][back]
         return out
 
 

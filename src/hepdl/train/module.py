@@ -11,6 +11,8 @@ from lightning.pytorch.callbacks import TQDMProgressBar
 from lightning.pytorch.callbacks.progress.tqdm_progress import Tqdm
 from torch import nn
 
+from hepdl.data.stream import group_by_chunk
+
 __all__ = ["TrainModule", "Classifier", "EpochSampler", "OneBar", "epoch_seed", "make_loader"]
 
 
@@ -180,14 +182,6 @@ class _Dict(torch.utils.data.Dataset):
 STREAM_WINDOW = 20_000
 
 
-def _members(chunk: np.ndarray) -> dict[int, np.ndarray]:
-    """Chunk -> the positions (ascending) of its entries in ``chunk``; one sort, not a scan per chunk."""
-    order = np.argsort(chunk, kind="stable")
-    ids, first = np.unique(chunk[order], return_index=True)
-    bounds = np.append(first, len(order))
-    return {int(c): order[bounds[j]:bounds[j + 1]] for j, c in enumerate(ids)}
-
-
 class ChunkSampler(torch.utils.data.Sampler[int]):
     """The order of a streamed split: chunks in a seeded order, a window of chunks (about
     ``window`` entries) at a time, entries shuffled within the window. When the whole split fits in
@@ -204,7 +198,8 @@ class ChunkSampler(torch.utils.data.Sampler[int]):
         self.chunk, self.window, self.seed, self.shuffle, self.epoch = np.asarray(chunk), max(int(window), 1), seed, shuffle, 0
         self.n = len(self.chunk)
         self._rank, self._world = rank, world
-        self._by_chunk = _members(self.chunk)
+        self._by_chunk = group_by_chunk(self.chunk)
+        self._counts = np.array([len(v) for v in self._by_chunk.values()], dtype=np.int64)
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -214,7 +209,7 @@ class ChunkSampler(torch.utils.data.Sampler[int]):
         a loader must hold to read a window without reading a chunk twice."""
         if not self.shuffle or not self.n:
             return 1
-        counts = np.sort([len(v) for v in self._by_chunk.values()])
+        counts = np.sort(self._counts)
         return min(int(np.searchsorted(np.cumsum(counts), self.window)) + 1, len(counts))
 
     def _ddp(self) -> tuple[int, int]:
@@ -225,6 +220,17 @@ class ChunkSampler(torch.utils.data.Sampler[int]):
             return dist.get_rank(), dist.get_world_size()
         return 0, 1
 
+    def _deal(self, rng: np.random.Generator, world: int) -> tuple[np.ndarray, int]:
+        """The epoch's chunk order (indices into this sampler's chunks) and each rank's share: the
+        smallest number of entries any rank's chunks hold (all entries without DDP)."""
+        order = rng.permutation(len(self._counts))
+        if world == 1:
+            return order, self.n
+        if len(order) < world:
+            raise ValueError(f"{len(order)} parts cannot be shared among {world} DDP processes: write smaller parts "
+                             "(hepdl generate --per-part) or train on fewer devices")
+        return order, min(int(self._counts[order[r::world]].sum()) for r in range(world))
+
     def _order(self) -> np.ndarray:
         if not self.shuffle:  # positions in order: the chunks in order, one at a time (every rank: all of them)
             return np.arange(self.n)
@@ -232,29 +238,24 @@ class ChunkSampler(torch.utils.data.Sampler[int]):
         rng = np.random.default_rng([self.seed, self.epoch])
         if world == 1 and self.n <= self.window:
             return rng.permutation(self.n)
-        chunks = np.array(list(self._by_chunk), dtype=np.int64)
-        counts = np.array([len(self._by_chunk[int(c)]) for c in chunks])
-        order = rng.permutation(len(chunks))
-        if world > 1:
-            if len(chunks) < world:
-                raise ValueError(f"{len(chunks)} parts cannot be shared among {world} DDP processes: write smaller parts "
-                                 "(hepdl generate --per-part) or train on fewer devices")
-            share = min(int(counts[order[r::world]].sum()) for r in range(world))
-            order = order[rank::world]
+        members = list(self._by_chunk.values())
+        order, share = self._deal(rng, world)
         blocks, window, held = [], [], 0
-        for c in order:
-            window.append(self._by_chunk[int(chunks[c])])
-            held += counts[c]
+        for c in order[rank::world]:
+            window.append(members[c])
+            held += self._counts[c]
             if held >= self.window:
                 blocks.append(rng.permutation(np.concatenate(window)))
                 window, held = [], 0
         if window:
             blocks.append(rng.permutation(np.concatenate(window)))
-        out = np.concatenate(blocks)
-        return out[:share] if world > 1 else out
+        return np.concatenate(blocks)[:share]
 
     def __len__(self) -> int:
-        return len(self._order()) if self._ddp()[1] > 1 else self.n
+        world = self._ddp()[1]
+        if world == 1:
+            return self.n
+        return self._deal(np.random.default_rng([self.seed, self.epoch]), world)[1]  # the share alone: no order built
 
     def __iter__(self) -> Any:
         return iter(self._order().tolist())
@@ -267,17 +268,15 @@ class _ChunkDict(torch.utils.data.Dataset):
 
     def __init__(self, inputs: Any, y: np.ndarray, idx: np.ndarray) -> None:
         self.inputs, self.idx = inputs, np.asarray(idx, dtype=np.int64)
-        self.chunk = inputs.chunk_of(self.idx)
-        row = self.idx - inputs.starts[self.chunk]
+        self.chunk = np.empty(len(self.idx), dtype=np.int64)
         # each chunk's rows among idx, and where each entry sits in its chunk's built arrays
         self.rows: dict[int, np.ndarray] = {}
         self.local = np.empty(len(self.idx), dtype=np.int64)
-        for c, where in _members(self.chunk).items():
-            self.rows[c], back = np.unique(row[where], return_inverse=True)
-            self.local[where] = np.ravel(back)
+        for c, (where, rows, back) in inputs.by_chunk(self.idx).items():
+            self.chunk[where], self.rows[c], self.local[where] = c, rows, back
         yy = y[self.idx]
         self.y = torch.from_numpy(yy.astype(np.int64) if np.issubdtype(yy.dtype, np.integer) else yy.astype(np.float32))
-        self.max_held = 2
+        self.max_held = 2  # make_loader sets it from the sampler's window
         self.held: dict[int, dict[str, torch.Tensor]] = {}
         self.loads = 0  # chunks built so far (a window reads each of its chunks once)
 

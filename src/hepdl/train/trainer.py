@@ -67,7 +67,7 @@ def open_for_training(data: Any, stream: bool | None = False) -> Any:
     if stream is None:
         stream = size is not None and size > STREAM_ABOVE
     if stream:
-        if size is None or not (Path(data) / "dataset.json").is_file():
+        if size is None:
             raise ConfigError(f"streaming reads a generated jet dataset (a `hepdl generate` directory with dataset.json); {data} is not one")
         return open_parts(data)
     return open_dataset(data)
