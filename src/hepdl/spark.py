@@ -20,7 +20,6 @@ directory readable (a shared file system, or ``--files``).
 
 from __future__ import annotations
 
-import json
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -79,23 +78,20 @@ def _java_home() -> bool:
 def read(spark: Any, path: str | Path) -> Any:
     """A generated jet dataset (a ``hepdl generate`` directory) as a Spark DataFrame, one row per jet
     in the schema of :mod:`hepdl.schema`, reading the part files ``dataset.json`` lists."""
-    path = Path(path)
-    try:
-        meta = json.loads((path / "dataset.json").read_text())
-        files = [str(path / p["file"]) for p in meta["parts"]]
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise DataError(f"{path} is not a generated hepdl dataset (dataset.json: {exc})") from None
-    if meta.get("format") != "hepdl-jets":
-        raise DataError(f"{path / 'dataset.json'}: hepdl.spark reads jet datasets, this is {meta.get('format')!r}")
-    missing = [f for f in files if not Path(f).exists()]
+    from hepdl.data.parts import read_metadata
+
+    path = Path(path).expanduser()
+    meta = read_metadata(path, "hepdl-jets", "jet")  # format, schema version, complete: as hepdl.data.open checks
+    files = [str(path / p["file"]) for p in meta["parts"]]
+    missing = [f for f in files if not Path(f).is_file()]
     if missing:
-        raise DataError(f"part file {missing[0]} listed in {path / 'dataset.json'} is missing")
+        raise DataError(f"dataset {path}: part file {Path(missing[0]).name} listed in dataset.json is missing")
     return spark.read.parquet(*files)
 
 
 def _no_options(array: Any) -> Any:
     """``array`` without option types: Spark marks every column nullable, hepdl's schema has no nulls.
-    A null present is an error naming the column."""
+    A null present is an error."""
     import awkward as ak
     import numpy as np
 
