@@ -109,6 +109,18 @@ def test_sigint_train_exits_130_and_leaves_the_run_untouched(trained_run, top_da
     shutil.rmtree(trained_run / "dnn.partial")
 
 
+def test_sigint_streamed_train_exits_130_and_writes_no_run(trained_run, top_dataset_path):
+    """Ctrl-C while a streamed loader is reading parts: exit 130, the note, no run directory."""
+    target = trained_run / "pfn-stream"
+    res = interrupt([*HEPDL, "train", "-m", "pfn", "--data", str(top_dataset_path), "--out", str(target), "--epochs", "1000",
+                     "--stream", "--stream-window", "100"], ready=lambda: (trained_run / "pfn-stream.partial" / "last.ckpt").exists())
+    assert res.returncode == 130, res.stderr
+    last = res.stderr.strip().splitlines()[-1]
+    assert last.startswith("interrupted: ") and "pfn-stream.partial/last.ckpt" in last
+    assert not target.exists()
+    shutil.rmtree(trained_run / "pfn-stream.partial")
+
+
 @pytest.mark.slow  # the same interruption path as train, through the task loop
 def test_sigint_run_exits_130(top_dataset_path, tmp_path):
     runs = tmp_path / "runs"

@@ -12,16 +12,12 @@ from hepdl import schema
 from hepdl.data import jets_from_cartesian, write_toptagging_hdf5
 from hepdl.data import open as open_dataset
 from hepdl.errors import DataError
+from writers import cartesian, write_jetclass
 
 
 @pytest.fixture(scope="module")
 def jets(top_dataset):
     return top_dataset.jets[::20]  # 30 jets, both classes
-
-
-def _cartesian(jets):
-    c = jets.constituents
-    return c.pt * np.cos(c.phi), c.pt * np.sin(c.phi), c.pt * np.sinh(c.eta), c.e
 
 
 def _same_kinematics(a, b):
@@ -41,7 +37,7 @@ def test_parquet_dataset_dir_and_single_file(top_dataset_path, tmp_path):
 
 
 def test_jet_four_momentum_is_sum_of_constituents(jets):
-    rebuilt = jets_from_cartesian(*_cartesian(jets))
+    rebuilt = jets_from_cartesian(*cartesian(jets))
     # stored constituents are the 200 hardest; jets here have fewer, so the sums agree
     assert ak.max(ak.num(jets.constituents)) < 200
     assert np.allclose(ak.to_numpy(rebuilt.jet_pt), ak.to_numpy(jets.jet_pt), rtol=1e-9)
@@ -68,30 +64,8 @@ def test_toptagging_hdf5_missing_column(jets, tmp_path):
         open_dataset(bad)
 
 
-def _write_jetclass(jets, path, drop=()):
-    px, py, pz, e = _cartesian(jets)
-    c = jets.constituents
-    branches = {
-        "part_px": px, "part_py": py, "part_pz": pz, "part_energy": e,
-        "part_charge": ak.values_astype(c.charge, np.float32),
-    }
-    for name, code in [("part_isChargedHadron", 0), ("part_isNeutralHadron", 1), ("part_isPhoton", 2),
-                       ("part_isElectron", 3), ("part_isMuon", 4)]:
-        branches[name] = ak.values_astype(c["type"] == code, np.float32)
-    label = ak.to_numpy(jets.label)
-    branches["label_QCD"] = (label == 0).astype(np.bool_)
-    branches["label_Tbqq"] = (label == 1).astype(np.bool_)
-    branches["jet_pt"] = ak.to_numpy(jets.jet_pt)
-    for d in drop:
-        branches.pop(d)
-    with uproot.recreate(path) as f:  # a TTree, as in the JetClass files
-        f.mktree("tree", {k: (v.type.content if isinstance(v, ak.Array) else v.dtype) for k, v in branches.items()})
-        f["tree"].extend(branches)
-    return path
-
-
 def test_jetclass_root_round_trip(jets, tmp_path):
-    ds = open_dataset(_write_jetclass(jets, tmp_path / "jc.root"))
+    ds = open_dataset(write_jetclass(jets, tmp_path / "jc.root"))
     assert ds.format == "root-jetclass"
     assert ds.label_names == ["QCD", "Tbqq"]
     assert np.array_equal(ds.labels, ak.to_numpy(jets.label))
@@ -101,7 +75,7 @@ def test_jetclass_root_round_trip(jets, tmp_path):
 
 
 def test_jetclass_missing_branch(jets, tmp_path):
-    path = _write_jetclass(jets, tmp_path / "jc.root", drop=("part_pz",))
+    path = write_jetclass(jets, tmp_path / "jc.root", drop=("part_pz",))
     with pytest.raises(DataError, match=r"jc\.root.*part_pz"):
         open_dataset(path)
 

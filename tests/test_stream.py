@@ -1,5 +1,6 @@
-"""Streaming: a generated dataset read a part at a time gives the same labels, splits, inputs and
-model as the same dataset in memory, holds a bounded window, and names a part that goes missing."""
+"""Streaming: a generated dataset read a part at a time, and a top-tagging HDF5 or ROOT file read a
+range of rows at a time, give the same labels, splits, inputs and model as the same data in memory,
+hold a bounded window, and name a part (or row range) that goes missing or changes."""
 
 from __future__ import annotations
 
@@ -10,12 +11,14 @@ import numpy as np
 import pytest
 
 import hepdl.train.module as module_mod
-from hepdl.data import open_parts
+from hepdl.data import open as open_dataset
+from hepdl.data import open_parts, write_toptagging_hdf5
 from hepdl.deploy.trigger import TriggerConfig, run_trigger
-from hepdl.errors import DataError
+from hepdl.errors import ConfigError, DataError
 from hepdl.features.inputs import StreamedInputs, model_inputs
 from hepdl.train import TrainConfig, predict, run_split, train
 from hepdl.train.module import ChunkSampler
+from writers import write_jetclass
 
 
 def test_parts_hold_the_light_columns_and_the_same_jets(top_dataset_path, top_dataset):
@@ -109,7 +112,7 @@ def test_a_part_that_disappears_is_named(top_dataset_path, tmp_path):
     copy = tmp_path / "ds"
     shutil.copytree(top_dataset_path, copy)
     parts = open_parts(copy)
-    victim = parts.files[2]
+    victim = copy / parts.metadata["parts"][2]["file"]
     victim.unlink()
     with pytest.raises(DataError, match=rf"part file {victim} disappeared"):
         parts.chunk(2)
@@ -140,3 +143,98 @@ def test_predict_streamed_equals_in_memory(top_dataset_path, top_dataset, tmp_pa
     for k in range(3):
         ja, jb = (ak.from_parquet(tmp_path / d / f"accepted-{k:05d}.parquet") for d in ("ta", "tb"))
         assert ak.to_list(ja.jet_pt) == ak.to_list(jb.jet_pt) and len(ja) > 0
+
+
+def _user_files(jets, tmp_path):
+    """The jets in the formats users bring, each with the open() options that read it."""
+    import pandas as pd
+    import uproot
+
+    table = write_toptagging_hdf5(jets, tmp_path / "table.h5", n_max=64)
+    pd.read_hdf(table, "table").to_hdf(tmp_path / "fixed.h5", key="table", mode="w", format="fixed")  # as the public files
+    c = jets.constituents
+    with uproot.recreate(tmp_path / "mine.root") as f:  # an RNTuple, read through a mapping
+        f["Events"] = {"cand_pt": c.pt, "cand_eta": c.eta, "cand_phi": c.phi, "cand_e": c.e,
+                       "is_top": ak.to_numpy(jets.label).astype(np.int32)}
+    mapping = {"pt": "cand_pt", "eta": "cand_eta", "phi": "cand_phi", "e": "cand_e", "label": "is_top"}
+    return {"table.h5": (table, {}), "fixed.h5": (tmp_path / "fixed.h5", {}),
+            "jetclass.root": (write_jetclass(jets, tmp_path / "jc.root"), {}),
+            "mine.root": (tmp_path / "mine.root", {"mapping": mapping})}
+
+
+def test_hdf5_and_root_files_stream_in_row_ranges(top_dataset, tmp_path):
+    """Each format read 150 rows at a time gives open()'s labels, classes and jets; the file is written
+    class by class (QCD first), so some ranges hold one class only and must keep the file's classes."""
+    from hepdl.data.stream import dataset_size
+
+    for name, (path, opts) in _user_files(top_dataset.jets, tmp_path).items():
+        whole = open_dataset(path, **opts)
+        parts = open_parts(path, rows_per_chunk=150, **opts)
+        assert len(parts) == len(whole) == 600 and parts.n_chunks == 4 and dataset_size(path) == 600, name
+        assert np.array_equal(parts.labels, whole.labels) and parts.label_names == whole.label_names, name
+        assert (parts.format, parts.metadata, parts.options) == (whole.format, whole.metadata, whole.options), name
+        assert "constituents" not in parts.jets.fields
+        assert len(np.unique(parts.chunk(0).labels)) == 1  # a one-class range
+        for i in range(parts.n_chunks):
+            lo, hi = parts.starts[i], parts.starts[i + 1]
+            assert ak.to_list(parts.chunk(i).jets.constituents.pt) == ak.to_list(whole.jets.constituents.pt[lo:hi]), name
+
+
+def test_streamed_hdf5_trains_the_in_memory_model(top_dataset, tmp_path, monkeypatch):
+    import hepdl.data.stream as stream_mod
+
+    path, _ = _user_files(top_dataset.jets, tmp_path)["fixed.h5"]
+    cfg = dict(epochs=1, n_particles=32, seed=2)
+    train(TrainConfig("pfn", stream=False, **cfg), path, tmp_path / "memory", progress=False)
+    monkeypatch.setattr(stream_mod, "CHUNK_ROWS", 200)
+    train(TrainConfig("pfn", stream=True, **cfg), path, tmp_path / "stream", progress=False)
+    sa, sb = (np.load(tmp_path / d / "scores.npz")["scores"] for d in ("memory", "stream"))
+    np.testing.assert_allclose(sb, sa, atol=1e-5)
+
+
+def test_a_file_that_changes_mid_stream_is_named(top_dataset, tmp_path):
+    files = _user_files(top_dataset.jets, tmp_path)
+    path, _ = files["table.h5"]
+    parts = open_parts(path, rows_per_chunk=150)
+    write_toptagging_hdf5(top_dataset.jets[:500], path, n_max=64)  # replaced by a shorter file
+    with pytest.raises(DataError, match=rf"rows 450:600 of {path} \(table 'table'\) holds 50 jets, 150 when the dataset was opened"):
+        parts.chunk(3)
+    root, _ = files["jetclass.root"]
+    parts = open_parts(root, rows_per_chunk=150)
+    root.write_bytes(root.read_bytes()[:2000])  # truncated
+    with pytest.raises(DataError, match=rf"{root}"):
+        parts.chunk(1)
+    (tmp_path / "x.csv").write_text("a\n1\n")
+    with pytest.raises(ConfigError, match="streaming reads generated datasets"):
+        open_parts(tmp_path / "x.csv")
+
+
+def test_large_datasets_stream_by_size_in_every_command(top_dataset_path, top_dataset, tmp_path, monkeypatch):
+    """Above STREAM_ABOVE jets a path opens as parts for train, predict and the task runner alike
+    (hepdl.train.open_for_training); a user's HDF5 file too."""
+    import hepdl.train.trainer as trainer_mod
+    from hepdl.data.stream import JetParts
+    from hepdl.train import open_for_training
+
+    assert not isinstance(open_for_training(top_dataset_path, None), JetParts)
+    monkeypatch.setattr(trainer_mod, "STREAM_ABOVE", 500)
+    assert isinstance(open_for_training(top_dataset_path, None), JetParts)
+    path, _ = _user_files(top_dataset.jets, tmp_path)["fixed.h5"]
+    assert isinstance(open_for_training(path, None), JetParts)
+    assert not isinstance(open_for_training(path, False), JetParts)
+
+
+def test_the_report_draws_a_streamed_dataset_as_one_in_memory(top_dataset_path, top_dataset, top_task_run, tmp_path):
+    """The report's jet figures read the jet mass of every jet and the constituents of a bounded,
+    seeded subset: the same numbers from the parts as from memory; the page is written from parts."""
+    from hepdl.report import make_report
+    from hepdl.report.jets import _figure_jets
+
+    mem, par = _figure_jets(top_dataset), _figure_jets(open_parts(top_dataset_path))
+    np.testing.assert_array_equal(par[0], mem[0])
+    np.testing.assert_array_equal(par[2], mem[2])
+    assert ak.to_list(par[1].constituents.pt) == ak.to_list(mem[1].constituents.pt)
+    copy = tmp_path / "run"
+    shutil.copytree(top_task_run, copy)
+    page = make_report(copy, open_parts(top_dataset_path)).read_text()
+    assert "Average jet images" in page and "Background mass sculpting" in page

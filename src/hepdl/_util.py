@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 
-__all__ = ["quiet_stdout", "interrupt_note", "kept_on_interrupt", "sigint_handler", "interrupted"]
+__all__ = ["quiet_stdout", "interrupt_note", "kept_on_interrupt", "sigint_handler", "interrupted", "release_freed_memory"]
 
 #: What the running commands keep if interrupted now, outermost first (see :func:`interrupt_note`).
 _NOTES: list[Callable[[], str]] = []
@@ -77,3 +77,29 @@ def quiet_stdout() -> Iterator[None]:
         finally:
             os.dup2(fd, 1)
             os.close(fd)
+
+
+_LIBC: Any = None
+
+
+def release_freed_memory() -> None:
+    """Hand the heap's freed pages back to the system (glibc's ``malloc_trim``; a no-op elsewhere).
+
+    Reading a dataset a part at a time frees a few MB of arrays per part while the loader still holds
+    others: glibc keeps those freed pages in its heap (its mmap threshold rises to the size of the
+    freed buffers, so the next ones come from the heap, between live ones), and the resident memory
+    of a streamed training climbed by hundreds of MB during validation and scoring (1.76 GB peak on
+    200 000 jets, 8 GB on 2 million, against ~0.8 GB in the training loop). Trimming every few parts
+    keeps it flat at the loop's level for no measurable cost (``JetParts.chunk`` calls it).
+    """
+    global _LIBC
+    if _LIBC is None:
+        try:
+            import ctypes
+
+            lib = ctypes.CDLL("libc.so.6")
+            _LIBC = lib if hasattr(lib, "malloc_trim") else False
+        except OSError:  # not glibc (macOS, musl): nothing to trim
+            _LIBC = False
+    if _LIBC:
+        _LIBC.malloc_trim(0)

@@ -64,15 +64,11 @@ def parse_mapping(text: str | None) -> dict[str, str] | None:
 
 
 def _open(path: Path, mapping: str | None, tree: str | None, key: str | None, stream: bool | None = False) -> Any:
-    """The dataset at ``path``: a generated one read a part at a time when ``stream`` says so (None:
-    by size; see :func:`hepdl.train.open_for_training`), unless a ROOT mapping, tree or HDF5 key is given."""
-    if stream is not False and not (mapping or tree or key):
-        from hepdl.train import open_for_training
+    """The dataset at ``path``, read a chunk at a time when ``stream`` says so (None: by size; see
+    :func:`hepdl.train.open_for_training`)."""
+    from hepdl.train import open_for_training
 
-        return open_for_training(path, stream)
-    from hepdl.data import open as open_dataset
-
-    return open_dataset(path, mapping=parse_mapping(mapping), tree=tree, key=key)
+    return open_for_training(path, stream, mapping=parse_mapping(mapping), tree=tree, key=key)
 
 
 @app.command()

@@ -109,6 +109,15 @@ class JetDataset:
         """The jet records ``start:stop`` (a dataset read a part at a time reads only the parts they lie in)."""
         return self.jets[start:stop]
 
+    def take(self, index: np.ndarray) -> ak.Array:
+        """The jet records ``index`` (in that order; a dataset read a part at a time reads the parts they lie in)."""
+        return self.jets[np.asarray(index, dtype=np.int64)]
+
+    def column(self, name: str) -> np.ndarray:
+        """One number per jet (``jet_m``, ``jet_pt``, ...) for every jet, shape ``(n_jets,)`` (a dataset read
+        a part at a time reads its parts one at a time)."""
+        return ak.to_numpy(self.jets[name])
+
     def split_groups(self) -> np.ndarray | None:
         """One row per jet naming its collision event, ``(process code, label, event)``, so that a split
         keeps the jets of one event together (a generated dataset takes up to two jets per event);
@@ -478,7 +487,13 @@ def _hdf5_leaves(path: Path) -> list[str]:
         return []
 
 
-def _open_toptagging_hdf5(path: Path, key: str | None) -> JetDataset:
+def toptagging_frame(path: Path, key: str | None, start: int | None = None, stop: int | None = None,
+                     columns: list[str] | None = None) -> tuple[Any, str, int]:
+    """Rows ``start:stop`` (all by default; only ``columns`` if given, for a pandas ``table``-format
+    file) of the pandas table in a top-tagging HDF5 file: ``(frame, key, rows in the table)``.
+
+    Raises :class:`DataError` naming the file when it is not HDF5, holds no pandas table, or is
+    truncated or corrupt; the key is chosen as :func:`open` chooses it."""
     import pandas as pd
 
     try:
@@ -496,14 +511,29 @@ def _open_toptagging_hdf5(path: Path, key: str | None) -> JetDataset:
                     "as written by pandas.DataFrame.to_hdf"
                 )
             key = _choose(path, "table", keys, key, "key")
-            df = store[key]
+            storer = store.get_storer(key)
+            n_rows = int(storer.nrows) if storer.is_table else int(storer.shape[0] if storer.shape else 0)
+            if columns is not None and storer.is_table:
+                df = store.select(key, start=start, stop=stop, columns=columns)
+            else:
+                df = store.select(key, start=start, stop=stop)
     except HepdlError:
         raise
     except Exception as exc:  # PyTables and pandas raise many types here (HDF5ExtError, KeyError, TypeError, ...)
         raise DataError(f"{path} is truncated, corrupt or not a pandas HDF5 file: {_one_line(exc)}; expected {_TOPTAGGING_LAYOUT}") from None
-    where = f"{path} (table {key!r})"
     if not isinstance(df, pd.DataFrame):
-        raise DataError(f"{where} holds a {type(df).__name__}, not a table; expected {_TOPTAGGING_LAYOUT}")
+        raise DataError(f"{path} (table {key!r}) holds a {type(df).__name__}, not a table; expected {_TOPTAGGING_LAYOUT}")
+    return df, key, n_rows
+
+
+def toptagging_jets(df: Any, path: Path, key: str) -> ak.Array:
+    """The jets (hepdl's schema, validated) of rows of a top-tagging table (:func:`toptagging_frame`).
+
+    Raises :class:`DataError` naming the file, table and columns that are missing, not numeric or not
+    finite, or labels that are not 0/1."""
+    import pandas as pd
+
+    where = f"{path} (table {key!r})"
     cols = set(df.columns)
     n_max = 0
     while f"E_{n_max}" in cols:
@@ -532,7 +562,13 @@ def _open_toptagging_hdf5(path: Path, key: str | None) -> JetDataset:
     mask = e > 0
     counts = mask.sum(axis=1)
     jag = [ak.unflatten(a[mask], counts) for a in (px, py, pz, e)]
-    jets = validate_jets(jets_from_cartesian(*jag, label=labels, process="toptagging"), where)
+    return validate_jets(jets_from_cartesian(*jag, label=labels, process="toptagging"), where)
+
+
+def _open_toptagging_hdf5(path: Path, key: str | None) -> JetDataset:
+    df, key, _ = toptagging_frame(path, key)
+    jets = toptagging_jets(df, path, key)
+    n_max = sum(1 for c in df.columns if str(c).startswith("E_"))
     return JetDataset(jets, {"key": key, "n_max": n_max}, path, "hdf5-toptagging", ["qcd", "top"])
 
 
@@ -590,10 +626,15 @@ def _require(t: Any, name: str, path: Path, branches: dict[str, str]) -> None:
             raise DataError(f"{path}: TTree {name!r} has no branch {b!r} (for {key!r}); branches: {', '.join(sorted(have))}")
 
 
-def _read_branch(t: Any, where: str, branch: str, stop: int | None) -> ak.Array:
-    """One branch as an awkward array, or a :class:`DataError` naming it when uproot cannot read it."""
+#: Entries ``(start, stop)`` of a TTree to read; None: all of them.
+Entries = tuple[int, int] | None
+
+
+def _read_branch(t: Any, where: str, branch: str, entries: Entries) -> ak.Array:
+    """One branch (its ``entries``) as an awkward array, or a :class:`DataError` naming it when uproot cannot read it."""
+    start, stop = entries if entries is not None else (None, None)
     try:
-        return t[branch].array(entry_stop=stop)
+        return t[branch].array(entry_start=start, entry_stop=stop)
     except Exception as exc:  # uproot raises many types (zlib.error, DeserializationError, NotImplementedError, ...)
         raise DataError(
             f"{where}: cannot read branch {branch!r} ({type(exc).__name__}: {_one_line(exc)}); expected numbers, one per jet or a "
@@ -602,7 +643,7 @@ def _read_branch(t: Any, where: str, branch: str, stop: int | None) -> ak.Array:
 
 
 def _read_branches(t: Any, tname: str, path: Path, wanted: dict[str, str], per_jet: tuple[str, ...] | list[str],
-                   stop: int | None) -> dict[str, ak.Array]:
+                   entries: Entries) -> dict[str, ak.Array]:
     """Read and check the branches ``wanted`` (hepdl key -> branch name) of the tree ``t``.
 
     Keys in ``per_jet`` must be flat branches (one number per jet), every other key a jagged
@@ -616,7 +657,7 @@ def _read_branches(t: Any, tname: str, path: Path, wanted: dict[str, str], per_j
     """
     _require(t, tname, path, wanted)
     where = f"{path} (TTree {tname!r})"
-    data = {b: _read_branch(t, where, b, stop) for b in dict.fromkeys(wanted.values())}
+    data = {b: _read_branch(t, where, b, entries) for b in dict.fromkeys(wanted.values())}
     out: dict[str, ak.Array] = {}
     ref: tuple[str, np.ndarray] | None = None
     for key, b in wanted.items():
@@ -646,11 +687,80 @@ def _read_branches(t: Any, tname: str, path: Path, wanted: dict[str, str], per_j
     return out
 
 
-def _open_root(path: Path, tree: str | None, mapping: dict[str, str] | None, max_jets: int | None) -> JetDataset:
+def _jetclass_labels(col: dict[str, ak.Array], label_branches: list[str], where: str) -> np.ndarray | None:
+    """Class indices from JetClass's one-hot ``label_*`` branches (exactly one set per jet)."""
+    if not label_branches:
+        return None
+    onehot = np.stack([_flat_values(col[b])[0] for b in label_branches], axis=1)  # (n_jets, n_classes), finite
+    n_set = np.count_nonzero(onehot, axis=1)
+    wrong = n_set != 1
+    if wrong.any():
+        vals, counts = np.unique(n_set[wrong], return_counts=True)
+        raise DataError(
+            f"{where}: the label branches {', '.join(label_branches)} must be one-hot (exactly one set per jet); "
+            f"{int(wrong.sum())} of {len(n_set)} jets have (branches set: jets) {_counts_text(vals, counts)}"
+        )
+    return check_labels(np.argmax(onehot, axis=1), where, "label_*", len(label_branches), what="branches")
+
+
+def root_light(path: Path, tree: str | None, mapping: dict[str, str] | None) -> tuple[ak.Array, list[str], dict[str, Any]]:
+    """The per-jet columns of a ROOT file without its constituents, for reading it in entry ranges
+    (:func:`hepdl.data.stream.open_parts`): ``(jets with label, process, weight; class names;
+    metadata)``, checked as :func:`open` checks them."""
     t, tname = _root_tree(path, tree)
     keys = set(t.keys())
     where = f"{path} (TTree {tname!r})"
-    stop = max_jets
+    n = int(t.num_entries)
+    if mapping is None:
+        if "part_px" not in keys:
+            raise DataError(f"{path}: not a JetClass-style file (no branch 'part_px'); give a column mapping "
+                            f"from {', '.join(MAPPABLE_COLUMNS)} to branch names")
+        _require(t, tname, path, dict(_JETCLASS_PART))
+        label_branches = sorted(k for k in keys if k.startswith("label_"))
+        col = _read_branches(t, tname, path, {b: b for b in label_branches}, label_branches, None)
+        label = _jetclass_labels(col, label_branches, where)
+        names = [b[len("label_"):] for b in label_branches]
+        meta: dict[str, Any] = {"tree": tname, "label_branches": label_branches}
+        process, weight = "jetclass", None
+    else:
+        _check_mapping(path, mapping)
+        _require(t, tname, path, mapping)
+        flat = {k: b for k, b in mapping.items() if k in _PER_JET_KEYS}
+        col = _read_branches(t, tname, path, flat, _PER_JET_KEYS, None)
+        label = check_labels(_label_values(col["label"]), where, mapping["label"], what="branch") if "label" in col else None
+        names = [str(i) for i in range(int(label.max()) + 1 if label is not None and len(label) else 1)]
+        weight = _flat_values(col["weight"])[0] if "weight" in col else None
+        meta = {"tree": tname, "mapping": mapping}
+        process = "root"
+    light = ak.zip({"label": np.zeros(n, np.int8) if label is None else label.astype(np.int8),
+                    "process": ak.Array([process] * n) if n else ak.Array(np.zeros(0, dtype="U1")),
+                    "weight": np.ones(n) if weight is None else np.asarray(weight, dtype=np.float64)}, depth_limit=1)
+    return light, names, meta
+
+
+def _check_mapping(path: Path, mapping: dict[str, str]) -> None:
+    unknown = [k for k in mapping if k not in MAPPABLE_COLUMNS]
+    if unknown:
+        raise DataError(f"column mapping for {path}: unknown key(s) {unknown}; valid keys: {', '.join(MAPPABLE_COLUMNS)}")
+    polar = all(k in mapping for k in ("pt", "eta", "phi"))
+    cart = all(k in mapping for k in ("px", "py", "pz"))
+    energy = [k for k in ("e", "m", "mass") if k in mapping]
+    if not (polar or cart) or len(energy) != 1:
+        raise DataError(
+            f"column mapping for {path} needs constituent branches for pt, eta, phi or px, py, pz, and exactly one of e "
+            f"(energy) or m (mass, alias mass); got {sorted(mapping)}"
+        )
+
+
+def open_root(path: Path, tree: str | None, mapping: dict[str, str] | None, entries: Entries = None,
+              n_labels: int | None = None) -> JetDataset:
+    """The jets of a ROOT file (its ``entries`` only, if given), JetClass-style or through ``mapping``.
+
+    ``n_labels``: the number of classes of the whole file, for an entry range (whose labels need not
+    hold every class); without it a mapped ``label`` branch is read whole to count them."""
+    t, tname = _root_tree(path, tree)
+    keys = set(t.keys())
+    where = f"{path} (TTree {tname!r})"
     if mapping is None:
         if "part_px" not in keys:
             raise DataError(
@@ -663,43 +773,23 @@ def _open_root(path: Path, tree: str | None, mapping: dict[str, str] | None, max
         wanted = dict(_JETCLASS_PART) | {b: b for b, _ in type_branches} | {b: b for b in label_branches}
         if "part_charge" in keys:
             wanted["charge"] = "part_charge"
-        col = _read_branches(t, tname, path, wanted, label_branches, stop)
+        col = _read_branches(t, tname, path, wanted, label_branches, entries)
         ptype = None
         if type_branches:
             ptype = ak.full_like(col["px"], schema.TYPE_UNKNOWN, dtype=np.int8)
             for b, code in type_branches:
                 ptype = ak.where(col[b] > 0.5, np.int8(code), ptype)
-        label = None
-        label_names: list[str] = []
-        if label_branches:
-            onehot = np.stack([_flat_values(col[b])[0] for b in label_branches], axis=1)  # (n_jets, n_classes), finite
-            n_set = np.count_nonzero(onehot, axis=1)
-            wrong = n_set != 1
-            if wrong.any():
-                vals, counts = np.unique(n_set[wrong], return_counts=True)
-                raise DataError(
-                    f"{where}: the label branches {', '.join(label_branches)} must be one-hot (exactly one set per jet); "
-                    f"{int(wrong.sum())} of {len(n_set)} jets have (branches set: jets) {_counts_text(vals, counts)}"
-                )
-            label = check_labels(np.argmax(onehot, axis=1), where, "label_*", len(label_branches), what="branches")
-            label_names = [b[len("label_"):] for b in label_branches]
+        label = _jetclass_labels(col, label_branches, where)
+        label_names = [b[len("label_"):] for b in label_branches]
         jets = jets_from_cartesian(
             col["px"], col["py"], col["pz"], col["e"], charge=col.get("charge"), ptype=ptype, label=label, process="jetclass",
         )
         return JetDataset(validate_jets(jets, where), {"tree": tname, "label_branches": label_branches}, path, "root-jetclass", label_names)
 
-    unknown = [k for k in mapping if k not in MAPPABLE_COLUMNS]
-    if unknown:
-        raise DataError(f"column mapping for {path}: unknown key(s) {unknown}; valid keys: {', '.join(MAPPABLE_COLUMNS)}")
-    polar = all(k in mapping for k in ("pt", "eta", "phi"))
+    _check_mapping(path, mapping)
     cart = all(k in mapping for k in ("px", "py", "pz"))
     energy = [k for k in ("e", "m", "mass") if k in mapping]
-    if not (polar or cart) or len(energy) != 1:
-        raise DataError(
-            f"column mapping for {path} needs constituent branches for pt, eta, phi or px, py, pz, and exactly one of e "
-            f"(energy) or m (mass, alias mass); got {sorted(mapping)}"
-        )
-    col = _read_branches(t, tname, path, mapping, _PER_JET_KEYS, stop)
+    col = _read_branches(t, tname, path, mapping, _PER_JET_KEYS, entries)
     if cart:
         px, py, pz = col["px"], col["py"], col["pz"]
     else:
@@ -709,19 +799,21 @@ def _open_root(path: Path, tree: str | None, mapping: dict[str, str] | None, max
     else:  # NanoAOD-style pt, eta, phi, mass: E = sqrt(p^2 + m^2)
         e = np.sqrt(px**2 + py**2 + pz**2 + col[energy[0]] ** 2)
     label = None
-    n_labels = 1
+    n_classes = n_labels or 1
     if "label" in col:
-        # the classes are those of the whole file, not of its first max_jets entries
-        full = col["label"] if stop is None else _read_branch(t, where, mapping["label"], None)
-        all_labels = check_labels(_label_values(full), where, mapping["label"], what="branch")
-        label = all_labels[: len(col["label"])]
-        n_labels = int(all_labels.max()) + 1 if len(all_labels) else 1
+        if n_labels is None:  # the classes are those of the whole file
+            full = col["label"] if entries is None else _read_branch(t, where, mapping["label"], None)
+            all_labels = check_labels(_label_values(full), where, mapping["label"], what="branch")
+            n_classes = int(all_labels.max()) + 1 if len(all_labels) else 1
+            label = all_labels if entries is None else all_labels[entries[0]:entries[1]]
+        else:
+            label = check_labels(_label_values(col["label"]), where, mapping["label"], n_labels, what="branch")
     weight = _flat_values(col["weight"])[0] if "weight" in col else None
     jets = jets_from_cartesian(px, py, pz, e, charge=col.get("charge"), ptype=col.get("type"), label=label, weight=weight, process="root")
-    return JetDataset(validate_jets(jets, where), {"tree": tname, "mapping": mapping}, path, "root", [str(i) for i in range(n_labels)])
+    return JetDataset(validate_jets(jets, where), {"tree": tname, "mapping": mapping}, path, "root", [str(i) for i in range(n_classes)])
 
 
-def _read(p: Path, mapping: dict[str, str] | None, tree: str | None, key: str | None, max_jets: int | None, verify: bool) -> Any:
+def _read(p: Path, mapping: dict[str, str] | None, tree: str | None, key: str | None, verify: bool) -> Any:
     """The dataset at ``p`` (existing), read by the reader its type calls for."""
     suffix = p.suffix.lower()
     if p.is_dir():
@@ -746,7 +838,7 @@ def _read(p: Path, mapping: dict[str, str] | None, tree: str | None, key: str | 
     if suffix in (".h5", ".hdf5", ".hdf"):
         return _open_toptagging_hdf5(p, key)
     if suffix == ".root":
-        return _open_root(p, tree, mapping, max_jets)
+        return open_root(p, tree, mapping)
     raise DataError(f"{p}: unknown file type {suffix!r}; expected a dataset directory, .parquet, .h5/.hdf5, .root or .csv")
 
 
@@ -823,7 +915,7 @@ def open(  # noqa: A001 - the natural name, as in uproot.open
     if max_jets is not None and (isinstance(max_jets, bool) or not isinstance(max_jets, int | np.integer) or max_jets < 1):
         raise ConfigError(f"max_jets must be a positive integer, got {max_jets!r} (reading {p})")
     try:
-        ds = _read(p, mapping, tree, key, None, verify)
+        ds = _read(p, mapping, tree, key, verify)
     except (HepdlError, MemoryError):
         raise
     except Exception as exc:  # the last line of defence: no reader may end in a traceback

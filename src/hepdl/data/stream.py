@@ -1,30 +1,43 @@
-"""A generated jet dataset read a part at a time: the streaming side of :func:`hepdl.data.open`.
+"""A jet dataset read a chunk at a time: the streaming side of :func:`hepdl.data.open`.
 
 :class:`JetParts` is a :class:`~hepdl.data.dataset.JetDataset` whose ``jets`` hold only the light
-per-jet columns (``label``, ``process``, ``event``, ``weight``): labels, class counts, the split and
-its event groups work as for a dataset in memory, at a few bytes per jet. The constituents stay in
-the part files; :meth:`JetParts.chunk` reads one part (validated as :func:`hepdl.data.open` validates
-it) when a consumer needs it. The model-input builder of :mod:`hepdl.features.jet_inputs` builds the
-inputs of a chunk with the same code as for a dataset in memory, so the two paths cannot drift.
+per-jet columns (``label``, ``process``, ``weight`` and, for generated datasets, ``event``): labels,
+class counts, the split and its event groups work as for a dataset in memory, at a few bytes per
+jet. The constituents stay on disk; :meth:`JetParts.chunk` reads one chunk (validated as
+:func:`hepdl.data.open` validates it) when a consumer needs it. A chunk is a part file of a
+generated dataset, or a range of rows of a top-tagging HDF5 table or of entries of a ROOT tree
+(:data:`CHUNK_ROWS`). The model-input builder of :mod:`hepdl.features.jet_inputs` builds the inputs of
+a chunk with the same code as for a dataset in memory, so the two paths cannot drift.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import awkward as ak
 import numpy as np
 
-from hepdl.data.dataset import JetDataset, check_part
+from hepdl._util import release_freed_memory
+from hepdl.data.dataset import JetDataset, check_part, open_root, root_light, toptagging_frame, toptagging_jets
 from hepdl.data.parts import read_metadata, read_part
-from hepdl.errors import DataError
+from hepdl.errors import ConfigError, DataError
 
-__all__ = ["JetParts", "open_parts", "LIGHT_COLUMNS", "dataset_size", "chunk_of", "group_by_chunk"]
+__all__ = ["JetParts", "open_parts", "LIGHT_COLUMNS", "CHUNK_ROWS", "dataset_size", "chunk_of", "group_by_chunk"]
 
-#: The per-jet columns a :class:`JetParts` keeps in memory.
+#: A :class:`JetParts` hands freed heap pages back every this many chunk reads
+#: (:func:`hepdl._util.release_freed_memory`; measured on 200 000 jets: peak 1.76 GB -> 0.84 GB, same speed).
+TRIM_EVERY = 8
+
+#: The per-jet columns a :class:`JetParts` of a generated dataset keeps in memory.
 LIGHT_COLUMNS = ("label", "process", "event", "weight")
+
+#: Rows of an HDF5 table or entries of a ROOT tree read as one chunk (a generated dataset's chunk
+#: is its part file).
+CHUNK_ROWS = 5000
 
 
 def chunk_of(starts: np.ndarray, index: np.ndarray | int) -> np.ndarray:
@@ -44,21 +57,24 @@ def group_by_chunk(chunk: np.ndarray) -> dict[int, np.ndarray]:
 
 @dataclass
 class JetParts(JetDataset):
-    """A generated jet dataset whose constituents stay on disk, one chunk (part file) read at a time.
+    """A jet dataset whose constituents stay on disk, one chunk read at a time.
 
-    ``starts[i]`` is the index of the first jet of chunk ``i`` (``starts[-1] == len(self)``).
+    ``starts[i]`` is the index of the first jet of chunk ``i`` (``starts[-1] == len(self)``);
+    ``read_chunk(i)`` reads chunk ``i``'s jets (validated; a :class:`DataError` naming the file when
+    it cannot), ``sources[i]`` says what the chunk is, for messages.
     """
 
-    files: list[Path] = field(default_factory=list)
     starts: np.ndarray = field(default_factory=lambda: np.zeros(1, np.int64))
-    #: chunks whose schema, values and labels were checked (each once)
-    _checked: set[int] = field(default_factory=set, repr=False, compare=False)
+    read_chunk: Callable[[int], ak.Array] | None = field(default=None, repr=False, compare=False)
+    sources: list[str] = field(default_factory=list)
     #: the chunk :meth:`rows` read last, ``(index, jets)``
     _last: tuple[int, ak.Array] | None = field(default=None, repr=False, compare=False)
+    #: chunks read so far (every :data:`TRIM_EVERY` reads the heap's freed pages go back to the system)
+    _reads: int = field(default=0, repr=False, compare=False)
 
     @property
     def n_chunks(self) -> int:
-        return len(self.files)
+        return len(self.starts) - 1
 
     def chunk_of(self, index: np.ndarray | int) -> np.ndarray:
         """The chunk of each jet index."""
@@ -66,29 +82,45 @@ class JetParts(JetDataset):
 
     def chunk(self, i: int, rows: np.ndarray | None = None) -> JetDataset:
         """Chunk ``i`` (only its jets ``rows``, local indices, if given) as an in-memory
-        :class:`JetDataset` (never cached: ``options=None``). A part's schema, values and labels are
-        checked the first time it is read (:func:`hepdl.data.dataset.check_part`).
+        :class:`JetDataset` (never cached: ``options=None``).
 
-        Raises :class:`DataError` naming the part file when it is missing, damaged, or holds
-        another number of jets than ``dataset.json`` says (a part replaced mid-training)."""
-        path = self.files[i]
-        where = f"part file {path}"
-        if not path.is_file():
-            raise DataError(f"{where} disappeared while it was being read (chunk {i} of {self.path}); "
-                            "regenerate the dataset with the same settings")
-        jets = read_part(self.path, i, self.metadata["parts"][i], verify=False)
+        Raises :class:`DataError` naming the file when it is missing, damaged, or holds another
+        number of jets than when the dataset was opened (a file replaced mid-training)."""
+        assert self.read_chunk is not None
+        self._reads += 1
+        if self._reads % TRIM_EVERY == 0:
+            release_freed_memory()
+        jets = self.read_chunk(i)
         n = int(self.starts[i + 1] - self.starts[i])
         if len(jets) != n:
-            raise DataError(f"{where} holds {len(jets)} jets, dataset.json says {n}: the part changed while the dataset was in use")
-        if i not in self._checked:
-            check_part(jets, where, len(self.label_names) or None)
-            self._checked.add(i)
+            raise DataError(f"{self.sources[i]} holds {len(jets)} jets, {n} when the dataset was opened: "
+                            "the file changed while the dataset was in use")
         if rows is not None:
             jets = jets[np.asarray(rows, dtype=np.int64)]
         return JetDataset(jets, self.metadata, self.path, self.format, self.label_names, None)
 
+    def take(self, index: np.ndarray) -> ak.Array:
+        """Jet records ``index`` (in that order), read from the chunks they lie in, one at a time."""
+        index = np.asarray(index, dtype=np.int64)
+        if not len(index):
+            return self.rows(0, 0)
+        pieces, where = [], []
+        for c, pos in group_by_chunk(self.chunk_of(index)).items():
+            pieces.append(self.chunk(c, index[pos] - self.starts[c]).jets)
+            where.append(pos)
+        jets = ak.concatenate(pieces) if len(pieces) > 1 else pieces[0]
+        return jets[np.argsort(np.concatenate(where), kind="stable")]
+
+    def column(self, name: str) -> np.ndarray:
+        """One number per jet for every jet, read chunk by chunk (only this column is kept)."""
+        if name in self.jets.fields:
+            return ak.to_numpy(self.jets[name])
+        if not self.n_chunks:
+            return np.zeros(0)
+        return np.concatenate([ak.to_numpy(self.chunk(i).jets[name]) for i in range(self.n_chunks)])
+
     def rows(self, start: int, stop: int) -> ak.Array:
-        """Jet records ``start:stop``, read from the parts they lie in (one at a time; the last one read is kept)."""
+        """Jet records ``start:stop``, read from the chunks they lie in (one at a time; the last one read is kept)."""
         start, stop = max(int(start), 0), min(int(stop), len(self))
         if stop <= start:
             return self.chunk(0).jets[:0] if self.n_chunks else self.jets[:0]
@@ -101,25 +133,61 @@ class JetParts(JetDataset):
         return ak.concatenate(pieces) if len(pieces) > 1 else pieces[0]
 
 
-def dataset_size(path: str | Path) -> int | None:
-    """Jets (or events) of a generated dataset from its ``dataset.json`` alone; None for other files."""
-    meta = Path(path) / "dataset.json"
+def dataset_size(path: str | Path, *, tree: str | None = None, key: str | None = None) -> int | None:
+    """Jets (or events) of a generated dataset (from its ``dataset.json``), a top-tagging HDF5 table or
+    a ROOT tree (from their headers), without reading them; None for other or unreadable files."""
+    path = Path(path).expanduser()
+    suffix = path.suffix.lower()
     try:
-        parts = json.loads(meta.read_text())["parts"]
-        return int(sum(int(p["n"]) for p in parts))
-    except (OSError, ValueError, KeyError, TypeError):
+        if path.is_dir():
+            parts = json.loads((path / "dataset.json").read_text())["parts"]
+            return int(sum(int(p["n"]) for p in parts))
+        if suffix in (".h5", ".hdf5", ".hdf"):
+            return toptagging_frame(path, key, 0, 0)[2]
+        if suffix == ".root":
+            from hepdl.data.dataset import _root_tree
+
+            return int(_root_tree(path, tree)[0].num_entries)
+    except (OSError, ValueError, KeyError, TypeError, DataError, ConfigError):
         return None
+    return None
 
 
-def open_parts(path: str | Path) -> JetParts:
-    """Open a generated jet dataset (a ``hepdl generate`` directory) for streaming: the light columns
-    of every part (:data:`LIGHT_COLUMNS`), each part's listing and size checked against
-    ``dataset.json`` as :func:`hepdl.data.open` with ``verify=False`` checks them.
+def _ranges(n: int, rows: int) -> np.ndarray:
+    return np.append(np.arange(0, n, rows, dtype=np.int64), np.int64(n)) if n else np.zeros(1, np.int64)
 
-    Raises :class:`DataError` naming the part file that is missing, has another size or number of jets
-    than ``dataset.json`` lists, or is not readable.
+
+def open_parts(path: str | Path, *, mapping: dict[str, str] | None = None, tree: str | None = None,
+               key: str | None = None, rows_per_chunk: int = CHUNK_ROWS) -> JetParts:
+    """Open a jet dataset for streaming (:class:`JetParts`): a generated dataset (``hepdl generate``
+    directory; a chunk per part file), a top-tagging HDF5 file (``key``) or a ROOT file (JetClass
+    layout, or ``mapping`` and ``tree`` as for :func:`hepdl.data.open`), the last two in chunks of
+    ``rows_per_chunk`` jets. Only the light per-jet columns are read now, checked as
+    :func:`hepdl.data.open` checks them (part listings and sizes against ``dataset.json``; labels).
+
+    Raises :class:`DataError` naming the file (or part file) that is missing, damaged or laid out
+    otherwise than the format says; :class:`ConfigError` for a file type that cannot stream.
     """
-    path = Path(path)
+    path = Path(path).expanduser()
+    if not path.exists():
+        raise DataError(f"{path} does not exist")
+    if rows_per_chunk < 1:
+        raise ConfigError(f"rows_per_chunk must be a positive number of jets, got {rows_per_chunk}")
+    options = {"mapping": dict(sorted(mapping.items())) if mapping else None, "tree": tree, "key": key, "max_jets": None}
+    suffix = path.suffix.lower()
+    if path.is_dir():
+        if mapping or tree or key:
+            raise ConfigError(f"{path} is a generated dataset: --mapping, --tree and --key are for ROOT and HDF5 files")
+        return _open_generated(path, options)
+    if suffix in (".h5", ".hdf5", ".hdf"):
+        return _open_hdf5(path, key, rows_per_chunk, options)
+    if suffix == ".root":
+        return _open_root_parts(path, tree, mapping, rows_per_chunk, options)
+    raise ConfigError(f"{path}: streaming reads generated datasets (directories), top-tagging HDF5 (.h5) and ROOT (.root) "
+                      f"files, not {suffix or 'this file'}: open it with hepdl.data.open (--no-stream)")
+
+
+def _open_generated(path: Path, options: dict[str, Any]) -> JetParts:
     meta = read_metadata(path, "hepdl-jets", "jet")
     names = list(meta.get("label_names", []))
     files, counts, light = [], [], []
@@ -130,8 +198,56 @@ def open_parts(path: str | Path) -> JetParts:
         files.append(path / part["file"])
         counts.append(len(cols))
         light.append(cols)
+    checked: set[int] = set()  # parts whose schema, values and labels were checked (each once)
+
+    def read_chunk(i: int) -> ak.Array:
+        where = f"part file {files[i]}"
+        if not files[i].is_file():
+            raise DataError(f"{where} disappeared while it was being read (chunk {i} of {path}); "
+                            "regenerate the dataset with the same settings")
+        jets = read_part(path, i, meta["parts"][i], verify=False)
+        if i not in checked and len(jets) == counts[i]:
+            check_part(jets, where, len(names) or None)
+            checked.add(i)
+        return jets
+
     jets = ak.concatenate(light) if light else ak.Array([])
     starts = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-    # the options of a plain open(): the same rows and columns, so caches and a run's record treat both alike
-    options = {"mapping": None, "tree": None, "key": None, "max_jets": None}
-    return JetParts(jets, meta, path, "hepdl", names, options, files=files, starts=starts)
+    return JetParts(jets, meta, path, "hepdl", names, options, starts=starts, read_chunk=read_chunk,
+                    sources=[f"part file {f}" for f in files])
+
+
+def _open_hdf5(path: Path, key: str | None, rows: int, options: dict[str, Any]) -> JetParts:
+    from hepdl.data.dataset import check_labels
+
+    head, key, n = toptagging_frame(path, key, 0, 1)
+    toptagging_jets(head, path, key)  # the layout, before anything is read at length
+    starts = _ranges(n, rows)
+    labels = []
+    for a, b in zip(starts[:-1], starts[1:], strict=True):  # only the labels are kept (one chunk in memory at a time)
+        labels.append(toptagging_frame(path, key, int(a), int(b), columns=["is_signal_new"])[0]["is_signal_new"].to_numpy())
+    where = f"{path} (table {key!r})"
+    label = check_labels(np.concatenate(labels) if labels else np.zeros(0, np.int64), where, "is_signal_new", 2)
+    light = ak.zip({"label": label.astype(np.int8), "process": ak.Array(["toptagging"] * n) if n else ak.Array(np.zeros(0, dtype="U1")),
+                    "weight": np.ones(n)}, depth_limit=1)
+    n_max = sum(1 for c in head.columns if str(c).startswith("E_"))
+
+    def read_chunk(i: int) -> ak.Array:
+        return toptagging_jets(toptagging_frame(path, key, int(starts[i]), int(starts[i + 1]))[0], path, key)
+
+    return JetParts(light, {"key": key, "n_max": n_max}, path, "hdf5-toptagging", ["qcd", "top"], options, starts=starts,
+                    read_chunk=read_chunk, sources=[f"rows {a}:{b} of {where}" for a, b in zip(starts[:-1], starts[1:], strict=True)])
+
+
+def _open_root_parts(path: Path, tree: str | None, mapping: dict[str, str] | None, rows: int, options: dict[str, Any]) -> JetParts:
+    light, names, meta = root_light(path, tree, mapping)
+    tname = meta["tree"]
+    starts = _ranges(len(light), rows)
+    fmt = "root-jetclass" if mapping is None else "root"
+
+    def read_chunk(i: int) -> ak.Array:
+        return open_root(path, tname, mapping, (int(starts[i]), int(starts[i + 1])), len(names)).jets
+
+    where = f"{path} (TTree {tname!r})"
+    return JetParts(light, meta, path, fmt, names, options, starts=starts, read_chunk=read_chunk,
+                    sources=[f"entries {a}:{b} of {where}" for a, b in zip(starts[:-1], starts[1:], strict=True)])

@@ -22,6 +22,20 @@ FIGURES = ("roc", "scores", "mass_sculpting", "training", "images", "jet_display
 #: Figures of a multi-class run.
 MULTICLASS_FIGURES = ("roc", "confusion", "training", "mass_per_class", "images")
 
+#: Jets whose constituents the figures use (average images, soft-drop mass, the jet display): a seeded
+#: subset, every class keeping its share, so that a report of millions of jets (read a part at a time)
+#: holds a bounded number of them. The jet mass of every jet is read, a number per jet.
+FIGURE_JETS = 20_000
+
+
+def _figure_jets(ds: Any) -> tuple[np.ndarray, Any, np.ndarray]:
+    """``(jet mass of every jet, the FIGURE_JETS jets' records, their labels)`` of ``ds``."""
+    from hepdl.data.dataset import stratified_subset
+
+    labels = np.asarray(ds.labels)
+    pick = stratified_subset(labels, FIGURE_JETS)
+    return ds.column("jet_m"), ds.take(pick), labels[pick]
+
 
 def _order(metrics: dict[str, dict[str, Any]]) -> list[str]:
     """Model names, best AUC first."""
@@ -110,21 +124,20 @@ def jet_page(plt: Any, plots: Path, models: list[Path], metrics: dict[str, dict[
              ds: Any, label_names: list[str] | None, title: str) -> Page:
     """The page of a jet run: two-class or multi-class figures, by the shape of the stored scores."""
     styles = model_styles(list(metrics))
-    jets = getattr(ds, "jets", None)
     labels = np.asarray(ds.labels) if ds is not None else None
     if any(np.asarray(s["scores"]).ndim == 2 for s in scores.values()):
         figs = _multiclass_figures(plt, plots, metrics, scores, label_names, styles)
         figs += training_figure(plt, plots, models, styles)
-        if jets is not None and labels is not None:
-            figs += _class_figures(plt, plots, jets, labels, label_names)
+        if labels is not None:
+            figs += _class_figures(plt, plots, *_figure_jets(ds), labels, label_names)
         return Page(title, model_table(metrics, label_names), figs, subtitle="classes: " + ", ".join(label_names or []))
     (bkg_label, sig_label), (bkg, sig) = _two_classes(labels, label_names)
     if labels is not None and len(np.unique(labels)) != 2:
-        jets = labels = None  # not the two classes the models separate: no per-class jet figures
+        labels = None  # not the two classes the models separate: no per-class jet figures
     figs = _two_class_figures(plt, plots, metrics, scores, styles, bkg, sig)
     figs += training_figure(plt, plots, models, styles)
-    if jets is not None and labels is not None:
-        figs += _jet_figures(plt, plots, metrics, scores, styles, jets, labels, (bkg_label, sig_label), (bkg, sig))
+    if labels is not None:
+        figs += _jet_figures(plt, plots, metrics, scores, styles, *_figure_jets(ds), (bkg_label, sig_label), (bkg, sig))
     return Page(title, model_table(metrics), figs, subtitle=f"signal: {sig}; background: {bkg}")
 
 
@@ -180,15 +193,16 @@ def _two_class_figures(plt: Any, plots: Path, metrics: dict[str, dict[str, Any]]
     return figs
 
 
-def _jet_figures(plt: Any, plots: Path, metrics: dict[str, dict[str, Any]], scores: dict[str, Any], styles: dict[str, dict[str, Any]], jets: Any,
-                 labels: np.ndarray, lab: tuple[int, int], name: tuple[str, str]) -> list[Figure]:
+def _jet_figures(plt: Any, plots: Path, metrics: dict[str, dict[str, Any]], scores: dict[str, Any], styles: dict[str, dict[str, Any]],
+                 mass: np.ndarray, jets: Any, labels: np.ndarray, lab: tuple[int, int], name: tuple[str, str]) -> list[Figure]:
+    """Mass sculpting (``mass``: every jet's), average images and a jet display (``jets``, ``labels``: the
+    :data:`FIGURE_JETS` jets)."""
     import awkward as ak
 
     from hepdl.features import jet_images, soft_drop
     from hepdl.metrics.anomaly import sculpting_jsd
 
     (bkg_label, sig_label), (bkg, sig) = lab, name
-    mass = ak.to_numpy(jets.jet_m)
     bins = np.linspace(0, 300, 31)
     order = [m for m in _order(metrics) if m in scores]
     fig, axes = _grid(plt, len(order), 3, 5.2, 4.0)
@@ -228,7 +242,7 @@ def _jet_figures(plt: Any, plots: Path, metrics: dict[str, dict[str, Any]], scor
     fig.tight_layout()
     figs.append(Figure(save(fig, plots, "images"), "Average jet images",
                        "Mean pT fraction per pixel of the preprocessed jet images (centred, rotated, flipped; arXiv:1511.05190), "
-                       "log10 colour scale. Signal jets with hard substructure show the second and third prongs."))
+                       f"log10 colour scale, over {len(labels)} jets (up to {FIGURE_JETS:,} drawn, seeded, each class keeping its share). Signal jets with hard substructure show the second and third prongs."))
 
     i = int(np.nonzero(labels == sig_label)[0][0])
     c = jets.constituents[i]
@@ -302,29 +316,28 @@ def _multiclass_figures(plt: Any, plots: Path, metrics: dict[str, dict[str, Any]
     return figs
 
 
-def _class_figures(plt: Any, plots: Path, jets: Any, labels: np.ndarray, names: list[str] | None) -> list[Figure]:
-    import awkward as ak
-
+def _class_figures(plt: Any, plots: Path, mass: np.ndarray, jets: Any, labels: np.ndarray, all_labels: np.ndarray,
+                   names: list[str] | None) -> list[Figure]:
+    """Mass per class (``mass``, ``all_labels``: every jet's) and soft-drop mass and average images per
+    class (``jets``, ``labels``: the :data:`FIGURE_JETS` jets)."""
     from hepdl.features import jet_images, soft_drop
 
-    classes = np.unique(labels)
+    classes = np.unique(all_labels)
     names = list(names) if names else [str(i) for i in classes]
-    mass = ak.to_numpy(jets.jet_m)
     msd = soft_drop(jets)["mass"]
     fig, axes = plt.subplots(1, 2, figsize=(12, 5))
     bins = np.linspace(0, 300, 41)
     for k in classes:
-        sel = labels == k
-        axes[0].hist(mass[sel], bins=bins, histtype="step", density=True, lw=1.5, label=names[k] if k < len(names) else str(k))
-        axes[1].hist(msd[sel], bins=bins, histtype="step", density=True, lw=1.5)
+        axes[0].hist(mass[all_labels == k], bins=bins, histtype="step", density=True, lw=1.5, label=names[k] if k < len(names) else str(k))
+        axes[1].hist(msd[labels == k], bins=bins, histtype="step", density=True, lw=1.5)
     axes[0].set_xlabel("jet mass [GeV]")
     axes[1].set_xlabel("soft-drop mass [GeV]")
     axes[0].set_ylabel("normalised jets")
     axes[0].legend(fontsize=10)
     fig.tight_layout()
     figs = [Figure(save(fig, plots, "mass_per_class"), "Jet mass per class",
-                   "Jet mass (left) and soft-drop mass (right, z_cut = 0.1, beta = 0; arXiv:1402.2657) of each class, "
-                   "normalised: the W, Z and top peaks should sit near 80, 91 and 173 GeV.")]
+                   "Jet mass (left, every jet) and soft-drop mass (right, z_cut = 0.1, beta = 0; arXiv:1402.2657; "
+                   f"{len(labels)} jets drawn as for the images) of each class, normalised: the W, Z and top peaks should sit near 80, 91 and 173 GeV.")]
     imgs = jet_images(jets)
     fig, axes = plt.subplots(1, len(classes), figsize=(3.8 * len(classes), 3.8), squeeze=False)
     for ax, k in zip(axes.ravel(), classes, strict=True):
@@ -334,5 +347,6 @@ def _class_figures(plt: Any, plots: Path, jets: Any, labels: np.ndarray, names: 
         ax.set_xlabel(r"$\eta'$", fontsize=10)
     fig.tight_layout()
     figs.append(Figure(save(fig, plots, "images"), "Average jet images",
-                       "Mean pT fraction per pixel of each class's preprocessed jet images (arXiv:1511.05190), log10 colour scale."))
+                       "Mean pT fraction per pixel of each class's preprocessed jet images (arXiv:1511.05190), log10 colour scale, "
+                       f"over {len(labels)} jets (up to {FIGURE_JETS:,} drawn, seeded, each class keeping its share)."))
     return figs

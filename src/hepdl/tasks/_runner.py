@@ -89,9 +89,8 @@ def run_models(task: str, spec_fn: Any, presets: dict[str, dict[str, Any]], pres
     (default: :func:`hepdl.report.make_report` for jets).
     """
     from hepdl.config import from_dict
-    from hepdl.data import open as open_dataset
     from hepdl.data.generate import ensure_dataset
-    from hepdl.train import TrainConfig
+    from hepdl.train import TrainConfig, open_for_training
 
     if preset not in presets:
         raise ConfigError(f"unknown preset {preset!r} for task {task!r}; presets: {', '.join(presets)}")
@@ -106,7 +105,7 @@ def run_models(task: str, spec_fn: Any, presets: dict[str, dict[str, Any]], pres
     generated = dataset is None
     if dataset is None:
         dataset = ensure_dataset(spec_fn(p.size, seed=seed, **p.dataset), cache, workers=workers, progress=progress)
-    ds = open_dataset(dataset)
+    ds = open_for_training(dataset, None)  # a dataset of more than STREAM_ABOVE jets is read a part at a time
     if check is not None:
         check(ds)
     out = new_run_dir(runs_dir, task)

@@ -54,23 +54,25 @@ INFERENCE_BATCH = 256
 STREAM_ABOVE = 500_000
 
 
-def open_for_training(data: Any, stream: bool | None = False) -> Any:
-    """The dataset of a path (or ``data`` itself): read a part at a time when ``stream`` is true, or
-    when it is None and the path is a generated jet dataset of more than :data:`STREAM_ABOVE` jets."""
+def open_for_training(data: Any, stream: bool | None = False, *, mapping: dict[str, str] | None = None,
+                      tree: str | None = None, key: str | None = None) -> Any:
+    """The dataset of a path (or ``data`` itself): read a chunk at a time (:func:`hepdl.data.open_parts`)
+    when ``stream`` is true, or when it is None and the path is a generated jet dataset, a top-tagging
+    HDF5 file or a ROOT file of more than :data:`STREAM_ABOVE` jets; else read whole by
+    :func:`hepdl.data.open`. ``mapping``, ``tree`` and ``key`` are :func:`hepdl.data.open`'s."""
     from hepdl.data.stream import JetParts, dataset_size, open_parts
 
     if not isinstance(data, (str, Path)):
         if stream and not isinstance(data, JetParts):
-            raise ConfigError("stream=True needs the dataset's path (a `hepdl generate` directory), not a dataset in memory")
+            raise ConfigError("stream=True needs the dataset's path (a `hepdl generate` directory, an .h5 or a .root file), "
+                              "not a dataset in memory")
         return data
-    size = dataset_size(data)
     if stream is None:
+        size = dataset_size(data, tree=tree, key=key)
         stream = size is not None and size > STREAM_ABOVE
     if stream:
-        if size is None:
-            raise ConfigError(f"streaming reads a generated jet dataset (a `hepdl generate` directory with dataset.json); {data} is not one")
-        return open_parts(data)
-    return open_dataset(data)
+        return open_parts(data, mapping=mapping, tree=tree, key=key)
+    return open_dataset(data, mapping=mapping, tree=tree, key=key)
 
 
 def class_labels(ds: Any) -> tuple[np.ndarray, list[str]]:
