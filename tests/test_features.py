@@ -175,6 +175,17 @@ def test_batched_equals_single(jets):
             assert np.allclose(batch[k][i], single[k][0], rtol=1e-10, atol=1e-12), k
 
 
+def test_particle_cloud_orders_the_constituents_itself(jets):
+    """Constituents in any order within a jet give the cloud of the pT-ordered ones (the fast path
+    skips the sort only for sorted input), with the hardest particle first."""
+    shuffled = jets.constituents[ak.argsort(np.sin(1000 * jets.constituents.eta), axis=1)]
+    assert not ak.all(shuffled.pt[:, :1] == jets.constituents.pt[:, :1])  # really shuffled
+    a, b = particle_cloud(jets, n_max=24), particle_cloud(shuffled, n_max=24)
+    assert np.array_equal(a.features, b.features) and np.array_equal(a.four_momenta, b.four_momenta)
+    log_pt = a.features[..., a.names.index("log_pt")]
+    assert np.all(np.diff(np.where(a.mask, log_pt, -1e9), axis=1) <= 0)
+
+
 def test_padding_never_leaks(jets):
     import torch
 

@@ -9,6 +9,7 @@ import shutil
 import awkward as ak
 import numpy as np
 import pytest
+import torch
 
 import hepdl.train.module as module_mod
 from hepdl.data import open as open_dataset
@@ -238,3 +239,30 @@ def test_the_report_draws_a_streamed_dataset_as_one_in_memory(top_dataset_path, 
     shutil.copytree(top_task_run, copy)
     page = make_report(copy, open_parts(top_dataset_path)).read_text()
     assert "Average jet images" in page and "Background mass sculpting" in page
+
+
+def test_loader_workers_build_the_same_batches_and_name_a_lost_part(top_dataset_path, tmp_path):
+    """A streamed loader with a worker process yields batch for batch what it yields without; a part
+    lost mid-epoch is the worker's one-line DataError, not a traceback and not a hang."""
+    parts = open_parts(top_dataset_path)
+    inputs = model_inputs(parts, "cloud", np.arange(0), n_particles=16)
+    idx = np.sort(np.random.default_rng(1).choice(600, 400, replace=False))
+    got = []
+    for workers in (0, 1):
+        loader = module_mod.make_loader(inputs, parts.labels, idx, 64, shuffle=True, seed=4, window=200, workers=workers)
+        loader.batch_sampler.sampler.set_epoch(1)
+        got.append(list(loader))
+    assert len(got[0]) == len(got[1]) == 7
+    for a, b in zip(*got, strict=True):
+        assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    copy = tmp_path / "ds"
+    shutil.copytree(top_dataset_path, copy)
+    lost = open_parts(copy)
+    victim = copy / lost.metadata["parts"][3]["file"]
+    victim.unlink()
+    loader = module_mod.make_loader(model_inputs(lost, "cloud", np.arange(0), n_particles=16), lost.labels, idx, 64,
+                                    shuffle=False, workers=1)
+    with pytest.raises(DataError) as caught:
+        list(loader)
+    err = module_mod.from_worker(caught.value)
+    assert isinstance(err, DataError) and "\n" not in str(err) and str(err).startswith(f"part file {victim} disappeared")

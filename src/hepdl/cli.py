@@ -165,10 +165,12 @@ def train_cmd(
     num_nodes: Annotated[int, typer.Option(help="Nodes for multi-node DDP.")] = 1,
     n_train: Annotated[int | None, typer.Option(help="Train on this many jets of the training split (a seeded, class-stratified "
                                                      "subset; validation and test unchanged): a learning-curve point.")] = None,
-    stream: Annotated[bool | None, typer.Option("--stream/--no-stream", help="Read a generated dataset a part at a time, "
-                                                "never all of it in memory (default: above 500 000 jets).")] = None,
+    stream: Annotated[bool | None, typer.Option("--stream/--no-stream", help="Read the dataset a part (or 5000 rows) at a "
+                                                "time, never all of it in memory (default: above 500 000 jets).")] = None,
     stream_window: Annotated[int | None, typer.Option(help="Streaming: training jets shuffled together and held in "
                                                       "memory (default 20000).")] = None,
+    stream_workers: Annotated[int | None, typer.Option(help="Streaming: processes that read parts and build batches "
+                                                       "while the model trains (default 0: in the training process).")] = None,
     mapping: MappingOpt = None,
     tree: TreeOpt = None,
     key: KeyOpt = None,
@@ -183,7 +185,7 @@ def train_cmd(
     dev: str | int = int(devices) if devices.lstrip("-").isdigit() else devices
     flags = dict(model=model, preset=preset, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, objective=objective,
                  representation=representation, devices=dev, num_nodes=num_nodes, feature_set=feature_set, n_train=n_train,
-                 stream=stream, stream_window=stream_window)
+                 stream=stream, stream_window=stream_window, stream_workers=stream_workers)
     if config is not None:
         import tomllib
 

@@ -45,15 +45,27 @@ class ParticleCloud:
     names: tuple[str, ...]
 
 
-def _pad(a: ak.Array, n_max: int) -> np.ndarray:
-    return ak.to_numpy(ak.fill_none(ak.pad_none(a, n_max, clip=True), 0.0)).astype(np.float64)
+def _flat(cons: ak.Array) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+    """The constituents as flat arrays, pT ordered within each jet: ``(counts, jet index of each
+    particle, field -> values)``; one stable sort over all particles, and none when the jets come
+    sorted (as every hepdl reader writes them)."""
+    counts = ak.to_numpy(ak.num(cons)).astype(np.int64)
+    jet = np.repeat(np.arange(len(counts)), counts)
+    cols = {f: ak.to_numpy(ak.flatten(cons[f])) for f in ("pt", "eta", "phi", "e", "charge", "type")}
+    pt = cols["pt"]
+    same_jet = jet[1:] == jet[:-1]
+    if np.any(same_jet & (pt[1:] > pt[:-1])):
+        order = np.lexsort((-pt, jet))  # by jet, then pT descending; ties keep their order, as ak.argsort
+        cols = {f: v[order] for f, v in cols.items()}
+    return counts, jet, cols
 
 
 def particle_cloud(jets: ak.Array, n_max: int = 128, features: tuple[str, ...] = PARTICLE_FEATURES) -> ParticleCloud:
     """Per-particle features of the ``n_max`` hardest constituents of each jet (pT ordered).
 
     Shapes are stated on :class:`ParticleCloud`; jets with fewer particles are zero padded and
-    masked, so padding never leaks into masked outputs.
+    masked, so padding never leaks into masked outputs. The jet axis is the sum of all constituents.
+    Columnar: flat arrays scattered into the padded ones, no per-feature padding of jagged arrays.
     """
     if n_max < 1:
         raise ConfigError(f"n_max must be >= 1, got {n_max}")
@@ -61,36 +73,43 @@ def particle_cloud(jets: ak.Array, n_max: int = 128, features: tuple[str, ...] =
     if unknown:
         raise ConfigError(f"unknown particle feature(s) {unknown}; known: {', '.join(PARTICLE_FEATURES)}")
     cons = jets.constituents if "constituents" in jets.fields else jets
-    cons = cons[ak.argsort(cons.pt, axis=1, ascending=False)]
-    px_all, py_all, pz_all = cons.pt * np.cos(cons.phi), cons.pt * np.sin(cons.phi), cons.pt * np.sinh(cons.eta)
-    jpx, jpy, jpz, je = (ak.to_numpy(ak.sum(a, axis=1)) for a in (px_all, py_all, pz_all, cons.e))
+    counts, jet, c = _flat(cons)
+    n = len(counts)
+    fpt, feta, fphi, fe = (c[f].astype(np.float64) for f in ("pt", "eta", "phi", "e"))
+    fpx, fpy, fpz = fpt * np.cos(fphi), fpt * np.sin(fphi), fpt * np.sinh(feta)
+    jpx, jpy, jpz, je = (np.bincount(jet, weights=a, minlength=n) for a in (fpx, fpy, fpz, fe))
     jpt = np.maximum(np.hypot(jpx, jpy), 1e-300)
     # the axis in rapidity: a boost along z shifts it, and the eta of massless constituents, alike
     jeta, jphi = 0.5 * np.log(np.maximum(je + jpz, 1e-300) / np.maximum(je - jpz, 1e-300)), np.arctan2(jpy, jpx)
-    counts = np.minimum(ak.to_numpy(ak.num(cons)), n_max)
-    mask = np.arange(n_max)[None, :] < counts[:, None]
-    pt, eta, phi, e = (_pad(cons[f], n_max) for f in ("pt", "eta", "phi", "e"))
-    charge = _pad(cons.charge, n_max)
-    ptype = _pad(cons["type"], n_max).astype(np.int64)
-    safe_pt = np.where(mask, pt, 1.0)
-    safe_e = np.where(mask, e, 1.0)
-    deta = eta - jeta[:, None]
-    dphi = delta_phi(phi, jphi[:, None])
+    local = np.arange(len(jet)) - np.repeat(np.cumsum(counts) - counts, counts)
+    keep = local < n_max
+    at = (jet[keep], local[keep])
+    mask = np.zeros((n, n_max), dtype=bool)
+    mask[at] = True
+    kpt, keta, kphi, ke = fpt[keep], feta[keep], fphi[keep], fe[keep]
+    kj = jet[keep]
+    deta = keta - jeta[kj]
+    dphi = delta_phi(kphi, jphi[kj])
+    ptype = c["type"][keep].astype(np.int64)
     cols = {
-        "deta": deta,
-        "dphi": dphi,
-        "log_pt": np.log(safe_pt),
-        "log_e": np.log(safe_e),
-        "log_pt_rel": np.log(safe_pt / jpt[:, None]),
-        "log_e_rel": np.log(safe_e / np.maximum(je, 1e-300)[:, None]),
-        "delta_r": np.hypot(deta, dphi),
-        "charge": charge,
-        "is_charged_hadron": ptype == schema.TYPE_CHARGED_HADRON,
-        "is_neutral_hadron": ptype == schema.TYPE_NEUTRAL_HADRON,
-        "is_photon": ptype == schema.TYPE_PHOTON,
-        "is_electron": ptype == schema.TYPE_ELECTRON,
-        "is_muon": ptype == schema.TYPE_MUON,
+        "deta": lambda: deta,
+        "dphi": lambda: dphi,
+        "log_pt": lambda: np.log(kpt),
+        "log_e": lambda: np.log(ke),
+        "log_pt_rel": lambda: np.log(kpt / jpt[kj]),
+        "log_e_rel": lambda: np.log(ke / np.maximum(je, 1e-300)[kj]),
+        "delta_r": lambda: np.hypot(deta, dphi),
+        "charge": lambda: c["charge"][keep],
+        "is_charged_hadron": lambda: ptype == schema.TYPE_CHARGED_HADRON,
+        "is_neutral_hadron": lambda: ptype == schema.TYPE_NEUTRAL_HADRON,
+        "is_photon": lambda: ptype == schema.TYPE_PHOTON,
+        "is_electron": lambda: ptype == schema.TYPE_ELECTRON,
+        "is_muon": lambda: ptype == schema.TYPE_MUON,
     }
-    feats = np.stack([np.where(mask, cols[f], 0.0) for f in features], axis=-1).astype(np.float32)
-    p4 = np.stack([pt * np.cos(phi), pt * np.sin(phi), pt * np.sinh(eta), e], axis=-1) * mask[..., None]
-    return ParticleCloud(feats, mask, p4.astype(np.float32), tuple(features))
+    feats = np.zeros((n, n_max, len(features)), dtype=np.float32)
+    for k, f in enumerate(features):
+        feats[at[0], at[1], k] = cols[f]()
+    p4 = np.zeros((n, n_max, 4), dtype=np.float32)
+    for k, v in enumerate((fpx[keep], fpy[keep], fpz[keep], ke)):
+        p4[at[0], at[1], k] = v
+    return ParticleCloud(feats, mask, p4, tuple(features))

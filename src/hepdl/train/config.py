@@ -45,10 +45,13 @@ class TrainConfig:
     #: classifier); validation and test splits unchanged. For learning curves.
     n_train: int | None = None
     #: Read the dataset a part at a time (constituents never all in memory): ``True``, ``False``, or
-    #: ``None`` for by size (a generated dataset of more than ``STREAM_ABOVE`` jets streams).
+    #: ``None`` for by size (a dataset of more than ``STREAM_ABOVE`` jets streams).
     stream: bool | None = None
     #: Streaming: jets of the training split shuffled together (whole parts; the loader holds them).
     stream_window: int = 20_000
+    #: Streaming: worker processes that read parts and build batches while the model trains
+    #: (0: in the training process; on 2 cores a worker measured no faster, 1147 vs 1206 jets/s).
+    stream_workers: int = 0
 
     def __post_init__(self) -> None:
         spec = registry.spec(self.model)  # an unknown name lists every model, the baselines included
@@ -78,6 +81,8 @@ class TrainConfig:
             raise ConfigError(f"stream must be true, false or null (by size); got {self.stream!r}")
         if not isinstance(self.stream_window, int) or self.stream_window < 1:
             raise ConfigError(f"stream_window must be a positive number of jets; got {self.stream_window!r}")
+        if not isinstance(self.stream_workers, int) or isinstance(self.stream_workers, bool) or self.stream_workers < 0:
+            raise ConfigError(f"stream_workers must be a number of processes >= 0; got {self.stream_workers!r}")
         self.fractions = tuple(self.fractions)  # type: ignore[assignment]
         if self.representation is not None and self.representation != self.input_kind:
             raise ConfigError(f"model {self.model!r} takes the {self.input_kind!r} representation, not {self.representation!r}")

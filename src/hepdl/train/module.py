@@ -13,7 +13,7 @@ from torch import nn
 
 from hepdl.data.stream import group_by_chunk
 
-__all__ = ["TrainModule", "Classifier", "EpochSampler", "OneBar", "epoch_seed", "make_loader"]
+__all__ = ["TrainModule", "Classifier", "EpochSampler", "OneBar", "epoch_seed", "make_loader", "from_worker"]
 
 
 def epoch_seed(seed: int, epoch: int) -> int:
@@ -299,15 +299,56 @@ class _ChunkDict(torch.utils.data.Dataset):
         r = int(self.local[i])
         return {**{k: v[r] for k, v in t.items()}, "y": self.y[i]}
 
+    def __getitems__(self, positions: list[int]) -> dict[str, torch.Tensor]:
+        """The batch of ``positions`` (in that order), gathered chunk by chunk: what collating
+        ``self[p]`` for each ``p`` gives, without a dict per entry (the DataLoader calls this for a batch)."""
+        pos = np.asarray(positions, dtype=np.int64)
+        chunks = self.chunk[pos]
+        out: dict[str, torch.Tensor] | None = None
+        for c in dict.fromkeys(chunks.tolist()):  # chunks in order of first appearance (the window's order)
+            t = self._tensors(int(c))
+            sel = np.flatnonzero(chunks == c)
+            if out is None:
+                out = {k: torch.empty((len(pos), *v.shape[1:]), dtype=v.dtype) for k, v in t.items()}
+            rows = torch.from_numpy(self.local[pos[sel]])
+            for k, v in t.items():
+                out[k][torch.from_numpy(sel)] = v[rows]
+        assert out is not None
+        out["y"] = self.y[torch.from_numpy(pos)]
+        return out
+
+
+def from_worker(exc: Exception) -> Exception:
+    """``exc`` as a loader worker worded it: the DataLoader re-raises a worker's error in the training
+    process with the worker's traceback as its message; hepdl's errors are one line (the last of it)."""
+    text = str(exc)
+    if "DataLoader worker process" not in text:
+        return exc
+    last = [ln for ln in text.strip().splitlines() if ln.strip()][-1]
+    prefix = f"{type(exc).__module__}.{type(exc).__name__}: "
+    return type(exc)(last[len(prefix):] if last.startswith(prefix) else last)
+
+
+def _as_built(batch: Any) -> Any:
+    """The collate function of a streamed loader: :meth:`_ChunkDict.__getitems__` built the batch."""
+    return batch
+
+
+def _worker_init(_: int) -> None:
+    """A loader worker builds batches on one thread: the training process keeps the cores' threads."""
+    torch.set_num_threads(1)
+
 
 def make_loader(inputs: Any, y: np.ndarray, idx: np.ndarray, batch_size: int, shuffle: bool, seed: int = 0,
-                window: int | None = None) -> torch.utils.data.DataLoader:
+                window: int | None = None, workers: int = 0) -> torch.utils.data.DataLoader:
     """A DataLoader of dicts (the representation's arrays plus ``y``: int64 labels or float32 targets,
     and ``w`` when the inputs carry training weights) over the entries ``idx``.
 
     :class:`~hepdl.features.inputs.StreamedInputs` are read a chunk at a time: the loader holds the
     parts of about ``window`` entries (default :data:`STREAM_WINDOW`; :class:`ChunkSampler`), whatever
-    the size of the dataset."""
+    the size of the dataset. With ``workers`` > 0, that many forked processes read the parts and build
+    the batches (in the sampler's order, two batches ahead each) while the training process computes:
+    the same batches as without them."""
     from hepdl.features.inputs import StreamedInputs
 
     if isinstance(inputs, StreamedInputs):
@@ -316,7 +357,12 @@ def make_loader(inputs: Any, y: np.ndarray, idx: np.ndarray, batch_size: int, sh
         streamed = _ChunkDict(inputs, y, idx)
         by_chunk = ChunkSampler(streamed.chunk, window or STREAM_WINDOW, seed, shuffle)
         streamed.max_held = by_chunk.chunks_per_window() + 1  # the window's chunks, and the next window's first
-        return torch.utils.data.DataLoader(streamed, batch_size=batch_size, sampler=by_chunk)
+        batches = torch.utils.data.BatchSampler(by_chunk, batch_size, drop_last=False)  # Lightning sets the epoch of by_chunk
+        if workers <= 0:
+            return torch.utils.data.DataLoader(streamed, batch_sampler=batches, collate_fn=_as_built)
+        # one worker builds every batch in turn (so it reads each part once); more take batches in turn
+        return torch.utils.data.DataLoader(streamed, batch_sampler=batches, collate_fn=_as_built, num_workers=workers,
+                                           worker_init_fn=_worker_init, persistent_workers=True, multiprocessing_context="fork")
     arrays = inputs.take(idx)
     tensors = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in arrays.items()}
     yy = y[idx]

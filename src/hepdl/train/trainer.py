@@ -383,7 +383,8 @@ def _train_torch(plan: _TorchPlan, inputs: Any, y: np.ndarray, split: dict[str, 
                  resume: Path | None, progress: bool) -> dict[str, Any]:
     import torch
 
-    from hepdl.train.module import TrainModule, make_loader
+    from hepdl.errors import HepdlError
+    from hepdl.train.module import TrainModule, from_worker, make_loader
 
     config, module, trainer = plan.config, plan.module, plan.trainer
     if not progress:
@@ -391,7 +392,10 @@ def _train_torch(plan: _TorchPlan, inputs: Any, y: np.ndarray, split: dict[str, 
     atomic_write_json(out / ModelDir.BUILD, plan.build)
     loaders = {k: _loader(inputs, y, split[k], config, k == "train") for k in ("train", "val")}
     t0 = time.perf_counter()
-    trainer.fit(module, loaders["train"], loaders["val"], ckpt_path=str(resume) if resume else None)
+    try:
+        trainer.fit(module, loaders["train"], loaders["val"], ckpt_path=str(resume) if resume else None)
+    except HepdlError as exc:  # e.g. a part that disappeared, found by a loader worker
+        raise from_worker(exc) from None
     if trainer.interrupted:  # Lightning caught a KeyboardInterrupt: the run is not complete
         raise KeyboardInterrupt
     train_s = time.perf_counter() - t0
@@ -424,7 +428,8 @@ def _rank_zero() -> bool:
 def _loader(inputs: Any, y: np.ndarray, idx: np.ndarray, config: TrainConfig, shuffle: bool) -> Any:
     from hepdl.train.module import make_loader
 
-    return make_loader(inputs, y, idx, config.batch_size, shuffle=shuffle, seed=config.seed, window=config.stream_window)
+    return make_loader(inputs, y, idx, config.batch_size, shuffle=shuffle, seed=config.seed, window=config.stream_window,
+                       workers=config.stream_workers)
 
 
 def _write_history(path: Path, rows: list[dict[str, float]]) -> None:
