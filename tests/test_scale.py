@@ -57,6 +57,41 @@ def test_cpu_ddp_streamed_training(top_dataset_path, tmp_path):
     assert m["auc"]["value"] > 0.7
 
 
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.slow
+def test_generate_on_a_dask_cluster_equals_a_local_run(tmp_path):
+    """`hepdl generate --scheduler tcp://...` on a running Dask scheduler with its own worker process
+    (as on a cluster) writes byte for byte the dataset a local run writes: each part has its own seed."""
+    port = _free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    bindir = Path(sys.executable).parent
+    sched = subprocess.Popen([str(bindir / "dask"), "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    worker = subprocess.Popen([str(bindir / "dask"), "worker", address, "--nworkers", "1", "--nthreads", "1", "--no-dashboard"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    args = ["generate", "top-tagging", "-n", "120", "--per-part", "30", "-q"]
+    try:
+        res = subprocess.run([*HEPDL, *args, "--scheduler", address, "--out", str(tmp_path / "cluster")],
+                             capture_output=True, text=True, timeout=600)
+        assert res.returncode == 0, res.stderr[-3000:]
+    finally:
+        worker.terminate()
+        sched.terminate()
+        worker.wait(30)
+        sched.wait(30)
+    res = subprocess.run([*HEPDL, *args, "--workers", "1", "--out", str(tmp_path / "local")], capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-3000:]
+    parts = [json.loads((tmp_path / d / "dataset.json").read_text())["parts"] for d in ("cluster", "local")]
+    assert len(parts[0]) == 4 and [p["sha256"] for p in parts[0]] == [p["sha256"] for p in parts[1]]
+
+
 @pytest.mark.gpu
 @pytest.mark.skipif(_cuda_devices() < 1, reason="needs a CUDA device")
 def test_gpu_mixed_precision_equals_cpu(top_dataset, tmp_path):
