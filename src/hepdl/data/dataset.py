@@ -526,6 +526,15 @@ def toptagging_frame(path: Path, key: str | None, start: int | None = None, stop
     return df, key, n_rows
 
 
+def toptagging_n_max(columns: Any) -> int:
+    """Constituent slots of a top-tagging table: the number of consecutive ``E_i`` columns."""
+    cols = set(columns)
+    n_max = 0
+    while f"E_{n_max}" in cols:
+        n_max += 1
+    return n_max
+
+
 def toptagging_jets(df: Any, path: Path, key: str) -> ak.Array:
     """The jets (hepdl's schema, validated) of rows of a top-tagging table (:func:`toptagging_frame`).
 
@@ -535,9 +544,7 @@ def toptagging_jets(df: Any, path: Path, key: str) -> ak.Array:
 
     where = f"{path} (table {key!r})"
     cols = set(df.columns)
-    n_max = 0
-    while f"E_{n_max}" in cols:
-        n_max += 1
+    n_max = toptagging_n_max(cols)
     expected = [f"{v}_{i}" for i in range(max(n_max, 1)) for v in ("E", "PX", "PY", "PZ")] + ["is_signal_new"]
     missing = [c for c in expected if c not in cols]
     if missing:
@@ -568,8 +575,7 @@ def toptagging_jets(df: Any, path: Path, key: str) -> ak.Array:
 def _open_toptagging_hdf5(path: Path, key: str | None) -> JetDataset:
     df, key, _ = toptagging_frame(path, key)
     jets = toptagging_jets(df, path, key)
-    n_max = sum(1 for c in df.columns if str(c).startswith("E_"))
-    return JetDataset(jets, {"key": key, "n_max": n_max}, path, "hdf5-toptagging", ["qcd", "top"])
+    return JetDataset(jets, {"key": key, "n_max": toptagging_n_max(df.columns)}, path, "hdf5-toptagging", ["qcd", "top"])
 
 
 def write_toptagging_hdf5(jets: ak.Array, path: str | Path, n_max: int = 200, key: str = "table") -> Path:
@@ -703,20 +709,33 @@ def _jetclass_labels(col: dict[str, ak.Array], label_branches: list[str], where:
     return check_labels(np.argmax(onehot, axis=1), where, "label_*", len(label_branches), what="branches")
 
 
+def light_jets(label: np.ndarray | None, process: str, weight: np.ndarray | None, n: int) -> ak.Array:
+    """Jet records of the per-jet columns only (``label``, ``process``, ``weight``), as
+    :func:`jets_from_cartesian` fills them (label 0 and weight 1 by default), without constituents."""
+    return ak.zip({"label": np.zeros(n, np.int8) if label is None else _small_ints(np.asarray(label), "label", 0, 127),
+                   "process": ak.Array([process] * n) if n else ak.Array(np.zeros(0, dtype="U1")),
+                   "weight": np.ones(n) if weight is None else np.asarray(weight, dtype=np.float64)}, depth_limit=1)
+
+
+def _jetclass_tree(t: Any, tname: str, path: Path) -> list[str]:
+    """Check that the tree is JetClass-style; its ``label_*`` branches, sorted."""
+    keys = set(t.keys())
+    if "part_px" not in keys:
+        raise DataError(f"{path}: not a JetClass-style file (no branch 'part_px'); give a column mapping "
+                        f"from {', '.join(MAPPABLE_COLUMNS)} to branch names")
+    _require(t, tname, path, dict(_JETCLASS_PART))
+    return sorted(k for k in keys if k.startswith("label_"))
+
+
 def root_light(path: Path, tree: str | None, mapping: dict[str, str] | None) -> tuple[ak.Array, list[str], dict[str, Any]]:
     """The per-jet columns of a ROOT file without its constituents, for reading it in entry ranges
     (:func:`hepdl.data.stream.open_parts`): ``(jets with label, process, weight; class names;
     metadata)``, checked as :func:`open` checks them."""
     t, tname = _root_tree(path, tree)
-    keys = set(t.keys())
     where = f"{path} (TTree {tname!r})"
     n = int(t.num_entries)
     if mapping is None:
-        if "part_px" not in keys:
-            raise DataError(f"{path}: not a JetClass-style file (no branch 'part_px'); give a column mapping "
-                            f"from {', '.join(MAPPABLE_COLUMNS)} to branch names")
-        _require(t, tname, path, dict(_JETCLASS_PART))
-        label_branches = sorted(k for k in keys if k.startswith("label_"))
+        label_branches = _jetclass_tree(t, tname, path)
         col = _read_branches(t, tname, path, {b: b for b in label_branches}, label_branches, None)
         label = _jetclass_labels(col, label_branches, where)
         names = [b[len("label_"):] for b in label_branches]
@@ -732,10 +751,7 @@ def root_light(path: Path, tree: str | None, mapping: dict[str, str] | None) -> 
         weight = _flat_values(col["weight"])[0] if "weight" in col else None
         meta = {"tree": tname, "mapping": mapping}
         process = "root"
-    light = ak.zip({"label": np.zeros(n, np.int8) if label is None else label.astype(np.int8),
-                    "process": ak.Array([process] * n) if n else ak.Array(np.zeros(0, dtype="U1")),
-                    "weight": np.ones(n) if weight is None else np.asarray(weight, dtype=np.float64)}, depth_limit=1)
-    return light, names, meta
+    return light_jets(label, process, weight, n), names, meta
 
 
 def _check_mapping(path: Path, mapping: dict[str, str]) -> None:
@@ -762,13 +778,7 @@ def open_root(path: Path, tree: str | None, mapping: dict[str, str] | None, entr
     keys = set(t.keys())
     where = f"{path} (TTree {tname!r})"
     if mapping is None:
-        if "part_px" not in keys:
-            raise DataError(
-                f"{path}: not a JetClass-style file (no branch 'part_px'); give a column mapping "
-                f"from {', '.join(MAPPABLE_COLUMNS)} to branch names"
-            )
-        _require(t, tname, path, dict(_JETCLASS_PART))
-        label_branches = sorted(k for k in keys if k.startswith("label_"))
+        label_branches = _jetclass_tree(t, tname, path)
         type_branches = [(b, code) for b, code in _JETCLASS_TYPES if b in keys]
         wanted = dict(_JETCLASS_PART) | {b: b for b, _ in type_branches} | {b: b for b in label_branches}
         if "part_charge" in keys:

@@ -22,7 +22,17 @@ import awkward as ak
 import numpy as np
 
 from hepdl._util import release_freed_memory
-from hepdl.data.dataset import JetDataset, check_part, open_root, root_light, toptagging_frame, toptagging_jets
+from hepdl.data.dataset import (
+    JetDataset,
+    check_labels,
+    check_part,
+    light_jets,
+    open_root,
+    root_light,
+    toptagging_frame,
+    toptagging_jets,
+    toptagging_n_max,
+)
 from hepdl.data.parts import read_metadata, read_part
 from hepdl.errors import ConfigError, DataError
 
@@ -218,8 +228,6 @@ def _open_generated(path: Path, options: dict[str, Any]) -> JetParts:
 
 
 def _open_hdf5(path: Path, key: str | None, rows: int, options: dict[str, Any]) -> JetParts:
-    from hepdl.data.dataset import check_labels
-
     head, key, n = toptagging_frame(path, key, 0, 1)
     toptagging_jets(head, path, key)  # the layout, before anything is read at length
     starts = _ranges(n, rows)
@@ -228,14 +236,12 @@ def _open_hdf5(path: Path, key: str | None, rows: int, options: dict[str, Any]) 
         labels.append(toptagging_frame(path, key, int(a), int(b), columns=["is_signal_new"])[0]["is_signal_new"].to_numpy())
     where = f"{path} (table {key!r})"
     label = check_labels(np.concatenate(labels) if labels else np.zeros(0, np.int64), where, "is_signal_new", 2)
-    light = ak.zip({"label": label.astype(np.int8), "process": ak.Array(["toptagging"] * n) if n else ak.Array(np.zeros(0, dtype="U1")),
-                    "weight": np.ones(n)}, depth_limit=1)
-    n_max = sum(1 for c in head.columns if str(c).startswith("E_"))
+    light = light_jets(label, "toptagging", None, n)
 
     def read_chunk(i: int) -> ak.Array:
         return toptagging_jets(toptagging_frame(path, key, int(starts[i]), int(starts[i + 1]))[0], path, key)
 
-    return JetParts(light, {"key": key, "n_max": n_max}, path, "hdf5-toptagging", ["qcd", "top"], options, starts=starts,
+    return JetParts(light, {"key": key, "n_max": toptagging_n_max(head.columns)}, path, "hdf5-toptagging", ["qcd", "top"], options, starts=starts,
                     read_chunk=read_chunk, sources=[f"rows {a}:{b} of {where}" for a, b in zip(starts[:-1], starts[1:], strict=True)])
 
 
