@@ -15,14 +15,16 @@ Prints one JSON line:
 - ``memory_kb_per_jet`` / ``stream_kb_per_jet``: growth of the peak between the two sizes per
   extra jet (issue goal for streaming: <= 1 kB/jet; in memory ~13 kB/jet was measured);
 - ``stream_kb_per_jet_over_memory``: their ratio;
-- ``memory_tree_peak_mb_*`` / ``stream_tree_peak_mb_*``: the peak proportional set size of the command
+- ``memory_tree_peak_mb_small`` / ``memory_tree_peak_mb_large``, ``stream_tree_peak_mb_small`` /
+  ``stream_tree_peak_mb_large``: the peak proportional set size of the command
   and its loader worker processes together (sampled every 0.2 s; a streamed training builds its batches
   in the training process unless ``--stream-workers`` says otherwise);
 - ``memory_train_jets_per_s`` / ``stream_train_jets_per_s`` at the large size (mean over ``--repeat``;
   ``memory_train_jets_per_s_err`` / ``stream_train_jets_per_s_err`` its standard error, null for one)
   and ``stream_over_memory_jets_per_s`` (goal >= 0.9): the training loop only, which in memory excludes
   building the inputs (done before it) and streamed includes it;
-- ``memory_wall_s`` / ``stream_wall_s`` (with ``_err``): the whole command at the large size, reading,
+- ``memory_wall_s`` / ``stream_wall_s`` (``memory_wall_s_err`` / ``stream_wall_s_err``: standard errors, null
+  for one repeat): the whole command at the large size, reading,
   building, training, scoring and evaluating; ``memory_wall_over_stream_wall``: > 1 when streaming is
   faster end to end.
 

@@ -61,8 +61,10 @@ CASES: dict[str, dict] = {
     "bench_scale": {
         "args": ["--jets", "100", "--factor", "2"],
         "core": ["memory_peak_mb_small", "memory_peak_mb_large", "stream_peak_mb_small", "stream_peak_mb_large", "memory_kb_per_jet",
-                 "stream_kb_per_jet", "memory_train_jets_per_s", "stream_train_jets_per_s", "stream_over_memory_jets_per_s"],
-        "nullable": {"memory_train_jets_per_s_err", "stream_train_jets_per_s_err", "stream_kb_per_jet_over_memory"},
+                 "stream_kb_per_jet", "memory_train_jets_per_s", "stream_train_jets_per_s", "stream_over_memory_jets_per_s",
+                 "memory_wall_s", "stream_wall_s", "memory_wall_over_stream_wall"],
+        "nullable": {"memory_train_jets_per_s_err", "stream_train_jets_per_s_err", "stream_kb_per_jet_over_memory",
+                     "memory_wall_s_err", "stream_wall_s_err"},
     },
     "bench_vs_weaver": {
         "args": ["--jets", "120", "--epochs", "1", "--repeat", "2", "--model", "part"],
