@@ -381,6 +381,35 @@ def trigger(
 
 
 @app.command()
+def explain(
+    run: Annotated[Path, typer.Argument(help="Run directory (runs/<task>/<timestamp>).")],
+    models: Annotated[str | None, typer.Option(help="Comma-separated model names (default: all of the run's).")] = None,
+    jets: Annotated[int, typer.Option("--jets", help="Test jets to explain on (a seeded subset).")] = 5000,
+) -> None:
+    """What the run's models learned: the average decision ordering of each with the physicist's
+    observables and with each other, permutation importances, and the BDT's Tree-SHAP values, in
+    RUN/explain/explain.json."""
+    import json
+
+    from hepdl.errors import ConfigError
+    from hepdl.explain import explain_run
+
+    if jets < 2:
+        raise ConfigError(f"--jets must be at least 2, got {jets}")
+    path = explain_run(run, models=models.split(",") if models else None, n_jets=jets)
+    out = json.loads(path.read_text())
+    for name, m in out["models"].items():
+        if "ado" not in m:
+            typer.echo(f"{name}: {m.get('note', '')}")
+            continue
+        best = max(m["ado"], key=m["ado"].get)
+        top = (m.get("permutation_importance") or [{}])[0].get("feature")
+        typer.echo(f"{name}: orders jet pairs most like {best} (ADO {m['ado'][best]:.3f})"
+                   + (f"; most important input {top}" if top else ""))
+    typer.echo(f"written to {path}")
+
+
+@app.command()
 def info(path: Annotated[Path, typer.Argument(help="Dataset directory or file (.parquet, .h5, .root, challenge .csv).")],
          mapping: MappingOpt = None, tree: TreeOpt = None, key: KeyOpt = None) -> None:
     """Print a dataset's summary: counts, class balance, cutflow, settings."""
