@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from hepdl.errors import DataError
-from hepdl.explain import ado, permutation_importance, tree_shap
+from hepdl.explain import ado, lrp_dense, permutation_importance, tree_shap
 
 
 def _brute_ado(f, g, y):
@@ -82,5 +82,31 @@ def test_hepdl_explain_writes_the_json(top_task_run, tmp_path, run_main):
     assert pi[0]["feature"] == "mass_sd" and pi[0]["auc_drop"] > 0 and all(p["auc_drop"] == 0 for p in pi[1:])
     assert models["bdt"]["shap_mean_abs"] and models["bdt"]["shap_interactions"]
     assert set(models["dnn"]["ado_models"]) == {"bdt", "mass-cut"}
+    lrp = models["dnn"]["lrp"]["mean_abs"]
+    assert len(lrp) == len(models["dnn"]["permutation_importance"]) and lrp[0]["value"] >= lrp[-1]["value"] >= 0
     bad = run_main("explain", run, "--models", "nope")
     assert bad.returncode != 0 and "has no model(s) ['nope']" in bad.stderr
+
+
+def test_lrp_conserves_the_logit_without_biases_and_finds_the_one_feature():
+    import torch
+    from torch import nn
+
+    from hepdl.models.dense import DNN
+
+    torch.manual_seed(0)
+    net = DNN(6, hidden=(16, 8), dropout=0.1).double().eval()
+    for m in net.modules():
+        if isinstance(m, nn.Linear):
+            nn.init.zeros_(m.bias)
+            m.bias.requires_grad_(False)
+    x = torch.randn(64, 6, dtype=torch.float64)
+    rel = lrp_dense(net, x, eps=1e-9)
+    torch.testing.assert_close(rel.sum(1), net(x)[:, 0], atol=1e-5, rtol=0)
+    with torch.no_grad():  # a network that reads feature 2 only
+        first = net.net[0]
+        first.weight[:, [0, 1, 3, 4, 5]] = 0
+    rel = lrp_dense(net, x, eps=1e-9)
+    assert torch.all(rel[:, [0, 1, 3, 4, 5]] == 0) and rel[:, 2].abs().sum() > 0
+    with pytest.raises(Exception, match="LayerNorm"):
+        lrp_dense(nn.Sequential(nn.Linear(6, 4), nn.LayerNorm(4), nn.Linear(4, 1)), x.float())
