@@ -238,6 +238,7 @@ def jets_from_cartesian(
     )
     cons = cons[ak.argsort(cons.pt, axis=1, ascending=False)]
     jpt = np.hypot(jpx, jpy)
+    light = light_jets(label, process, weight, n)
     return ak.zip(
         {
             "constituents": cons,
@@ -246,9 +247,7 @@ def jets_from_cartesian(
             "jet_phi": np.arctan2(jpy, jpx),
             "jet_m": np.sqrt(np.clip(je**2 - jpx**2 - jpy**2 - jpz**2, 0, None)),
             "jet_e": je,
-            "label": np.zeros(n, np.int8) if label is None else _small_ints(np.asarray(label), "label", 0, 127),
-            "process": ak.Array([process] * n) if n else ak.Array(np.zeros(0, dtype="U1")),
-            "weight": np.ones(n) if weight is None else np.asarray(weight, dtype=np.float64),
+            **{f: light[f] for f in light.fields},
         },
         depth_limit=1,
     )

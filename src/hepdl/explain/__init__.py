@@ -31,6 +31,16 @@ OBSERVABLES = ("mass", "mass_sd", "tau32", "tau21", "c2_b1", "d2_b1", "n2_b1", "
 
 
 @numba.njit(cache=True)
+def _prefix(tree: np.ndarray, r: int) -> int:  # pragma: no cover - numba
+    """Backgrounds inserted into the Fenwick ``tree`` with g rank <= ``r``."""
+    total = 0
+    while r > 0:
+        total += tree[r]
+        r -= r & -r
+    return total
+
+
+@numba.njit(cache=True)
 def _ordering_counts(f_order: np.ndarray, f_sorted: np.ndarray, g_rank: np.ndarray, is_sig: np.ndarray,
                      n_ranks: int, bkg_below: np.ndarray, bkg_above: np.ndarray) -> tuple[float, float]:  # pragma: no cover - numba
     """(concordant, discordant) signal-background pairs: a sweep in increasing f with a Fenwick tree
@@ -49,16 +59,8 @@ def _ordering_counts(f_order: np.ndarray, f_sorted: np.ndarray, g_rank: np.ndarr
             p = f_order[k]
             if is_sig[p]:
                 r = g_rank[p]
-                below, q = 0, r - 1
-                while q > 0:
-                    below += tree[q]
-                    q -= q & -q
-                upto, q = 0, r
-                while q > 0:
-                    upto += tree[q]
-                    q -= q & -q
-                conc += below
-                disc += inserted - upto
+                conc += _prefix(tree, r - 1)
+                disc += inserted - _prefix(tree, r)
         for k in range(i, j):
             p = f_order[k]
             if not is_sig[p]:
@@ -71,16 +73,8 @@ def _ordering_counts(f_order: np.ndarray, f_sorted: np.ndarray, g_rank: np.ndarr
             p = f_order[k]
             if is_sig[p]:
                 r = g_rank[p]
-                below, q = 0, r - 1
-                while q > 0:
-                    below += tree[q]
-                    q -= q & -q
-                upto, q = 0, r
-                while q > 0:
-                    upto += tree[q]
-                    q -= q & -q
-                conc += bkg_above[r] - (inserted - upto)
-                disc += bkg_below[r] - below
+                conc += bkg_above[r] - (inserted - _prefix(tree, r))
+                disc += bkg_below[r] - _prefix(tree, r - 1)
         i = j
     return conc, disc
 

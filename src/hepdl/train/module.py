@@ -358,11 +358,10 @@ def make_loader(inputs: Any, y: np.ndarray, idx: np.ndarray, batch_size: int, sh
         by_chunk = ChunkSampler(streamed.chunk, window or STREAM_WINDOW, seed, shuffle)
         streamed.max_held = by_chunk.chunks_per_window() + 1  # the window's chunks, and the next window's first
         batches = torch.utils.data.BatchSampler(by_chunk, batch_size, drop_last=False)  # Lightning sets the epoch of by_chunk
-        if workers <= 0:
-            return torch.utils.data.DataLoader(streamed, batch_sampler=batches, collate_fn=_as_built)
         # one worker builds every batch in turn (so it reads each part once); more take batches in turn
-        return torch.utils.data.DataLoader(streamed, batch_sampler=batches, collate_fn=_as_built, num_workers=workers,
-                                           worker_init_fn=_worker_init, persistent_workers=True, multiprocessing_context="fork")
+        forked: dict[str, Any] = ({} if workers <= 0 else dict(num_workers=workers, worker_init_fn=_worker_init,
+                                                                persistent_workers=True, multiprocessing_context="fork"))
+        return torch.utils.data.DataLoader(streamed, batch_sampler=batches, collate_fn=_as_built, **forked)
     arrays = inputs.take(idx)
     tensors = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in arrays.items()}
     yy = y[idx]
