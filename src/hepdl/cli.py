@@ -385,27 +385,35 @@ def explain(
     run: Annotated[Path, typer.Argument(help="Run directory (runs/<task>/<timestamp>).")],
     models: Annotated[str | None, typer.Option(help="Comma-separated model names (default: all of the run's).")] = None,
     jets: Annotated[int, typer.Option("--jets", help="Test jets to explain on (a seeded subset).")] = 5000,
+    search: Annotated[bool, typer.Option("--search", help="Map each network onto observables (EFPs up to degree 7; arXiv:2010.11998).")] = False,
+    search_jets: Annotated[int, typer.Option("--search-jets", help="Test jets for the observable search.")] = 20000,
 ) -> None:
-    """What the run's models learned: the average decision ordering of each with the physicist's
-    observables and with each other, permutation importances, and the BDT's Tree-SHAP values, in
-    RUN/explain/explain.json."""
+    """What the run's models learned: relevance propagation through the networks, the average decision
+    ordering of each model with the physicist's observables and with each other, permutation importances,
+    the BDT's Tree-SHAP values, and with --search the observables that reproduce each network. Writes
+    RUN/explain/ (explain.json, explain.npz, explain.html and its figures)."""
     import json
 
     from hepdl.errors import ConfigError
     from hepdl.explain import explain_run
 
-    if jets < 2:
-        raise ConfigError(f"--jets must be at least 2, got {jets}")
-    path = explain_run(run, models=models.split(",") if models else None, n_jets=jets)
+    if jets < 2 or search_jets < 100:
+        raise ConfigError(f"--jets must be at least 2 and --search-jets at least 100, got {jets} and {search_jets}")
+    path = explain_run(run, models=models.split(",") if models else None, n_jets=jets, search=search, search_jets=search_jets)
     out = json.loads(path.read_text())
     for name, m in out["models"].items():
-        if "ado" not in m:
-            typer.echo(f"{name}: {m.get('note', '')}")
-            continue
-        best = max(m["ado"], key=m["ado"].get)
-        top = (m.get("permutation_importance") or [{}])[0].get("feature")
-        typer.echo(f"{name}: orders jet pairs most like {best} (ADO {m['ado'][best]:.3f})"
-                   + (f"; most important input {top}" if top else ""))
+        line = f"{name}:"
+        if m.get("ado"):
+            best = max(m["ado"], key=lambda o: max(m["ado"][o], 1 - m["ado"][o]))
+            line += f" orders pairs most like {best} (ADO {max(m['ado'][best], 1 - m['ado'][best]):.3f})"
+        top = (m.get("permutation_importance") or [{}])[0].get("feature") or ((m.get("lrp") or {}).get("features") or [{}])[0].get("feature")
+        if top:
+            line += f"; most important input {top}"
+        if m.get("note"):
+            line += f" ({m['note']})"
+        typer.echo(line)
+    for res in out.get("search", {}).get("networks", {}).values():
+        typer.echo(res["sentence"])
     typer.echo(f"written to {path}")
 
 

@@ -24,7 +24,7 @@ from hepdl.errors import ConfigError
 from hepdl.features._arrays import FlatJets, flat_jets
 from hepdl.kinematics import delta_phi
 
-__all__ = ["Graph", "efp_graphs", "efp", "EFPSet"]
+__all__ = ["Graph", "efp_graphs", "efp", "EFPSet", "series_parallel"]
 
 Edge = tuple[int, int]
 
@@ -150,6 +150,18 @@ def efp_graphs(d_max: int = 5, connected_only: bool = False) -> list[Graph]:
     return sorted(set(out), key=_order)
 
 
+def series_parallel(g: Graph) -> bool:
+    """Whether every connected component of ``g`` can be summed one vertex of at most two distinct
+    neighbours at a time (true for every graph of degree <= 5; from degree 6 on, graphs with the complete
+    graph K4 as a minor, such as K4 itself, are not, and :class:`EFPSet` computes them only in O(N^4))."""
+    try:
+        for c in g.components():
+            _elimination_plan(c)
+    except ConfigError:
+        return False
+    return True
+
+
 def _elimination_plan(g: Graph) -> list[tuple[int, tuple[int, ...]]]:
     """An order in which to sum over the vertices: each step removes a vertex with at most two
     distinct neighbours (always possible for d <= 5: such graphs are series-parallel)."""
@@ -163,7 +175,8 @@ def _elimination_plan(g: Graph) -> list[tuple[int, tuple[int, ...]]]:
         v = min(alive, key=lambda u: (len(nbrs[u]), u))
         ns = tuple(sorted(nbrs[v]))
         if len(ns) > 2:
-            raise ConfigError(f"EFP graph {g.edges} is not series-parallel; degrees above 5 are not supported")
+            raise ConfigError(f"EFP graph {g.edges} is not series-parallel (it has K4 as a minor); pass "
+                              "series_parallel_only=True to EFPSet to leave such graphs of degree 6 and 7 out")
         plan.append((v, ns))
         for u in ns:
             nbrs[u].discard(v)
@@ -251,6 +264,10 @@ class EFPSet:
         Angular and energy exponents (defaults 1, 1).
     connected_only
         Keep only the connected (prime) graphs.
+    series_parallel_only
+        Leave out the graphs that are not series-parallel (none up to degree 5; from degree 6 on, those
+        with K4 as a minor, whose sums cost O(N^4)); :attr:`left_out` counts them. Without it such a
+        graph is an error.
     max_elements
         Bound on (jets per chunk) x N^2, which sets the memory used.
 
@@ -261,11 +278,13 @@ class EFPSet:
     """
 
     def __init__(self, d_max: int = 5, *, beta: float = 1.0, kappa: float = 1.0, connected_only: bool = False,
-                 max_elements: int = 131_072) -> None:
+                 series_parallel_only: bool = False, max_elements: int = 131_072) -> None:
         if beta <= 0 or kappa <= 0:
             raise ConfigError(f"EFP beta and kappa must be positive, got beta={beta}, kappa={kappa}")
         self.d_max, self.beta, self.kappa = d_max, beta, kappa
-        self.graphs = efp_graphs(d_max, connected_only)
+        graphs = efp_graphs(d_max, connected_only)
+        self.graphs = [g for g in graphs if series_parallel(g)] if series_parallel_only else graphs
+        self.left_out = len(graphs) - len(self.graphs)
         self.prime = [g for g in self.graphs if g.connected]
         self._prime_index = {g: i for i, g in enumerate(self.prime)}
         self._composite = [[self._prime_index[c] for c in g.components()] for g in self.graphs]

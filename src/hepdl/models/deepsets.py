@@ -11,7 +11,7 @@ from torch import nn
 
 from hepdl.models.dense import mlp
 
-__all__ = ["PFN", "EFN"]
+__all__ = ["PFN", "EFN", "EnergyFractions"]
 
 
 class PFN(nn.Module):
@@ -31,6 +31,15 @@ class PFN(nn.Module):
         return self.f(latent)
 
 
+class EnergyFractions(nn.Module):
+    """z_i = pT_i / sum_j pT_j of the real particles, from four-momenta (B, N, 4) + mask (B, N) -> (B, N).
+    A module, so that relevance propagation can treat the energy weights as constants."""
+
+    def forward(self, p4: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        pt = torch.sqrt(p4[..., 0] ** 2 + p4[..., 1] ** 2) * mask
+        return pt / pt.sum(dim=1, keepdim=True).clamp_min(1e-12)
+
+
 class EFN(nn.Module):
     """Energy Flow Network: F(sum_i z_i Phi(eta_i, phi_i)), IRC safe by construction.
 
@@ -43,9 +52,9 @@ class EFN(nn.Module):
         super().__init__()
         self.phi = nn.Sequential(mlp([2, *phi]), nn.ReLU())
         self.f = mlp([phi[-1], *f, n_outputs])
+        self.fractions = EnergyFractions()
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor, p4: torch.Tensor) -> torch.Tensor:
-        pt = torch.sqrt(p4[..., 0] ** 2 + p4[..., 1] ** 2) * mask
-        z = pt / pt.sum(dim=1, keepdim=True).clamp_min(1e-12)
+        z = self.fractions(p4, mask)
         latent = (self.phi(x[..., :2]) * z.unsqueeze(-1)).sum(dim=1)
         return self.f(latent)

@@ -28,6 +28,7 @@ class _Attention(nn.Module):
         self.q, self.k, self.v = nn.Linear(dim, dim), nn.Linear(dim, dim), nn.Linear(dim, dim)
         self.out = nn.Linear(dim, dim)
         self.drop = nn.Dropout(dropout)
+        self.softmax = nn.Softmax(dim=-1)  # a module, so that relevance propagation can hold it constant
 
     def forward(self, query: torch.Tensor, keys: torch.Tensor, key_mask: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
         b, nq, d = query.shape
@@ -39,7 +40,7 @@ class _Attention(nn.Module):
         if bias is not None:
             scores = scores + bias
         scores = scores.masked_fill(~key_mask[:, None, None, :], float("-inf"))
-        att = self.drop(torch.softmax(scores, dim=-1))
+        att = self.drop(self.softmax(scores))
         return self.out((att @ v).transpose(1, 2).reshape(b, nq, d))
 
 

@@ -29,7 +29,7 @@ from hepdl.data.paths import atomic_write, atomic_write_json
 from hepdl.metrics import MIN_BACKGROUND_PASSING, is_lower_limit
 from hepdl.train.rundir import ModelDir
 
-__all__ = ["Cell", "Table", "Figure", "Page", "write_page", "run_info", "write_run_info", "update_run_info",
+__all__ = ["Cell", "Table", "Figure", "Page", "write_page", "figures_html", "page_html", "plain_table_html", "run_info", "write_run_info", "update_run_info",
            "data_block", "text_table", "cell", "RUN_INFO", "LIMITED_MARK", "RELATIVE_ERROR_LIMIT"]
 
 #: The run's provenance file, at the top of a task's run directory.
@@ -371,6 +371,29 @@ def _results_html(table: Table) -> str:
     return f'<div class="wrap"><table class="results"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table></div>'
 
 
+def figures_html(figures: list[Figure], folder: str = "plots") -> str:
+    """The figure sections of a page: heading, the PNG linking to its PDF, the caption."""
+    return "".join(
+        f'<figure id="{html.escape(f.name)}"><h3>{html.escape(f.title)}</h3>'
+        f'<a href="{folder}/{html.escape(f.name)}.pdf"><img src="{folder}/{html.escape(f.name)}.png" alt="{html.escape(f.title)}"></a>'
+        f"<figcaption>{html.escape(f.caption)} <a href=\"{folder}/{html.escape(f.name)}.pdf\">PDF</a></figcaption></figure>"
+        for f in figures)
+
+
+def page_html(title: str, subtitle: str, body: str, figures: str, note: str = "") -> str:
+    """A further page of a run (e.g. ``explain/explain.html``) in the report's style: title, subtitle,
+    ``body`` (HTML: tables), the figure sections and a closing note."""
+    return f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
+<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>
+<h1>{html.escape(title)}</h1><p class="sub">{html.escape(subtitle)}</p>
+{body}<h2>Figures</h2>{figures}<p class="note">{html.escape(note)}</p></body></html>"""
+
+
+def plain_table_html(rows: list[list[str]]) -> str:
+    """Rows of strings (header first) as an HTML table."""
+    return _plain_html(rows)
+
+
 def _plain_html(rows: list[list[str]]) -> str:
     if not rows:
         return ""
@@ -401,11 +424,10 @@ def write_page(run: Path, page: Page, ds: Any, models: list[Path]) -> Path:
     header = [(k, v) for k, v in header if v]
     rows, tables = data_block(ds, models)
     command = info.get("command") or f"hepdl report {run}"
-    figs = "".join(
-        f'<figure id="{html.escape(f.name)}"><h3>{html.escape(f.title)}</h3>'
-        f'<a href="plots/{html.escape(f.name)}.pdf"><img src="plots/{html.escape(f.name)}.png" alt="{html.escape(f.title)}"></a>'
-        f"<figcaption>{html.escape(f.caption)} <a href=\"plots/{html.escape(f.name)}.pdf\">PDF</a></figcaption></figure>"
-        for f in page.figures)
+    figs = figures_html(page.figures)
+    if (run / "explain" / "explain.html").exists():
+        figs += ('<h2>Explanations</h2><p>What the models learned (relevance maps, decision ordering with the '
+                 'physicist\'s observables, the observable search): <a href="explain/explain.html">explain/explain.html</a></p>')
     limited_note = (f'<p class="note">Bold: the best value of its column. {LIMITED_MARK}: limited by statistics, a '
                     f"bootstrap error above {RELATIVE_ERROR_LIMIT:.0%} of the value; &gt; x: fewer than "
                     f"{MIN_BACKGROUND_PASSING} test background jets pass, x is the 95 % CL lower limit on 1/eps_B. Click a "
