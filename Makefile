@@ -95,6 +95,7 @@ bench: $(STAMP) $(EFSTAMP) $(WVSTAMP)
 	$(BIN)/python benchmarks/bench_inference.py
 	$(BIN)/python benchmarks/bench_vs_weaver.py
 	$(BIN)/python benchmarks/bench_scale.py
+	$(BIN)/python benchmarks/bench_explain.py
 
 clean:
 	rm -rf $(VENV) $(EFVENV) $(WVENV) $(LATEST) build *.egg-info src/*.egg-info .pytest_cache

@@ -30,6 +30,14 @@ CASES: dict[str, dict] = {
                  "chain_over_bare", "chain_over_bare_err", "speedup_2_over_1"],
         "nullable": {"jets_per_s_1_worker_err", "jets_per_s_2_workers_err", "speedup_2_over_1_err"},
     },
+    "bench_explain": {
+        "args": ["--train-jets", "300", "--train-epochs", "1", "--jets", "200", "--lrp-jets", "50", "--pairs", "2000",
+                 "--repeat", "2", "--brute-candidates", "2"],
+        "core": ["ado_exact", "ado_sampled", "ado_sampled_err", "ado_exact_over_sampled_time", "efp_basis_s", "basis_size",
+                 "lrp_cnn_jets_per_s", "inference_cnn_jets_per_s", "lrp_particlenet_lite_over_inference_jets_per_s",
+                 "search_cnn_s", "search_particlenet_lite_s", "brute_force_fit_s", "brute_force_over_guided_time_cnn", "search_total_s"],
+        "nullable": set(),
+    },
     "bench_features": {
         "args": ["--jets", "60", "--repeat", "2", "--energyflow-python", str(EF_PYTHON)],
         "core": ["n_max", "mean_constituents", "efp_jets_per_s", "energyflow_jets_per_s", "efp_speedup", "efp_speedup_err",

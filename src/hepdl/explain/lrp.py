@@ -32,7 +32,6 @@ ParticleNet and ParT; the gradient trick covers both with a handful of forward h
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -182,8 +181,7 @@ def relevance_batch(net: nn.Module, inputs: tuple[torch.Tensor, ...], *, output:
         raise ConfigError(f"{type(net).__name__}: {reason}")
     net.eval()
     leaves = [t.detach().clone().requires_grad_(True) if t.is_floating_point() else t for t in inputs]
-    with torch.enable_grad(), _rules(net, eps, conv_rule, edges), warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Using padding='same'")  # torch's note on even kernels, not the user's business
+    with torch.enable_grad(), _rules(net, eps, conv_rule, edges):
         out = net(*leaves)
         cols = torch.as_tensor(output).long().reshape(-1)
         if out.ndim != 2 or len(cols) == 0 or cols.min() < 0 or cols.max() >= out.shape[1]:

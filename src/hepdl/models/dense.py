@@ -6,8 +6,14 @@ K image channels.
 
 from __future__ import annotations
 
+import warnings
+
 import torch
 from torch import nn
+
+# torch notes, on every forward pass of a 'same'-padded convolution with an even kernel (the CNN of
+# arXiv:1701.08784 has 4x4 kernels), that it pads a copy of the input: a performance note, not the user's concern
+warnings.filterwarnings("ignore", message="Using padding='same' with even kernel", category=UserWarning)
 
 __all__ = ["MLP", "DNN", "CNN", "mlp"]
 
