@@ -19,8 +19,9 @@ LAYERS = [
     {"features"},
     {"models"},
     {"train"},
-    {"explain", "deploy", "spark"},
+    {"deploy", "spark"},
     {"report"},
+    {"explain"},
     {"tasks"},
     {"cli", "__main__"},
 ]
