@@ -90,3 +90,13 @@ def test_higgs_report_in_a_browser(higgs_task_run, tmp_path):
     _assert_readable(check, ["ams", "scores", "roc", "masses", "training"])
     page = (higgs_task_run / "report.html").read_text(encoding="utf-8")
     assert "expected events" in page and "cross sections" in page and "after the tau-ID weight" in page
+
+
+def test_explain_page_in_a_browser(top_task_run, run_main, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(top_task_run, run)
+    res = run_main("explain", str(run), "--jets", "100")
+    assert res.returncode == 0, res.stderr
+    check = _render(run / "explain" / "explain.html", tmp_path, "explain")
+    _assert_readable(check, ["ado", "lrp_features_dnn"])
+    assert 'href="explain/explain.html"' in (run / "report.html").read_text(encoding="utf-8")
