@@ -272,6 +272,11 @@ def test_efps_of_degree_7_leave_out_only_the_graphs_with_a_k4_minor(top_dataset)
     assert len(s) + s.left_out == len(efp_graphs(7)) == 1000 and s.left_out == 5  # energyflow: 1000 EFPs with d <= 7
     v = s.compute(top_dataset.take(np.arange(20)))
     assert np.isfinite(v).all() and np.allclose(v[:, 0], 1.0)  # the single vertex: sum z = 1
+    from hepdl.explain import efp_basis
+
+    basis, unsafe = efp_basis(top_dataset.take(np.arange(20)), d_max=3, variants=((1.0, 1.0), (2.0, 1.0), (1.0, 0.5)))
+    n = len(efp_graphs(3)) - 1  # without the constant single vertex
+    assert basis.shape == (20, 3 * n) and len(unsafe) == n and all(u.endswith("_k2_b1") for u in unsafe)
 
 
 @pytest.fixture(scope="module")
@@ -288,7 +293,9 @@ def particle_run(top_dataset_path, tmp_path_factory):
 
 
 def test_hepdl_explain_particle_models_and_the_search(particle_run, run_main):
-    res = run_main("explain", particle_run, "--jets", "80", "--search", "--search-jets", "300")
+    bad = run_main("explain", particle_run, "--search", "--efp-variants", "2")
+    assert bad.returncode != 0 and "kappa:beta pairs" in bad.stderr
+    res = run_main("explain", particle_run, "--jets", "80", "--search", "--search-jets", "300", "--efp-variants", "1:1,2:1")
     assert res.returncode == 0, res.stderr
     assert "padding='same'" not in res.stderr + res.stdout  # torch's chatter stays out of the terminal
     out = json.loads((particle_run / "explain" / "explain.json").read_text())
@@ -304,6 +311,7 @@ def test_hepdl_explain_particle_models_and_the_search(particle_run, run_main):
     for f in ("lrp_image_mean_cnn", "lrp_image_jets_cnn", "lrp_particles_particlenet", "lrp_particles_profile_particlenet",
               "lrp_edges_particlenet", "search_cnn", "search_particlenet"):
         assert (plots / f"{f}.png").stat().st_size > 1000 and (plots / f"{f}.pdf").exists(), f
+    assert "(1, 1), (2, 1)" in out["search"]["basis"] and "1988 EFPs" in out["search"]["basis"]
     search = out["search"]["networks"]
     for net in ("cnn", "particlenet"):
         steps = search[net]["steps"]

@@ -387,6 +387,8 @@ def explain(
     jets: Annotated[int, typer.Option("--jets", help="Test jets to explain on (a seeded subset).")] = 5000,
     search: Annotated[bool, typer.Option("--search", help="Map each network onto observables (EFPs up to degree 7; arXiv:2010.11998).")] = False,
     search_jets: Annotated[int, typer.Option("--search-jets", help="Test jets for the observable search.")] = 20000,
+    efp_variants: Annotated[str, typer.Option("--efp-variants", help="(kappa:beta) of the EFPs of the search basis, e.g. "
+                                              "1:1,2:1,1:0.5; kappa != 1 is IRC-unsafe and flagged.")] = "1:1",
 ) -> None:
     """What the run's models learned: relevance propagation through the networks, the average decision
     ordering of each model with the physicist's observables and with each other, permutation importances,
@@ -399,7 +401,12 @@ def explain(
 
     if jets < 2 or search_jets < 100:
         raise ConfigError(f"--jets must be at least 2 and --search-jets at least 100, got {jets} and {search_jets}")
-    path = explain_run(run, models=models.split(",") if models else None, n_jets=jets, search=search, search_jets=search_jets)
+    try:
+        variants = tuple((float(k), float(b)) for k, b in (v.split(":") for v in efp_variants.split(",")))
+    except ValueError:
+        raise ConfigError(f"--efp-variants takes kappa:beta pairs separated by commas (e.g. 1:1,2:1), got {efp_variants!r}") from None
+    path = explain_run(run, models=models.split(",") if models else None, n_jets=jets, search=search, search_jets=search_jets,
+                       efp_variants=variants)
     out = json.loads(path.read_text())
     for name, m in out["models"].items():
         line = f"{name}:"

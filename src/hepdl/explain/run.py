@@ -72,7 +72,8 @@ def _binary(y: np.ndarray) -> bool:
 
 
 def explain_run(run: str | Path, *, models: list[str] | None = None, n_jets: int = 5000, seed: int = 0,
-                search: bool = False, search_jets: int = 20000, figures: bool = True) -> Path:
+                search: bool = False, search_jets: int = 20000, efp_variants: tuple[tuple[float, float], ...] = ((1.0, 1.0),),
+                figures: bool = True) -> Path:
     """Explain the models of a run on (up to ``n_jets`` of) its test split; write ``RUN/explain/``.
 
     Every model gets the ADO of its score with the physicist's observables (:data:`OBSERVABLES`,
@@ -80,7 +81,8 @@ def explain_run(run: str | Path, *, models: list[str] | None = None, n_jets: int
     permutation importances; BDTs Tree-SHAP values and interactions; torch classifiers and regressors LRP
     (:func:`hepdl.explain.relevance`) with figures per representation. With ``search``, each network of a
     two-class jet run is mapped onto observables (:func:`hepdl.explain.observable_search`) on up to
-    ``search_jets`` test jets. A model without an attribution method is listed with the reason, the
+    ``search_jets`` test jets, over the EFPs of each ``(kappa, beta)`` of ``efp_variants`` (kappa != 1: IRC-unsafe,
+    flagged). A model without an attribution method is listed with the reason, the
     others still run; an unknown name lists the run's models. Returns the path of ``explain.json``.
     """
     from hepdl.data.paths import atomic_write_json
@@ -154,7 +156,7 @@ def explain_run(run: str | Path, *, models: list[str] | None = None, n_jets: int
     if scores and plt is not None:
         figs.append(_ado_figure(plt, plots, result))
     if search:
-        result["search"] = _search(run, dirs, ds, test, search_jets, seed, plt, plots, figs)
+        result["search"] = _search(run, dirs, ds, test, search_jets, seed, plt, plots, figs, efp_variants)
     atomic_write_json(out / "explain.json", result)
     _atomic_savez(out / "explain.npz", **arrays)
     _write_html(out, result, figs)
@@ -513,7 +515,7 @@ def _ado_figure(plt: Any, plots: Path, result: dict[str, Any]) -> tuple[str, str
 # --- the observable search --------------------------------------------------------------------------
 
 def _search(run: Path, dirs: list[Path], ds: Any, test: np.ndarray, n: int, seed: int, plt: Any, plots: Path,
-            figs: list[tuple[str, str, str]]) -> dict[str, Any]:
+            figs: list[tuple[str, str, str]], variants: tuple[tuple[float, float], ...]) -> dict[str, Any]:
     import pandas as pd
 
     from hepdl.data.dataset import JetDataset
@@ -529,11 +531,12 @@ def _search(run: Path, dirs: list[Path], ds: Any, test: np.ndarray, n: int, seed
     if not _binary(y):
         return {"note": "the observable search maps two-class taggers; this run has several classes"}
     expert = compute_feature_set(part.jets, "expert")
-    efps, unsafe = efp_basis(part.jets, d_max=7)
+    efps, unsafe = efp_basis(part.jets, d_max=7, variants=variants)
     obs = expert[[c for c in OBSERVABLES if c in expert.columns]].reset_index(drop=True)
     basis = pd.concat([obs, efps], axis=1)
     unsafe |= {"multiplicity"} & set(obs.columns)
-    out: dict[str, Any] = {"n_jets": int(len(pick)), "basis": f"{len(obs.columns)} physicist's observables + {efps.shape[1]} EFPs (d <= 7)",
+    out: dict[str, Any] = {"n_jets": int(len(pick)), "basis": f"{len(obs.columns)} physicist's observables + {efps.shape[1]} EFPs (d <= 7; (kappa, beta) = "
+                           + ", ".join(f"({k:g}, {b:g})" for k, b in variants) + ")",
                            "start": list(SEARCH_START), "networks": {}}
     for d in dirs:
         name, pre, model = load_trained(d)
