@@ -68,12 +68,9 @@ def train_run(out: Path, models: list[str], n_jets: int, epochs: int) -> Path:
 
 
 def measure(args: argparse.Namespace, tmp: Path) -> dict:
-    import pandas as pd
-
-    from hepdl.explain import ado, efp_basis, observable_search, relevance
-    from hepdl.explain.run import OBSERVABLES, SEARCH_START, _subset
+    from hepdl.explain import ado, observable_search, relevance
+    from hepdl.explain.run import SEARCH_START, _subset, search_basis
     from hepdl.explain.search import _fit_set, split_for_search
-    from hepdl.features.sets import compute_feature_set
     from hepdl.train.rundir import ModelDir
     from hepdl.train.trainer import load_trained, model_inputs, score_inputs, trained_dataset
 
@@ -102,9 +99,7 @@ def measure(args: argparse.Namespace, tmp: Path) -> dict:
     scores = {m: np.asarray(score_inputs(model, inputs[m])) for m, (_, _, model) in loaded.items()}
 
     t0 = time.perf_counter()
-    expert = compute_feature_set(part.jets, "expert")
-    efps, unsafe = efp_basis(part.jets, d_max=7)
-    basis = pd.concat([expert[[c for c in OBSERVABLES if c in expert.columns]].reset_index(drop=True), efps], axis=1)
+    basis, unsafe, _ = search_basis(part.jets)
     out["efp_basis_s"] = rnd(time.perf_counter() - t0)
     out["basis_size"] = int(basis.shape[1])
 

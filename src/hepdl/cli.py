@@ -398,6 +398,7 @@ def explain(
 
     from hepdl.errors import ConfigError
     from hepdl.explain import explain_run
+    from hepdl.explain.run import closest_observable
 
     if jets < 2 or search_jets < 100:
         raise ConfigError(f"--jets must be at least 2 and --search-jets at least 100, got {jets} and {search_jets}")
@@ -410,9 +411,9 @@ def explain(
     out = json.loads(path.read_text())
     for name, m in out["models"].items():
         line = f"{name}:"
-        if m.get("ado"):
-            best = max(m["ado"], key=lambda o: max(m["ado"][o], 1 - m["ado"][o]))
-            line += f" orders pairs most like {best} (ADO {max(m['ado'][best], 1 - m['ado'][best]):.3f})"
+        best = closest_observable(m)
+        if best:
+            line += f" orders pairs most like {best[0]} (ADO {best[1]:.3f})"
         top = (m.get("permutation_importance") or [{}])[0].get("feature") or ((m.get("lrp") or {}).get("features") or [{}])[0].get("feature")
         if top:
             line += f"; most important input {top}"

@@ -24,7 +24,7 @@ from hepdl.explain.attributions import permutation_importance, tree_shap
 from hepdl.explain.lrp import explainable, relevance
 from hepdl.explain.ordering import ado
 
-__all__ = ["explain_run", "OBSERVABLES", "EVENT_OBSERVABLES", "SEARCH_START"]
+__all__ = ["explain_run", "search_basis", "closest_observable", "OBSERVABLES", "EVENT_OBSERVABLES", "SEARCH_START"]
 
 #: Observables of the expert feature set a physicist reads, compared with every model of a jet run.
 OBSERVABLES = ("mass", "mass_sd", "tau32", "tau21", "c2_b1", "d2_b1", "n2_b1", "multiplicity")
@@ -65,6 +65,16 @@ def _observables(part: Any) -> dict[str, np.ndarray]:
 
     expert = compute_feature_set(part.jets, "expert")
     return {o: expert[o].to_numpy(np.float64) for o in OBSERVABLES if o in expert.columns}
+
+
+def closest_observable(entry: dict[str, Any]) -> tuple[str, float] | None:
+    """The observable a model of ``explain.json`` orders pairs most like, and that ADO taken in either
+    order (an observable and its negative are one choice); None without ADOs."""
+    a = entry.get("ado") or {}
+    if not a:
+        return None
+    best = max(a, key=lambda o: max(a[o], 1 - a[o]))
+    return best, max(a[best], 1 - a[best])
 
 
 def _binary(y: np.ndarray) -> bool:
@@ -270,7 +280,7 @@ def _lrp(model: Any, inputs: Any, y: np.ndarray, s: np.ndarray, objective: str, 
         if "edge_relevance" in rel:
             er, ei = rel["edge_relevance"], rel["edge_index"]
             drij = _pair_dr(kin, ei)
-            valid = mask[:, :, None] & np.take_along_axis(mask[:, None, :].repeat(mask.shape[1], 1), ei, 2)
+            valid = mask[:, :, None] & _neighbours(mask, ei)
             ern = er / np.maximum(np.abs(er * valid).sum(axis=(1, 2), keepdims=True), 1e-300)
             bins = np.array([0, 0.05, 0.1, 0.2, 0.4, 0.8, 10])
             which = np.digitize(drij, bins) - 1
@@ -290,29 +300,28 @@ def _confidence(s: np.ndarray) -> np.ndarray:
 
 def _kinematics(p4: np.ndarray, mask: np.ndarray) -> dict[str, np.ndarray]:
     """Per particle: pT, pT fraction z, (deta, dphi) and dR to the axis of the particles' sum (B, N)."""
-    from hepdl.kinematics import delta_phi
+    from hepdl.kinematics import delta_phi, pt_eta_phi
 
-    px, py, pz, e = (p4[..., i] * mask for i in range(4))
-    pt = np.hypot(px, py)
-    with np.errstate(all="ignore"):
-        eta = np.where(mask, np.arcsinh(pz / np.where(pt > 0, pt, 1.0)), 0.0)
-        phi = np.arctan2(py, px)
-        jx, jy, jz = px.sum(1, keepdims=True), py.sum(1, keepdims=True), pz.sum(1, keepdims=True)
-        jpt = np.hypot(jx, jy)
-        jeta = np.arcsinh(jz / np.where(jpt > 0, jpt, 1.0))
+    px, py, pz = (p4[..., i] * mask for i in range(3))
+    pt, eta, phi = pt_eta_phi(px, py, pz)
+    eta = np.where(mask, eta, 0.0)
+    _, jeta, jphi = pt_eta_phi(px.sum(1, keepdims=True), py.sum(1, keepdims=True), pz.sum(1, keepdims=True))
     deta = np.where(mask, eta - jeta, 0.0)
-    dphi = np.where(mask, delta_phi(phi, np.arctan2(jy, jx)), 0.0)
+    dphi = np.where(mask, delta_phi(phi, jphi), 0.0)
     z = pt / np.maximum(pt.sum(1, keepdims=True), 1e-300)
     return {"pt": pt, "z": z, "deta": deta, "dphi": dphi, "eta": eta, "phi": phi, "dr": np.hypot(deta, dphi)}
 
 
+def _neighbours(a: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """``a[b, index[b, i, k]]``: a per-particle array (B, N) read at each particle's K neighbours, (B, N, K)."""
+    return a[np.arange(len(a))[:, None, None], index]
+
+
 def _pair_dr(kin: dict[str, np.ndarray], index: np.ndarray) -> np.ndarray:
     """Angular distance of each particle to each of its K neighbours, (B, N, K)."""
-    from hepdl.kinematics import delta_phi
+    from hepdl.kinematics import delta_r
 
-    de = kin["eta"][:, :, None] - np.take_along_axis(kin["eta"][:, None, :].repeat(index.shape[1], 1), index, 2)
-    dp = delta_phi(kin["phi"][:, :, None], np.take_along_axis(kin["phi"][:, None, :].repeat(index.shape[1], 1), index, 2))
-    return np.hypot(de, dp)
+    return delta_r(kin["eta"][:, :, None], kin["phi"][:, :, None], _neighbours(kin["eta"], index), _neighbours(kin["phi"], index))
 
 
 def _object_types(inputs: Any, absn: np.ndarray, mask: np.ndarray) -> dict[str, float]:
@@ -514,13 +523,25 @@ def _ado_figure(plt: Any, plots: Path, result: dict[str, Any]) -> tuple[str, str
 
 # --- the observable search --------------------------------------------------------------------------
 
-def _search(run: Path, dirs: list[Path], ds: Any, test: np.ndarray, n: int, seed: int, plt: Any, plots: Path,
-            figs: list[tuple[str, str, str]], variants: tuple[tuple[float, float], ...]) -> dict[str, Any]:
+def search_basis(jets: Any, variants: tuple[tuple[float, float], ...] = ((1.0, 1.0),)) -> tuple[Any, set[str], int]:
+    """The basis of the observable search for ``jets``: the physicist's :data:`OBSERVABLES` (first) and
+    the EFPs of degree 1..7 of each ``(kappa, beta)``; the IRC-unsafe columns (kappa != 1, the
+    multiplicity); and how many physicist's observables lead."""
     import pandas as pd
 
-    from hepdl.data.dataset import JetDataset
-    from hepdl.explain.search import efp_basis, observable_search, search_sentence
+    from hepdl.explain.search import efp_basis
     from hepdl.features.sets import compute_feature_set
+
+    expert = compute_feature_set(jets, "expert")
+    obs = expert[[c for c in OBSERVABLES if c in expert.columns]].reset_index(drop=True)
+    efps, unsafe = efp_basis(jets, d_max=7, variants=variants)
+    return pd.concat([obs, efps], axis=1), unsafe | ({"multiplicity"} & set(obs.columns)), obs.shape[1]
+
+
+def _search(run: Path, dirs: list[Path], ds: Any, test: np.ndarray, n: int, seed: int, plt: Any, plots: Path,
+            figs: list[tuple[str, str, str]], variants: tuple[tuple[float, float], ...]) -> dict[str, Any]:
+    from hepdl.data.dataset import JetDataset
+    from hepdl.explain.search import observable_search, search_sentence
     from hepdl.train.trainer import load_trained, model_inputs, score_inputs
 
     if not isinstance(ds, JetDataset):
@@ -530,12 +551,8 @@ def _search(run: Path, dirs: list[Path], ds: Any, test: np.ndarray, n: int, seed
     y = np.asarray(part.labels)
     if not _binary(y):
         return {"note": "the observable search maps two-class taggers; this run has several classes"}
-    expert = compute_feature_set(part.jets, "expert")
-    efps, unsafe = efp_basis(part.jets, d_max=7, variants=variants)
-    obs = expert[[c for c in OBSERVABLES if c in expert.columns]].reset_index(drop=True)
-    basis = pd.concat([obs, efps], axis=1)
-    unsafe |= {"multiplicity"} & set(obs.columns)
-    out: dict[str, Any] = {"n_jets": int(len(pick)), "basis": f"{len(obs.columns)} physicist's observables + {efps.shape[1]} EFPs (d <= 7; (kappa, beta) = "
+    basis, unsafe, n_obs = search_basis(part.jets, variants)
+    out: dict[str, Any] = {"n_jets": int(len(pick)), "basis": f"{n_obs} physicist's observables + {basis.shape[1] - n_obs} EFPs (d <= 7; (kappa, beta) = "
                            + ", ".join(f"({k:g}, {b:g})" for k, b in variants) + ")",
                            "start": list(SEARCH_START), "networks": {}}
     for d in dirs:
@@ -578,8 +595,7 @@ def _write_html(out: Path, result: dict[str, Any], figs: list[tuple[str, str, st
 
     rows = [["model", "inputs", "orders pairs most like", "ADO", "most important input", "note"]]
     for m, e in result["models"].items():
-        ado_ = e.get("ado") or {}
-        best = max(ado_, key=lambda o: max(ado_[o], 1 - ado_[o])) if ado_ else ""
+        best = closest_observable(e)
         top = ""
         if e.get("permutation_importance"):
             top = f"{e['permutation_importance'][0]['feature']} (permutation)"
@@ -587,7 +603,7 @@ def _write_html(out: Path, result: dict[str, Any], figs: list[tuple[str, str, st
             top = f"{e['lrp']['features'][0]['feature']} (LRP)"
         elif e.get("lrp") and "leading3_fraction" in e["lrp"]:
             top = f"3 hardest particles carry {e['lrp']['leading3_fraction']:.0%} of |R|"
-        rows.append([m, str(e.get("inputs", "")), best, f"{max(ado_[best], 1 - ado_[best]):.3f}" if best else "", top, e.get("note", "")])
+        rows.append([m, str(e.get("inputs", "")), best[0] if best else "", f"{best[1]:.3f}" if best else "", top, e.get("note", "")])
     tables = [("Models", rows)]
     for m, e in result["models"].items():
         if e.get("permutation_importance"):

@@ -141,27 +141,26 @@ def observable_search(scores: np.ndarray, basis: pd.DataFrame, labels: np.ndarra
     chosen = list(start)
     steps: list[dict[str, Any]] = []
 
-    def record(name: str, do_mis: float | None, n_mis: int | None) -> np.ndarray:
-        s = _fit_set(basis, chosen, y, split, seed)
+    def record(members: list[str], do_mis: float | None, n_mis: int | None) -> np.ndarray:
+        """Fit the BDT on ``members`` (the last one just added), add its row to ``steps``, return its scores."""
+        s = _fit_set(basis, members, y, split, seed)
         a_set, a_err, gap, gap_err = _gap(y[test], net[test], s[test], n_bootstrap, seed)
-        j = cols.index(name)
-        a = ado(net[test], values[test, j], y[test])
+        name = members[-1]
+        a = ado(net[test], values[test, cols.index(name)], y[test])
         steps.append({"step": len(steps), "observable": name, "ado_network": max(a, 1 - a),
                       "ado_set_network": ado(net[test], s[test], y[test]),
                       "do_misordered": do_mis, "n_misordered": n_mis, "auc_set": a_set, "auc_set_error": a_err,
-                      "gap": gap, "gap_error": gap_err, "irc_safe": name not in unsafe, "set": list(chosen)})
+                      "gap": gap, "gap_error": gap_err, "irc_safe": name not in unsafe, "set": list(members)})
         return s
 
     if not chosen:  # the single observable that orders all pairs most like the network
         s_idx, b_idx = _pairs(y, fit, n_pairs, rng)
         score = _agreement(values, s_idx, b_idx, np.sign(net[s_idx] - net[b_idx]))
         chosen.append(cols[int(np.argmax(score))])
-        current = record(chosen[0], None, None)
+        current = record(chosen, None, None)
     else:
         for k in range(len(chosen)):  # the starting set, one observable at a time
-            saved, chosen = chosen, chosen[:k + 1]
-            current = record(chosen[-1], None, None)
-            chosen = saved
+            current = record(chosen[:k + 1], None, None)
     while steps[-1]["gap"] > tolerance and len(chosen) < max_observables:
         s_idx, b_idx = _pairs(y, fit, n_pairs, rng)
         sign_net = np.sign(net[s_idx] - net[b_idx])
@@ -172,7 +171,7 @@ def observable_search(scores: np.ndarray, basis: pd.DataFrame, labels: np.ndarra
         score = _agreement(values[:, free], s_idx[mis], b_idx[mis], sign_net[mis])
         best = free[int(np.argmax(score))]
         chosen.append(cols[best])
-        current = record(cols[best], float(score.max()), int(mis.sum()))
+        current = record(chosen, float(score.max()), int(mis.sum()))
     last = steps[-1]
     reached = bool(last["gap"] <= tolerance)
     return {"network_auc": net_auc, "network_auc_error": float(np.std(boot, ddof=1)), "steps": steps, "chosen": chosen,

@@ -371,30 +371,31 @@ def _results_html(table: Table) -> str:
     return f'<div class="wrap"><table class="results"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table></div>'
 
 
-def figures_html(figures: list[Figure], folder: str = "plots") -> str:
+def figures_html(figures: list[Figure]) -> str:
     """The figure sections of a page: heading, the PNG linking to its PDF, the caption."""
     return "".join(
         f'<figure id="{html.escape(f.name)}"><h3>{html.escape(f.title)}</h3>'
-        f'<a href="{folder}/{html.escape(f.name)}.pdf"><img src="{folder}/{html.escape(f.name)}.png" alt="{html.escape(f.title)}"></a>'
-        f"<figcaption>{html.escape(f.caption)} <a href=\"{folder}/{html.escape(f.name)}.pdf\">PDF</a></figcaption></figure>"
+        f'<a href="plots/{html.escape(f.name)}.pdf"><img src="plots/{html.escape(f.name)}.png" alt="{html.escape(f.title)}"></a>'
+        f"<figcaption>{html.escape(f.caption)} <a href=\"plots/{html.escape(f.name)}.pdf\">PDF</a></figcaption></figure>"
         for f in figures)
 
 
 def page_html(title: str, subtitle: str, body: str, figures: str, note: str = "") -> str:
     """A further page of a run (e.g. ``explain/explain.html``) in the report's style: title, subtitle,
     ``body`` (HTML: tables), the figure sections and a closing note."""
+    return f"""{_head(title, subtitle)}
+{body}<h2>Figures</h2>{figures}<p class="note">{html.escape(note)}</p></body></html>"""
+
+
+def _head(title: str, subtitle: str) -> str:
+    """Every page's start: the document head with the report's style, the title and the subtitle."""
     return f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
 <title>{html.escape(title)}</title><style>{_CSS}</style></head><body>
-<h1>{html.escape(title)}</h1><p class="sub">{html.escape(subtitle)}</p>
-{body}<h2>Figures</h2>{figures}<p class="note">{html.escape(note)}</p></body></html>"""
+<h1>{html.escape(title)}</h1><p class="sub">{html.escape(subtitle)}</p>"""
 
 
 def plain_table_html(rows: list[list[str]]) -> str:
     """Rows of strings (header first) as an HTML table."""
-    return _plain_html(rows)
-
-
-def _plain_html(rows: list[list[str]]) -> str:
     if not rows:
         return ""
     head = "".join(f"<th>{html.escape(h)}</th>" for h in rows[0])
@@ -432,11 +433,9 @@ def write_page(run: Path, page: Page, ds: Any, models: list[Path]) -> Path:
                     f"bootstrap error above {RELATIVE_ERROR_LIMIT:.0%} of the value; &gt; x: fewer than "
                     f"{MIN_BACKGROUND_PASSING} test background jets pass, x is the 95 % CL lower limit on 1/eps_B. Click a "
                     "column heading to sort.</p>")
-    extra = "".join(f"<h3>{html.escape(t)}</h3>{_plain_html(r)}" for t, r in page.extra_tables)
-    data_tables = "".join(f"<h3>{html.escape(t)}</h3>{_plain_html(r)}" for t, r in tables)
-    doc = f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
-<title>{html.escape(page.title)}</title><style>{_CSS}</style></head><body>
-<h1>{html.escape(page.title)}</h1><p class="sub">{html.escape(page.subtitle)}</p>
+    extra = "".join(f"<h3>{html.escape(t)}</h3>{plain_table_html(r)}" for t, r in page.extra_tables)
+    data_tables = "".join(f"<h3>{html.escape(t)}</h3>{plain_table_html(r)}" for t, r in tables)
+    doc = f"""{_head(page.title, page.subtitle)}
 {_kv(header)}
 <h2>Results</h2>{_results_html(page.table)}{limited_note}{'<p class="note">' + html.escape(page.table.note) + '</p>' if page.table.note else ''}{extra}
 <h2>Data</h2>{_kv(rows) if rows else '<p class="note">The dataset of this run could not be read; its figures are left out.</p>'}{data_tables}
