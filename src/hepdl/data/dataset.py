@@ -837,6 +837,10 @@ def _read(p: Path, mapping: dict[str, str] | None, tree: str | None, key: str | 
             from hepdl.data.events import open_events
 
             return open_events(p, verify=verify)
+        if isinstance(meta, dict) and meta.get("format") == "hepdl-airshowers":
+            from hepdl.data.airshowers import open_airshowers
+
+            return open_airshowers(p, verify=verify)
         return _open_hepdl(p, verify)
     if suffix == ".csv":
         from hepdl.data.events import read_challenge_csv

@@ -89,10 +89,14 @@ class EventDataset:
             raise DataError(f"event dataset {self.path} must have two classes (signal, background), found {names}")
 
     def task_metrics(self, split: dict[str, np.ndarray], val_scores: np.ndarray, test_scores: np.ndarray, *,
-                     n_bootstrap: int = 100, seed: int = 0) -> dict[str, Any]:
+                     objective: str = "classify", n_bootstrap: int = 100, seed: int = 0) -> dict[str, Any]:
         """The figure of merit of the Higgs challenge for a classifier's scores: the AMS (threshold
-        chosen on validation, applied to test) and the weighted AUC (:func:`hepdl.metrics.ams.ams_metrics`)."""
+        chosen on validation, applied to test) and the weighted AUC (:func:`hepdl.metrics.ams.ams_metrics`);
+        nothing for other objectives."""
         from hepdl.metrics.ams import ams_metrics
+
+        if objective != "classify":
+            return {}
 
         return ams_metrics(self.labels, self.require_weights("the AMS"), split, val_scores, test_scores,
                            n_bootstrap=n_bootstrap, seed=seed)

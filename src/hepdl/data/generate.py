@@ -35,7 +35,7 @@ from hepdl.sim.generator import EventGenerator, GeneratorConfig, derive_seed
 from hepdl.sim.jets import JetSelection, hardest_jets
 from hepdl.sim.truth import MATCHERS, match_jets, tau_truth
 
-__all__ = ["SampleSpec", "DatasetSpec", "generate_dataset", "generate_part", "default_dataset_dir", "ensure_dataset",
+__all__ = ["SampleSpec", "DatasetSpec", "GenerationPlan", "generate_dataset", "write_part", "finished_part", "part_name", "generate_part", "default_dataset_dir", "ensure_dataset",
            "TRUTH_MATCHERS", "CUT_LABELS"]
 
 TRUTH_MATCHERS = tuple(MATCHERS)
@@ -167,6 +167,44 @@ class DatasetSpec:
         d = to_dict(self)
         d["detector_card"] = card.to_dict() if card is not None else None
         return d
+
+    def plan(self) -> GenerationPlan:
+        """How :func:`generate_dataset` makes this dataset: Pythia parts through the detector card."""
+        import functools
+
+        card = load_card(self.detector)
+        sel = selector(self)
+        return GenerationPlan(
+            task=self.task, label_names=self.label_names, format=sel.format, unit=sel.unit, settings=self.settings(card),
+            parts=self.parts(), sample_names=[s.name for s in self.samples],
+            run_part=functools.partial(_run_part, self, card), summarise=functools.partial(_summarise, self),
+            # longest first, so that no worker is left alone with a long part at the end: truth-matched
+            # samples keep fewer of their events, and the last part of a sample may be smaller
+            order=lambda t: (self.samples[t[0]].truth_match == "none", -t[2], t[1], t[0]),
+        )
+
+
+@dataclass
+class GenerationPlan:
+    """What :func:`generate_dataset` needs of a dataset spec of any domain (``spec.plan()``): the
+    provenance header, the parts, and how one part is made and the finished parts summarised.
+
+    ``parts``: ``(sample index, part index, records)``; ``run_part(sample index, part index, records,
+    out, progress)`` makes one part, writes it with :func:`write_part` and returns its metadata (it
+    must pickle, for Dask); ``summarise(parts)`` gives the dataset's cutflow and counts from the
+    parts' metadata; ``order`` sorts the parts still to make (default: as listed).
+    """
+
+    task: str
+    label_names: list[str]
+    format: str
+    unit: str
+    settings: dict[str, Any]
+    parts: list[tuple[int, int, int]]
+    sample_names: list[str]
+    run_part: Callable[..., dict[str, Any]]
+    summarise: Callable[[list[dict[str, Any]]], dict[str, Any]]
+    order: Callable[[tuple[int, int, int]], Any] | None = None
 
 
 def settings_hash(settings: dict[str, Any]) -> str:
@@ -396,8 +434,8 @@ def write_part(jets: ak.Array, meta: dict[str, Any], out: Path) -> dict[str, Any
     return meta
 
 
-def _run_part(spec: DatasetSpec, sample_index: int, part_index: int, n: int,
-              card: DetectorCard | None, out: str, progress: Callable[[int], None] | None = None) -> dict[str, Any]:
+def _run_part(spec: DatasetSpec, card: DetectorCard | None, sample_index: int, part_index: int, n: int,
+              out: str, progress: Callable[[int], None] | None = None) -> dict[str, Any]:
     jets, meta = generate_part(spec, sample_index, part_index, n, card, progress)
     return write_part(jets, meta, Path(out))
 
@@ -453,7 +491,7 @@ def _summarise(spec: DatasetSpec, parts: list[dict[str, Any]]) -> dict[str, Any]
 
 
 def generate_dataset(
-    spec: DatasetSpec,
+    spec: Any,
     out: str | Path,
     *,
     workers: int | None = None,
@@ -465,7 +503,9 @@ def generate_dataset(
     Parameters
     ----------
     spec
-        What to generate.
+        What to generate: a :class:`DatasetSpec` (Pythia jets or events), or the spec of another
+        domain (e.g. :class:`hepdl.data.airshowers.AirShowerSpec`); anything with a ``plan()``
+        returning a :class:`GenerationPlan`.
     out
         Dataset directory; created if needed. If it already holds a dataset with other settings,
         nothing is touched and a :class:`DataError` says so.
@@ -474,7 +514,7 @@ def generate_dataset(
     scheduler
         Address of a running Dask scheduler (``tcp://host:8786``); its workers must see ``out``.
     progress
-        Show a progress bar (jets/s and ETA) on stderr.
+        Show a progress bar (records/s and ETA) on stderr.
 
     Returns
     -------
@@ -487,9 +527,9 @@ def generate_dataset(
 
     if workers is not None and workers < 1:
         raise ConfigError(f"workers must be at least 1, got {workers} (leave it out to use every core)")
+    plan: GenerationPlan = spec.plan()
     out = ensure_writable_dir(Path(out))
-    card = load_card(spec.detector)
-    settings = spec.settings(card)
+    settings = plan.settings
     shash = settings_hash(settings)
     meta_path = out / "dataset.json"
     old: dict[str, Any] = {}
@@ -507,15 +547,15 @@ def generate_dataset(
     header = {
         "schema_version": schema.SCHEMA_VERSION,
         "hepdl_version": hepdl.__version__,
-        "task": spec.task,
-        "label_names": spec.label_names,
+        "task": plan.task,
+        "label_names": plan.label_names,
         "settings": settings,
         "settings_hash": shash,
-        "format": selector(spec).format,
+        "format": plan.format,
     }
     todo, done = [], []
-    for i, k, n in spec.parts():
-        meta = finished_part(out, spec.samples[i].name, k, n)
+    for i, k, n in plan.parts:
+        meta = finished_part(out, plan.sample_names[i], k, n)
         if meta is None:
             todo.append((i, k, n))
         else:
@@ -523,19 +563,17 @@ def generate_dataset(
     if not todo and old.get("complete"):  # finished and intact: rewrite nothing, never mark it incomplete
         return out
     atomic_write_json(meta_path, dict(header, complete=False))
-    # longest first, so that no worker is left alone with a long part at the end: truth-matched
-    # samples keep fewer of their events, and the last part of a sample may be smaller
-    todo.sort(key=lambda t: (spec.samples[t[0]].truth_match == "none", -t[2], t[1], t[0]))
-    total = sum(s.n for s in spec.samples)
-    unit = selector(spec).unit
-    bar = tqdm(total=total, initial=sum(m["n"] for m in done), unit=unit, desc=f"generate {spec.task}",
+    if plan.order is not None:
+        todo.sort(key=plan.order)
+    total = sum(n for _, _, n in plan.parts)
+    bar = tqdm(total=total, initial=sum(m["n"] for m in done), unit=plan.unit, desc=f"generate {plan.task}",
                disable=not progress, smoothing=0.1, dynamic_ncols=True)
     t0 = time.perf_counter()
     n_workers = workers or os.cpu_count() or 1
-    n_parts = len(todo) + len(done)
+    n_parts = len(plan.parts)
 
     def note() -> str:
-        kept = sum((out / f"{part_name(spec.samples[i].name, k)}.json").exists() for i, k, _ in spec.parts())
+        kept = sum((out / f"{part_name(plan.sample_names[i], k)}.json").exists() for i, k, _ in plan.parts)
         return (f"{kept} of {n_parts} parts of dataset {out} are finished and kept; "
                 "rerun the same command to generate the rest")
 
@@ -543,34 +581,33 @@ def generate_dataset(
         with interrupt_note(note):
             if scheduler is None and n_workers == 1:
                 for i, k, n in todo:
-                    done.append(_run_part(spec, i, k, n, card, str(out), bar.update))
+                    done.append(plan.run_part(i, k, n, str(out), bar.update))
             elif todo:
-                done.extend(_run_dask(spec, todo, card, out, n_workers, scheduler, bar))
+                done.extend(_run_dask(plan, todo, out, n_workers, scheduler, bar))
     finally:
         bar.close()
-    summary = _summarise(spec, done)
-    header.update(summary)
+    header.update(plan.summarise(done))
     header["complete"] = True  # no timings here: the file stays reproducible
     atomic_write_json(meta_path, header)
     logging.getLogger("hepdl").info("generated %s in %.1f s", out, time.perf_counter() - t0)
     return out
 
 
-def default_dataset_dir(spec: DatasetSpec, cache: str | Path | None = None) -> Path:
+def default_dataset_dir(spec: Any, cache: str | Path | None = None) -> Path:
     """Where a dataset lives in the cache: ``<cache>/datasets/<task>-<settings hash>``."""
     from hepdl.data.paths import cache_dir
 
-    shash = settings_hash(spec.settings(load_card(spec.detector)))
-    return cache_dir(cache) / "datasets" / f"{spec.task}-{shash[:10]}"
+    plan: GenerationPlan = spec.plan()
+    return cache_dir(cache) / "datasets" / f"{plan.task}-{settings_hash(plan.settings)[:10]}"
 
 
-def ensure_dataset(spec: DatasetSpec, cache: str | Path | None = None, *, workers: int | None = None,
+def ensure_dataset(spec: Any, cache: str | Path | None = None, *, workers: int | None = None,
                    progress: bool = True) -> Path:
     """The cached dataset of ``spec``, generated (or finished) first if needed."""
     return generate_dataset(spec, default_dataset_dir(spec, cache), workers=workers, progress=progress)
 
 
-def _run_dask(spec: DatasetSpec, todo: list[tuple[int, int, int]], card: DetectorCard | None, out: Path,
+def _run_dask(plan: GenerationPlan, todo: list[tuple[int, int, int]], out: Path,
               n_workers: int, scheduler: str | None, bar: Any) -> list[dict[str, Any]]:
     from dask.distributed import Client, LocalCluster, as_completed
 
@@ -592,7 +629,7 @@ def _run_dask(spec: DatasetSpec, todo: list[tuple[int, int, int]], card: Detecto
         client = Client(cluster)
     results = []
     try:
-        futures = [client.submit(_run_part, spec, i, k, n, card, str(out), pure=False) for i, k, n in todo]
+        futures = [client.submit(plan.run_part, i, k, n, str(out), pure=False) for i, k, n in todo]
         for fut in as_completed(futures):
             meta = fut.result()
             results.append(meta)

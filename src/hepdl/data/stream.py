@@ -150,8 +150,10 @@ def dataset_size(path: str | Path, *, tree: str | None = None, key: str | None =
     suffix = path.suffix.lower()
     try:
         if path.is_dir():
-            parts = json.loads((path / "dataset.json").read_text())["parts"]
-            return int(sum(int(p["n"]) for p in parts))
+            meta = json.loads((path / "dataset.json").read_text())
+            if meta.get("format") == "hepdl-airshowers":  # read whole: no chunked reader for arrays
+                return None
+            return int(sum(int(p["n"]) for p in meta["parts"]))
         if suffix in (".h5", ".hdf5", ".hdf"):
             return toptagging_frame(path, key, 0, 0)[2]
         if suffix == ".root":

@@ -7,6 +7,7 @@ vectorised across jets.
 
 from __future__ import annotations
 
+from hepdl.features.airshowers import shower_inputs  # noqa: F401 - registers the air-shower input builder
 from hepdl.features.clouds import PARTICLE_FEATURES, ParticleCloud, particle_cloud
 from hepdl.features.efp import EFPSet, efp, efp_graphs
 from hepdl.features.higgs import challenge_features, derived_features, event_objects, mmc_mass, primitive_features

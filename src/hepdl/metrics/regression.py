@@ -16,7 +16,8 @@ import numpy as np
 from hepdl.errors import DataError
 from hepdl.metrics import Measurement
 
-__all__ = ["resolution68", "bias", "rmse", "coverage", "regression_metrics", "measured"]
+__all__ = ["resolution68", "bias", "rmse", "coverage", "regression_metrics", "measured", "opening_angle", "quantile68",
+           "merit_factor", "shower_metrics"]
 
 
 def resolution68(residual: np.ndarray) -> float:
@@ -69,4 +70,86 @@ def regression_metrics(truth: np.ndarray, pred: np.ndarray, names: Sequence[str]
         if sigma is not None:
             m = measured(coverage, r, sigma[:, i], n=n_bootstrap, seed=seed)
             out[f"coverage_{name}"] = m.to_dict()
+    return out
+
+
+def opening_angle(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Angle (rad) between the directions ``a`` and ``b`` (n, 3), each normalised first."""
+    a = np.asarray(a, np.float64)
+    b = np.asarray(b, np.float64)
+    a = a / np.maximum(np.linalg.norm(a, axis=1, keepdims=True), 1e-300)
+    b = b / np.maximum(np.linalg.norm(b, axis=1, keepdims=True), 1e-300)
+    # atan2 of |a x b| and a . b: accurate for small angles, where arccos of the dot product is not
+    return np.arctan2(np.linalg.norm(np.cross(a, b), axis=1), (a * b).sum(axis=1))
+
+
+def quantile68(x: np.ndarray) -> float:
+    """The 68.27 % quantile of a non-negative quantity (the angular resolution of an opening angle,
+    the core resolution of a distance)."""
+    return float(np.quantile(x, 0.6827))
+
+
+def merit_factor(x: np.ndarray, labels: np.ndarray) -> float:
+    """The separation of two classes by ``x``: |mean_1 - mean_0| / sqrt(var_0 + var_1) (the merit
+    factor of X_max for proton and iron)."""
+    a, b = x[labels == 0], x[labels == 1]
+    if len(a) < 2 or len(b) < 2:
+        return float("nan")
+    return float(abs(b.mean() - a.mean()) / np.sqrt(a.var() + b.var()))
+
+
+#: Energy (log10 E/eV) and zenith (deg) bins of :func:`shower_metrics`.
+ENERGY_BINS = (18.5, 19.0, 19.5, 20.0)
+ZENITH_BINS = (0.0, 30.0, 45.0, 60.0)
+
+
+#: Each figure of :func:`shower_metrics` from (opening angle, core distance, E_rec/E - 1, X_max residual).
+_SHOWER_FIGURES: dict[str, Callable[..., float]] = {
+    "angular_resolution_deg": lambda a, c, e, x: quantile68(a), "core_resolution_m": lambda a, c, e, x: quantile68(c),
+    "energy_bias": lambda a, c, e, x: bias(e), "energy_resolution": lambda a, c, e, x: resolution68(e),
+    "xmax_bias": lambda a, c, e, x: bias(x), "xmax_resolution": lambda a, c, e, x: resolution68(x)}
+
+
+def shower_metrics(pred: np.ndarray, truth: np.ndarray, zenith: np.ndarray, labels: np.ndarray, *,
+                   energy_bins: Sequence[float] = ENERGY_BINS, zenith_bins: Sequence[float] = ZENITH_BINS,
+                   n_bootstrap: int = 100, seed: int = 0) -> dict[str, Any]:
+    """The figures of an air-shower reconstruction, each ``{"value", "error"}`` (bootstrap).
+
+    ``pred``, ``truth``: (n, 7) axis (x, y, z), core (x, y in m), log10 E/eV, X_max (g/cm^2);
+    ``zenith`` (n,) true zenith (rad), ``labels`` (n,) 0 proton, 1 iron.
+
+    Returns ``angular_resolution_deg`` (68 % quantile of the opening angle), ``core_resolution_m``
+    (68 % quantile of the core distance), ``energy_bias`` and ``energy_resolution`` (median and
+    half-68 % width of E_rec / E - 1), ``xmax_bias``, ``xmax_resolution`` (g/cm^2), each also
+    ``<name>_above_19`` (true E >= 10^19 eV), ``xmax_merit_factor`` (proton vs iron, reconstructed
+    X_max), and ``binned``: per bin of true energy and of zenith, the same figures and the counts.
+    """
+    pred, truth = np.asarray(pred, np.float64), np.asarray(truth, np.float64)
+    if pred.shape != truth.shape or pred.ndim != 2 or pred.shape[1] != 7:
+        raise DataError(f"shower metrics need (n, 7) predictions and truth, got {pred.shape} and {truth.shape}")
+    ang = np.degrees(opening_angle(pred[:, :3], truth[:, :3]))
+    core = np.hypot(pred[:, 3] - truth[:, 3], pred[:, 4] - truth[:, 4])
+    e_rel = 10 ** (pred[:, 5] - truth[:, 5]) - 1
+    dxmax = pred[:, 6] - truth[:, 6]
+    figures = _SHOWER_FIGURES
+    cols = (ang, core, e_rel, dxmax)
+
+    def block(sel: np.ndarray) -> dict[str, Any]:
+        if sel.sum() < 5:
+            return {name: {"value": float("nan"), "error": float("nan")} for name in figures}
+        return {name: measured(fn, *(c[sel] for c in cols), n=n_bootstrap, seed=seed).to_dict() for name, fn in figures.items()}
+
+    out: dict[str, Any] = block(np.ones(len(ang), bool))
+    high = truth[:, 5] >= 19.0
+    out.update({f"{k}_above_19": v for k, v in block(high).items()})
+    lab = np.asarray(labels)
+    out["xmax_merit_factor"] = measured(merit_factor, pred[:, 6], lab, n=n_bootstrap, seed=seed).to_dict()
+    binned: dict[str, Any] = {}
+    for key, x, edges in (("energy", truth[:, 5], energy_bins), ("zenith", np.degrees(zenith), zenith_bins)):
+        rows = []
+        for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+            sel = (x >= lo) & (x < hi) if hi != edges[-1] else (x >= lo) & (x <= hi)
+            rows.append({"low": float(lo), "high": float(hi), "n": int(sel.sum()), **block(sel)})
+        binned[key] = rows
+    out["binned"] = binned
     return out

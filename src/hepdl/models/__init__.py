@@ -4,6 +4,7 @@ physicist's baselines (cuts, the BDT) in the same registry: ``hepdl.models.get("
 
 from __future__ import annotations
 
+from hepdl.models.airshowers import ArrayCNN, LDFFit, StationSet
 from hepdl.models.baselines import BDT, AMSCuts, MassTau32Cut, VariableCut
 from hepdl.models.deepsets import EFN, PFN
 from hepdl.models.dense import CNN, DNN
@@ -12,7 +13,7 @@ from hepdl.models.part import ParticleTransformer
 from hepdl.models.particlenet import ParticleNet
 from hepdl.models.registry import MODELS, ModelSpec, get, list_models, register, spec
 
-__all__ = ["CNN", "DNN", "EFN", "LBN", "MODELS", "ModelSpec", "PFN", "ParticleNet", "ParticleTransformer",
+__all__ = ["CNN", "DNN", "EFN", "LBN", "MODELS", "ModelSpec", "PFN", "ParticleNet", "ParticleTransformer", "ArrayCNN", "StationSet", "LDFFit",
            "get", "list_models", "register", "spec"]  # the baselines: hepdl.models.baselines
 
 register(ModelSpec("dnn", DNN, "features", "arXiv:1804.06913 / arXiv:1902.09914",
@@ -47,3 +48,19 @@ register(ModelSpec("mass-cut", VariableCut, "cut", "arXiv:1902.09914", {"paper":
 register(ModelSpec("tau32-cut", MassTau32Cut, "cut", "arXiv:1011.2268", _NONE, domains=("jets",)))
 register(ModelSpec("bdt", BDT, "bdt", "arXiv:1902.09914", _NONE))
 register(ModelSpec("ams-cuts", AMSCuts, "cut", "arXiv:1501.04943 (JMLR W&CP 42 (2015) 19)", _NONE, domains=("events",)))
+
+# air showers (surface-detector arrays): the networks of arXiv:1708.00647 and the physicist's fits
+_SHOWER = ("airshowers",)
+register(ModelSpec("airshower-cnn", ArrayCNN, "stations", "arXiv:1708.00647",
+                   {"paper": {"trace_channels": (16, 32, 32), "trace_dim": 32, "channels": (64, 64, 128), "dense": (256,)},
+                    "small": {}}, objectives=("regress", "classify"), domains=_SHOWER))
+register(ModelSpec("airshower-cnn-times", ArrayCNN, "stations", "arXiv:1708.00647 (time offsets only)",
+                   {"paper": {"traces": False, "signals": False, "channels": (64, 64, 128), "dense": (256,)},
+                    "small": {"traces": False, "signals": False}}, objectives=("regress", "classify"), domains=_SHOWER))
+register(ModelSpec("airshower-set", StationSet, "stations", "arXiv:1708.00647 idea; set transformer over stations",
+                   {"paper": {"embed": 128, "heads": 8, "blocks": 4, "ffn": 256, "trace_dim": 32, "dense": (128,)},
+                    "small": {}}, objectives=("regress", "classify"), domains=_SHOWER))
+register(ModelSpec("ldf-fit", LDFFit, "stations", "arXiv:2007.09035 (Auger SD reconstruction), arXiv:2008.06486 (CIC)",
+                   _NONE, objectives=("regress",), domains=_SHOWER, baseline=True))
+register(ModelSpec("plane-fit", LDFFit, "stations", "arXiv:2007.09035 (plane fit of the start times, LDF fit, CIC energy)",
+                   {"paper": {"sphere": False}, "small": {"sphere": False}}, objectives=("regress",), domains=_SHOWER, baseline=True))

@@ -20,7 +20,7 @@ from hepdl.registry import Registry
 
 __all__ = ["ModelSpec", "MODELS", "register", "get", "list_models", "spec"]
 
-INPUT_KINDS = ("features", "image", "cloud", "cut", "bdt")
+INPUT_KINDS = ("features", "image", "cloud", "cut", "bdt", "stations")
 
 
 @dataclass(frozen=True)
@@ -34,11 +34,14 @@ class ModelSpec:
     configs: dict[str, dict[str, Any]] = field(default_factory=dict)
     objectives: tuple[str, ...] = ("classify",)
     domains: tuple[str, ...] | None = None
+    #: A physicist's method with the baseline interface (``fit_split``/``score``/``save``/``load``) on a
+    #: network's representation (e.g. the air-shower fits on ``stations``); ``bdt``/``cut`` inputs always are.
+    baseline: bool = False
 
     @property
     def is_torch(self) -> bool:
         """Whether the model is a network trained with Lightning (else a baseline with ``fit``/``score``)."""
-        return self.input_kind not in ("bdt", "cut")
+        return not self.baseline and self.input_kind not in ("bdt", "cut")
 
     def accepts(self, sizes: dict[str, Any]) -> dict[str, Any]:
         """The entries of ``sizes`` (settings implied by the data, e.g. ``n_inputs``) the model's constructor takes."""

@@ -212,7 +212,7 @@ def ensemble_scores(members: list[Path], out: Path, ds: Any, n_bootstrap: int = 
     task_metrics = getattr(ds, "task_metrics", None)
     if task_metrics is not None:
         split = {"test": first["index"], "val": first["val_index"]}
-        m.update(task_metrics(split, val_scores, scores, n_bootstrap=n_bootstrap))
+        m.update(task_metrics(split, val_scores, scores, objective="classify", n_bootstrap=n_bootstrap))
     member_metrics = [ModelDir(p).metrics() for p in members]
     first_m = member_metrics[0]
     metrics = {"schema_version": RUN_SCHEMA_VERSION, "model": out.name, "objective": first_m["objective"],

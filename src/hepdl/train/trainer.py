@@ -247,8 +247,9 @@ def train(config: TrainConfig, data: Any, out: str | Path, *, resume: str | Path
             m = objective.metrics(targets.y[test], scores, targets, n_bootstrap=config.n_bootstrap, seed=config.seed,
                                   threshold=threshold)
             task_metrics = getattr(ds, "task_metrics", None)
-            if task_metrics is not None and objective.name == "classify":
-                m.update(task_metrics({**split_all, "val": val}, val_scores, scores, n_bootstrap=config.n_bootstrap, seed=config.seed))
+            if task_metrics is not None:  # the domain's own figures of merit, for the objectives it has them for
+                m.update(task_metrics({**split_all, "val": val}, val_scores, scores, objective=objective.name,
+                                      n_bootstrap=config.n_bootstrap, seed=config.seed))
             metrics = {"schema_version": RUN_SCHEMA_VERSION, "model": config.model, "paper": spec.paper, "objective": objective.name,
                        **({"n_classes": len(targets.names)} if objective.name == "classify" else {}),
                        "split": split_kind, "n_train": int(len(split["train"])), **m, **result,
@@ -301,7 +302,7 @@ def _fit_data(inputs: Any, y: np.ndarray, idx: np.ndarray) -> Any:
     from hepdl.metrics.ams import renormalise_weights
     from hepdl.models.baselines import FitData
 
-    frame = inputs.arrays["frame"].iloc[idx]
+    frame = baseline_rows(inputs, idx)
     w = None if inputs.sample_weight is None else inputs.sample_weight[idx]
     phys = inputs.physics_weight
     w_phys = None
@@ -311,6 +312,15 @@ def _fit_data(inputs: Any, y: np.ndarray, idx: np.ndarray) -> Any:
     return FitData(frame, y[idx], w, w_phys)
 
 
+def baseline_rows(inputs: Any, idx: np.ndarray | None = None) -> Any:
+    """What a baseline's ``fit``/``score`` take for the entries ``idx`` (all: None): the table of a
+    ``bdt``/``cut`` representation (a DataFrame), else the representation's arrays (a dict)."""
+    if "frame" in inputs.arrays:
+        frame = inputs.arrays["frame"]
+        return frame if idx is None else frame.iloc[idx]
+    return dict(inputs.arrays) if idx is None else inputs.take(idx)
+
+
 def _train_baseline(config: TrainConfig, inputs: Any, targets: Targets, split: dict[str, np.ndarray], out: Path) -> dict[str, Any]:
     y = targets.y
     model = _baseline(config, len(targets.names))
@@ -318,13 +328,15 @@ def _train_baseline(config: TrainConfig, inputs: Any, targets: Targets, split: d
     model.fit_split(_fit_data(inputs, y, split["train"]), _fit_data(inputs, y, split["val"]))
     model.save(out / ModelDir.BASELINE)
     train_s = time.perf_counter() - t0
-    frame = inputs.arrays["frame"]
-    te, va = frame.iloc[split["test"]], frame.iloc[split["val"]]
+    va = baseline_rows(inputs, split["val"])
+    val_scores = np.asarray(model.score(va), dtype=np.float64)
+    te = baseline_rows(inputs, split["test"])
     t0 = time.perf_counter()
     scores = model.score(te)
-    infer = len(te) / max(time.perf_counter() - t0, 1e-9)
-    return {"scores": np.asarray(scores, dtype=np.float64), "val_scores": np.asarray(model.score(va), dtype=np.float64),
-            "train_seconds": train_s, "inference_jets_per_s": infer, "n_parameters": model.n_parameters(), "epochs": 0}
+    infer = len(split["test"]) / max(time.perf_counter() - t0, 1e-9)
+    extra = {"diagnostics": model.diagnostics()} if hasattr(model, "diagnostics") else {}  # of the test split
+    return {"scores": np.asarray(scores, dtype=np.float64), "val_scores": val_scores,
+            "train_seconds": train_s, "inference_jets_per_s": infer, "n_parameters": model.n_parameters(), "epochs": 0, **extra}
 
 
 @dataclass
@@ -581,8 +593,8 @@ def model_inputs(ds: Any, pre: dict[str, Any], *, cache: bool = True) -> Any:
 
 def score_inputs(model: Any, inputs: Any, batch_size: int = INFERENCE_BATCH) -> np.ndarray:
     """Scores of a loaded model (see :func:`load_trained`) on prepared inputs: (n,) or (n, C)."""
-    if inputs.kind in ("cut", "bdt"):
-        return np.asarray(model.score(inputs.arrays["frame"]), dtype=np.float64)
+    if not hasattr(model, "probabilities"):  # a baseline
+        return np.asarray(model.score(baseline_rows(inputs)), dtype=np.float64)
     import torch
 
     from hepdl.train.module import make_loader
