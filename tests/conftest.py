@@ -9,7 +9,7 @@ import pytest
 
 from hepdl.data import generate_dataset
 from hepdl.data import open as open_dataset
-from hepdl.tasks import higgs_tautau, top_tagging
+from hepdl.tasks import air_showers, higgs_tautau, top_tagging
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -41,6 +41,18 @@ def top_dataset(top_dataset_path: Path):
 def tiny_spec():
     """A tiny, fast dataset spec (qcd + top, 12 jets each in parts of 6)."""
     return top_tagging.dataset_spec(24, seed=3, per_part=6)
+
+
+@pytest.fixture(scope="session")
+def airshower_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """600 air showers (300 proton, 300 iron) on the default 9 x 9 array, in parts of 150."""
+    spec = air_showers.dataset_spec(600, seed=11, per_part=150)
+    return generate_dataset(spec, tmp_path_factory.mktemp("showers") / "ds", workers=1, progress=False)
+
+
+@pytest.fixture(scope="session")
+def airshowers(airshower_path: Path):
+    return open_dataset(airshower_path)
 
 
 @pytest.fixture(scope="session")

@@ -63,14 +63,17 @@ def make_points(tmp_path: Path, n: int = 1200, d: int = 6, signal_fraction: floa
     return Points(x, labels, t, tmp_path)
 
 
-@pytest.fixture(params=["jets", "events", "points"])
+@pytest.fixture(params=["jets", "events", "airshowers", "points"])
 def domain(request, tmp_path):
     """(dataset, model, objective) of every domain for the run-layout contract: jets (top tagging),
-    weighted collision events (H -> tau tau, with the AMS as task metric) and the toy."""
+    weighted collision events (H -> tau tau, with the AMS as task metric), air showers (regression,
+    with the reconstruction figures as task metrics) and the toy."""
     if request.param == "jets":
         return request.getfixturevalue("top_dataset"), "dnn", "classify"
     if request.param == "events":
         return request.getfixturevalue("higgs"), "dnn", "classify"
+    if request.param == "airshowers":
+        return request.getfixturevalue("airshowers"), "airshower-cnn", "regress"
     return make_points(tmp_path, signal_fraction=0.2), "dnn", "regress"
 
 
@@ -87,6 +90,8 @@ def test_run_layout_and_reevaluation_in_every_domain(domain, tmp_path):
     assert json.loads(before)["objective"] == objective == m["objective"]
     if getattr(ds, "domain", None) == "events":
         assert "ams" in m and m["ams"]["value"] >= 0  # the event domain's own figure of merit
+    if getattr(ds, "domain", None) == "airshowers":
+        assert m["angular_resolution_deg"]["value"] > 0 and len(m["binned"]["energy"]) == 3  # the array's own figures
     stored = np.load(d / "scores.npz")
     again = predict(tmp_path / "run", ds)[model]
     np.testing.assert_allclose(again[stored["index"]], stored["scores"], rtol=1e-5, atol=1e-6)

@@ -80,8 +80,8 @@ def generate(
     cache: Annotated[Path | None, typer.Option(help="Cache directory (default $HEPDL_CACHE or ~/.cache/hepdl).")] = None,
     workers: Annotated[int | None, typer.Option(help="Worker processes (default: number of cores).")] = None,
     scheduler: Annotated[str | None, typer.Option(help="Address of an existing Dask scheduler.")] = None,
-    detector: Annotated[str, typer.Option(help="Detector card: atlas, truth, or a path to a .toml card.")] = "atlas",
-    pileup: Annotated[float, typer.Option(help="Mean number of pile-up events (Poisson).")] = 0.0,
+    detector: Annotated[str | None, typer.Option(help="Detector card: atlas (the default), truth, or a path to a .toml card.")] = None,
+    pileup: Annotated[float | None, typer.Option(help="Mean number of pile-up events (Poisson; default 0).")] = None,
     mpi: Annotated[bool | None, typer.Option("--mpi/--no-mpi", help="Multiple parton interactions (default: the task's; "
                                                                     "off for top-tagging as in arXiv:1902.09914).")] = None,
     sqrt_s: Annotated[float | None, typer.Option("--sqrt-s", help="Centre-of-mass energy in GeV (default: the task's).")] = None,
@@ -99,9 +99,8 @@ def generate(
     from hepdl.data.generate import default_dataset_dir
 
     given = dict(sqrt_s=sqrt_s, pt_min=pt_min, pt_max=pt_max, pthat_min=pthat_min, pthat_max=pthat_max, mpi=mpi,
-                 jets_per_event=jets_per_event)
-    kwargs = dict(seed=seed, detector=detector, pileup_mu=pileup, per_part=per_part,
-                  **{k: v for k, v in given.items() if v is not None})
+                 jets_per_event=jets_per_event, detector=detector, pileup_mu=pileup)
+    kwargs = dict(seed=seed, per_part=per_part, **{k: v for k, v in given.items() if v is not None})
     spec_fn = tasks.get(task).dataset_spec
     import inspect
 
@@ -122,7 +121,7 @@ def generate(
 
 @app.command("run")
 def run_task(
-    task: Annotated[str, typer.Argument(help="Task to run end to end: top-tagging, jet-classes, higgs-tautau.")],
+    task: Annotated[str, typer.Argument(help="Task to run end to end: top-tagging, jet-classes, higgs-tautau, air-showers.")],
     preset: Annotated[str, typer.Option(help="quick (2 CPU cores, minutes) or paper (published sizes, GPU).")] = "quick",
     models: Annotated[str | None, typer.Option(help="Comma-separated model names (default: the preset's).")] = None,
     data: Annotated[Path | None, typer.Option(help="Use this dataset instead of generating one.")] = None,

@@ -52,7 +52,8 @@ class HexConv2d(nn.Conv2d):
             self.weight.mul_(mask)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return nn.functional.conv2d(x, self.weight * self.hex_mask, self.bias, padding=1)
+        mask: torch.Tensor = self.hex_mask  # type: ignore[assignment]  # a registered buffer
+        return nn.functional.conv2d(x, self.weight * mask, self.bias, padding=1)
 
 
 class TraceEncoder(nn.Module):
@@ -175,7 +176,7 @@ def _lm(residual: Any, p0: np.ndarray, n_iter: int = 30, tol: float = 1e-7) -> t
         trial = p + step
         r_new = residual(trial)
         chi_new = (r_new**2).sum(1)
-        better = np.isfinite(chi_new) & (chi_new < chi2)
+        better = np.isfinite(chi_new) & (chi_new < chi2) & ~done  # a converged event stays put: batched == one by one
         small = better & ((chi2 - chi_new) <= tol * np.maximum(chi2, 1e-12))
         p = np.where(better[:, None], trial, p)
         r = np.where(better[:, None], r_new, r)

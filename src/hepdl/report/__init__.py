@@ -43,8 +43,14 @@ def _event_page(*args: Any) -> Page:
     return event_page(*args)
 
 
+def _shower_page(*args: Any) -> Page:
+    from hepdl.report.airshowers import shower_page
+
+    return shower_page(*args)
+
+
 #: The page of each dataset domain: ``page(plt, plots, models, metrics, scores, ds, label_names, title) -> Page``.
-PAGES: dict[str, Callable[..., Page]] = {"jets": jet_page, "events": _event_page}
+PAGES: dict[str, Callable[..., Page]] = {"jets": jet_page, "events": _event_page, "airshowers": _shower_page}
 
 
 def model_table(metrics: dict[str, dict[str, Any]]) -> list[list[str]]:

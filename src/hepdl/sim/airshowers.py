@@ -129,8 +129,8 @@ def station_positions(config: ArrayConfig) -> np.ndarray:
     (q, r) = (k % n_side, k // n_side): x = d (q + r / 2), y = d r sqrt(3) / 2, centred on the middle
     station. Neighbours of (q, r) are (q +- 1, r), (q, r +- 1), (q + 1, r - 1), (q - 1, r + 1)."""
     n = config.n_side
-    q, r = np.meshgrid(np.arange(n), np.arange(n), indexing="xy")
-    q, r = q.ravel() - (n - 1) / 2, r.ravel() - (n - 1) / 2
+    qq, rr = np.meshgrid(np.arange(n), np.arange(n), indexing="xy")
+    q, r = qq.ravel() - (n - 1) / 2, rr.ravel() - (n - 1) / 2
     return np.stack([config.spacing_m * (q + r / 2), config.spacing_m * r * np.sqrt(3) / 2], axis=1)
 
 

@@ -58,6 +58,7 @@ def list_tasks() -> list[str]:
     return TASKS.names()
 
 
+from hepdl.tasks import air_showers as _air_showers  # noqa: E402,F401  (registers itself)
 from hepdl.tasks import higgs_tautau as _higgs_tautau  # noqa: E402,F401  (registers itself)
 from hepdl.tasks import jet_classes as _jet_classes  # noqa: E402,F401  (registers itself)
 from hepdl.tasks import top_tagging as _top_tagging  # noqa: E402,F401  (registers itself)

@@ -24,11 +24,13 @@ class Preset:
     models: list[str]
     epochs: int
     model_preset: str
-    n_particles: int
+    n_particles: int = 64
     n_jets: int | None = None
     n_events: int | None = None
     feature_set: str | None = None
     patience: int | None = None
+    batch_size: int | None = None
+    lr: float | None = None
     fractions: tuple[float, float, float] | None = None
     model_presets: dict[str, str] = field(default_factory=dict)
     model_configs: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -96,8 +98,8 @@ def run_models(task: str, spec_fn: Any, presets: dict[str, dict[str, Any]], pres
         raise ConfigError(f"unknown preset {preset!r} for task {task!r}; presets: {', '.join(presets)}")
     p = from_dict(Preset, presets[preset], where=f"preset {preset!r} of task {task!r}")
     names = list(models or p.models)
-    extra: dict[str, Any] = {k: v for k, v in (("feature_set", p.feature_set), ("patience", p.patience), ("fractions", p.fractions))
-                             if v is not None}
+    extra: dict[str, Any] = {k: v for k, v in (("feature_set", p.feature_set), ("patience", p.patience), ("fractions", p.fractions),
+                                               ("batch_size", p.batch_size), ("lr", p.lr)) if v is not None}
     configs = [TrainConfig(m, preset=p.model_presets.get(m, p.model_preset), epochs=epochs or p.epochs, seed=seed,
                            n_particles=p.n_particles, model_config=dict(p.model_configs.get(m, {})), **extra)
                for m in names]  # validates every name before any work
