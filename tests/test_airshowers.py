@@ -225,6 +225,13 @@ def test_regression_loss_falls_and_predict_reproduces(airshowers, tmp_path):
     again = predict(tmp_path / "run", airshowers)
     np.testing.assert_allclose(again["ldf-fit"][stored["index"]], stored["scores"], rtol=1e-9)
     assert again["airshower-cnn"].shape == (len(airshowers), 7)
+    # deployment: ONNX Runtime reproduces torch (outputs in metres and g/cm^2: relative to their size)
+    from hepdl.deploy import OnnxModel, export_onnx
+
+    exp = export_onnx(tmp_path / "run" / "airshower-cnn", tmp_path / "onnx")
+    got = OnnxModel(exp).predict(airshowers, batch_size=37)
+    scale = np.abs(again["airshower-cnn"]).max(axis=0)
+    assert np.max(np.abs(got - again["airshower-cnn"]) / np.maximum(scale, 1.0)) < 1e-5
 
 
 # -- the dataset ----------------------------------------------------------------------------------------

@@ -30,6 +30,13 @@ CASES: dict[str, dict] = {
                  "chain_over_bare", "chain_over_bare_err", "speedup_2_over_1"],
         "nullable": {"jets_per_s_1_worker_err", "jets_per_s_2_workers_err", "speedup_2_over_1_err"},
     },
+    "bench_airshowers": {
+        "args": ["--events", "300", "--epochs", "1", "--sim-events", "50", "--repeat", "2"],
+        "core": ["sim_events_per_s", "sim_over_goal", "plane_fit_angular_resolution_deg", "ldf_fit_angular_resolution_deg",
+                 "airshower_cnn_angular_resolution_deg", "airshower_cnn_over_plane_fit_angular_resolution",
+                 "airshower_set_xmax_resolution_above_19", "best_network", "goal_angle_below_1_5_deg"],
+        "nullable": set(),
+    },
     "bench_explain": {
         "args": ["--train-jets", "300", "--train-epochs", "1", "--jets", "200", "--lrp-jets", "50", "--pairs", "2000",
                  "--repeat", "2", "--brute-candidates", "2"],

@@ -25,9 +25,21 @@ __all__ = ["STATION_FEATURES", "shower_inputs", "station_arrays"]
 #: The columns of the ``stations`` input.
 STATION_FEATURES = ("time_us", "log10_signal", "saturated", "triggered")
 
+def _example(pre: dict[str, Any], batch: int) -> tuple[Any, ...]:
+    """Example ``stations`` tensors (ONNX tracing): a third of the stations triggered."""
+    import torch
+
+    g = torch.Generator().manual_seed(0)
+    s, t, f = pre["n_stations"], pre["n_bins"], len(pre["station_features"])
+    mask = (torch.arange(s) % 3 == 0).float().expand(batch, s).clone()
+    return (torch.rand(batch, s, t, generator=g) * mask[..., None], torch.randn(batch, s, f, generator=g) * mask[..., None], mask,
+            torch.randn(batch, s, 2, generator=g))
+
+
 REPRESENTATIONS.add("stations", Representation(
     "stations", ("traces", "stations", "mask", "positions"),
-    lambda a: {"n_stations": a["mask"].shape[1], "n_bins": a["traces"].shape[2], "n_features": a["stations"].shape[2]}))
+    lambda a: {"n_stations": a["mask"].shape[1], "n_bins": a["traces"].shape[2], "n_features": a["stations"].shape[2]},
+    example=_example))
 
 
 def station_arrays(time_ns: np.ndarray, signal: np.ndarray, triggered: np.ndarray, saturated: np.ndarray,

@@ -36,6 +36,9 @@ class Representation:
     sizes: Callable[[dict[str, Any]], dict[str, int]] = field(default=lambda arrays: {})
     #: The length of the feature axis of the first input (for objectives that reproduce it), if any.
     width: Callable[[dict[str, Any]], int | None] = field(default=lambda arrays: None)
+    #: ``example(preprocess, batch)``: example input tensors of that batch size for a model with this
+    #: ``preprocess.json`` (tracing for ONNX export), or None (the exporter knows the jet representations).
+    example: Callable[[dict[str, Any], int], tuple[Any, ...]] | None = None
 
 
 REPRESENTATIONS: Registry[Representation] = Registry("representation")

@@ -265,11 +265,15 @@ class LDFFit:
         for k in ("traces", "stations", "mask", "positions"):
             if k not in X:
                 raise DataError(f"ldf-fit needs the 'stations' representation's arrays; {k!r} is missing")
-        st = np.asarray(X["stations"], np.float64)
         mask = np.asarray(X["mask"]) > 0
-        trace = np.expm1(np.asarray(X["traces"], np.float64))
+        # the triggered stations first, the rest cut off: the fits' arrays shrink to the busiest event's size
+        order = np.argsort(~mask, axis=1, kind="stable")[:, : max(int(mask.sum(1).max(initial=0)), 1)]
+        mask = np.take_along_axis(mask, order, 1)
+        st = np.take_along_axis(np.asarray(X["stations"], np.float64), order[..., None], 1)
+        trace = np.expm1(np.take_along_axis(np.asarray(X["traces"], np.float64), order[..., None], 1))
+        pos = np.take_along_axis(np.asarray(X["positions"], np.float64), order[..., None], 1) * 1000.0
         return {"t": st[..., 0] * 1000.0, "s": np.where(mask, 10 ** st[..., 1] - 1, 0.0), "sat": st[..., 2] > 0.5, "mask": mask,
-                "pos": np.asarray(X["positions"], np.float64) * 1000.0, "trace": trace}
+                "pos": pos, "trace": trace}
 
     def _time_sigma(self, raw: dict[str, np.ndarray]) -> np.ndarray:
         t50, _ = _trace_times(raw["trace"], self.bin_ns)
