@@ -276,5 +276,17 @@ def test_damaged_air_shower_dataset_names_the_field(tmp_path):
     new = write_part(bad, {k: v for k, v in meta["parts"][0].items() if k not in ("file", "sha256", "bytes")}, out)
     meta["parts"][0] = new
     (out / "dataset.json").write_text(json.dumps(meta))
-    with pytest.raises(DataError, match="'signal' has shape"):
+    with pytest.raises(DataError, match="field 'signal' is not a fixed-length station list"):
         open_dataset(out)
+
+
+def test_run_air_showers_from_the_command_line(run_main, airshower_path, tmp_path):
+    r = run_main("run", "air-showers", "--data", airshower_path, "--runs", tmp_path, "--epochs", "1",
+                 "--models", "plane-fit,ldf-fit,airshower-set")
+    assert r.returncode == 0, r.stderr[-2000:]
+    run = next((tmp_path / "air-showers").iterdir())
+    html = (run / "report.html").read_text()
+    for fig in ("resolution_energy", "resolution_zenith", "scatter", "xmax", "footprint", "trace"):
+        assert (run / "plots" / f"{fig}.png").exists() and f"plots/{fig}.png" in html, fig
+    assert "spherical front used" in html and "ldf-fit" in (run / "table.txt").read_text()
+    assert "angle 68 %" in r.stdout

@@ -74,7 +74,7 @@ def _open(path: Path, mapping: str | None, tree: str | None, key: str | None, st
 @app.command()
 def generate(
     task: Annotated[str, typer.Argument(help="Task whose dataset to generate, e.g. top-tagging.")],
-    n_jets: Annotated[int | None, typer.Option("--n-jets", "--n-events", "-n", help="Total number of jets, or events for an event task (default: the task's).")] = None,
+    n_jets: Annotated[int | None, typer.Option("--n-jets", "--n-events", "--n", "-n", help="Total number of jets, or events for an event task (default: the task's).")] = None,
     seed: Annotated[int, typer.Option(help="Dataset seed; the same seed and settings give identical files.")] = 1,
     out: Annotated[Path | None, typer.Option(help="Dataset directory (default: <cache>/datasets/<task>-<hash>).")] = None,
     cache: Annotated[Path | None, typer.Option(help="Cache directory (default $HEPDL_CACHE or ~/.cache/hepdl).")] = None,

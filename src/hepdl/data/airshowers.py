@@ -14,12 +14,13 @@ triggered        (S,) bool     above threshold (broken stations never trigger)
 saturated        (S,) bool     the FADC saturated (the signal is a lower limit)
 trace            (S, T) f32    VEM per 25 ns bin from two bins before the start
 trace_mu         (S, T) f32    the muons' part of the trace (truth, for the report)
+station_x, _y    (S,) float32  station positions, m (the same in every event of a fixed array)
 lg_energy ...    float64       truth: lg_energy (log10 E/eV), zenith, azimuth (rad), core_x,
                                core_y (m), xmax, dx (g/cm^2), mass (A), label (0 proton, 1 iron)
 ================ ============= ==============================================================
 
-Station positions are the same in every event: ``dataset.json`` holds the array configuration and
-:func:`hepdl.sim.airshowers.station_positions` gives them.
+``dataset.json`` holds the array configuration (:func:`hepdl.sim.airshowers.station_positions` gives
+the positions the records carry).
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ FORMAT = "hepdl-airshowers"
 TARGET_NAMES = ["axis_x", "axis_y", "axis_z", "core_x", "core_y", "lg_energy", "xmax"]
 #: Fewest triggered stations an event needs to be kept (three fix a plane).
 MIN_STATIONS = 3
-_STATION_FIELDS = ("time", "signal", "triggered", "saturated", "trace", "trace_mu")
+_STATION_FIELDS = ("time", "signal", "triggered", "saturated", "trace", "trace_mu", "station_x", "station_y")
 _TRUTH_FIELDS = ("lg_energy", "zenith", "azimuth", "core_x", "core_y", "xmax", "dx", "mass")
 #: Cutflow steps and their labels.
 STEPS = {"events": "showers simulated", "three_stations": f"at least {MIN_STATIONS} triggered stations"}
@@ -139,8 +140,11 @@ def generate_part(spec: AirShowerSpec, sample_index: int, part_index: int, n: in
                             f"({to_dict(spec.array)}) look impossible")
     arrays = {k: np.concatenate([c[k] for c in chunks]) for k in chunks[0]}
     fields: dict[str, Any] = {k: arrays[k] for k in _TRUTH_FIELDS}
-    for k in _STATION_FIELDS:
+    for k in _STATION_FIELDS[:-2]:  # the positions follow
         fields[k] = ak.to_regular(ak.from_numpy(arrays[k]), axis=-1) if arrays[k].ndim == 2 else ak.from_numpy(arrays[k])
+    pos = station_positions(spec.array).astype(np.float32)
+    for k, col in (("station_x", 0), ("station_y", 1)):
+        fields[k] = ak.to_regular(ak.from_numpy(np.broadcast_to(pos[:, col], (n, len(pos))).copy()), axis=-1)
     fields["label"] = np.full(n, sample_index, np.int8)
     records = ak.zip(fields, depth_limit=1)
     meta = {"sample": primary, "part": part_index, "n": kept, "label": sample_index, "seed": seed,
@@ -175,7 +179,7 @@ class AirShowerDataset:
     """Air-shower events of a surface array, in memory.
 
     ``arrays``: the fields of the module docstring as numpy arrays, event axis first. ``positions``:
-    (S, 2) station positions in m. ``labels``: 0 proton, 1 iron. ``targets``: (B, 7) in the order of
+    (B, S, 2) station positions in m. ``labels``: 0 proton, 1 iron. ``targets``: (B, 7) in the order of
     :data:`TARGET_NAMES`.
     """
 
@@ -270,9 +274,9 @@ def open_airshowers(path: str | Path, *, verify: bool = True) -> AirShowerDatase
         if arrays[k].shape[1:] != want:
             raise DataError(f"dataset {path}: field {k!r} has shape {arrays[k].shape[1:]} per event, expected {want} "
                             f"for the {array.n_side} x {array.n_side} array")
-    for k in ("time", "signal", "trace", *_TRUTH_FIELDS):
+    for k in ("time", "signal", "trace", "station_x", "station_y", *_TRUTH_FIELDS):
         bad = ~np.isfinite(arrays[k])
         if bad.any():
             raise DataError(f"dataset {path}: field {k!r} has {int(bad.sum())} NaN/inf values")
-    return AirShowerDataset(arrays, station_positions(array), array, meta, path,
-                            label_names=list(meta.get("label_names", ["proton", "iron"])))
+    positions = np.stack([arrays.pop("station_x"), arrays.pop("station_y")], axis=-1).astype(np.float64)
+    return AirShowerDataset(arrays, positions, array, meta, path, label_names=list(meta.get("label_names", ["proton", "iron"])))

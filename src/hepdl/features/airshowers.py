@@ -45,7 +45,7 @@ REPRESENTATIONS.add("stations", Representation(
 def station_arrays(time_ns: np.ndarray, signal: np.ndarray, triggered: np.ndarray, saturated: np.ndarray,
                    trace: np.ndarray, positions_m: np.ndarray) -> dict[str, np.ndarray]:
     """The ``stations`` arrays from an array's raw data (shapes of :mod:`hepdl.data.airshowers`; the
-    station positions (S, 2) in m)."""
+    station positions (B, S, 2) or, for a fixed array, (S, 2), in m)."""
     trig = triggered.astype(bool)
     n = len(signal)
     hottest = np.argmax(np.where(trig, signal, -1.0), axis=1)
@@ -54,7 +54,7 @@ def station_arrays(time_ns: np.ndarray, signal: np.ndarray, triggered: np.ndarra
     feats = np.stack([t_rel, np.where(trig, np.log10(1 + np.maximum(signal, 0)), 0.0), saturated & trig, trig], axis=-1)
     return {"traces": np.where(trig[..., None], np.log1p(np.maximum(trace, 0)), 0).astype(np.float32),
             "stations": feats.astype(np.float32), "mask": trig.astype(np.float32),
-            "positions": np.broadcast_to(positions_m / 1000.0, (n, *positions_m.shape)).astype(np.float32)}
+            "positions": np.broadcast_to(positions_m / 1000.0, (n, *positions_m.shape[-2:])).astype(np.float32)}
 
 
 def shower_inputs(ds: AirShowerDataset, kind: str, train_idx: np.ndarray, **_: Any) -> Inputs:
@@ -64,7 +64,7 @@ def shower_inputs(ds: AirShowerDataset, kind: str, train_idx: np.ndarray, **_: A
                           "use an air-shower model (airshower-cnn, airshower-set, airshower-cnn-times, ldf-fit)")
     a = ds.arrays
     arrays = station_arrays(a["time"], a["signal"], a["triggered"], a["saturated"], a["trace"], ds.positions)
-    pre = {"station_features": list(STATION_FEATURES), "n_stations": int(ds.positions.shape[0]), "n_bins": int(a["trace"].shape[2]),
+    pre = {"station_features": list(STATION_FEATURES), "n_stations": int(a["trace"].shape[1]), "n_bins": int(a["trace"].shape[2]),
            "transforms": {"traces": "log(1 + VEM per bin)", "time_us": "start time minus that of the largest signal, us",
                           "log10_signal": "log10(1 + VEM)", "positions": "km from the array centre"}}
     return Inputs(kind, arrays, ds.labels, pre)

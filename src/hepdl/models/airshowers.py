@@ -90,6 +90,7 @@ def _encode(encoder: TraceEncoder, traces: torch.Tensor, mask: torch.Tensor, dim
 class ArrayCNN(nn.Module):
     """Trace encoder + hexagonal convolutions over the station grid (arXiv:1708.00647):
     (traces (B, S, T), stations (B, S, F), mask (B, S), positions (B, S, 2)) -> (B, n_outputs).
+    The head sees the flattened grid and the mean of the last convolution over the triggered stations.
 
     Per station it uses the trace embedding (``traces``), the start-time offset, the signal
     (``signals``) and the trigger flag; never the positions (the grid index is where a station
@@ -111,7 +112,9 @@ class ArrayCNN(nn.Module):
             convs += [HexConv2d(c_prev, c), nn.ReLU()]
             c_prev = c
         self.grid = nn.Sequential(*convs)
-        self.head = mlp([c_prev * n_stations, *dense, n_outputs])
+        # the flattened grid (where things are: the core) and the mean over triggered stations (the same
+        # local pattern anywhere on the array: the time gradient of the front, the traces' shapes)
+        self.head = mlp([c_prev * n_stations + c_prev, *dense, n_outputs])
 
     def forward(self, traces: torch.Tensor, stations: torch.Tensor, mask: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
         parts = [stations[..., 0:1]] + ([stations[..., 1:2]] if self.use_signals else []) + [mask[..., None]]
@@ -120,7 +123,10 @@ class ArrayCNN(nn.Module):
         x = torch.cat(parts, dim=-1) * mask[..., None]  # (B, S, C); station k at row k // n, column k % n
         b = x.shape[0]
         x = x.reshape(b, self.side, self.side, -1).permute(0, 3, 1, 2)
-        return self.head(self.grid(x).flatten(1))
+        h = self.grid(x)
+        m = mask.reshape(b, 1, self.side, self.side)
+        pooled = (h * m).sum((2, 3)) / m.sum((2, 3)).clamp_min(1.0)
+        return self.head(torch.cat([h.flatten(1), pooled], dim=1))
 
 
 class StationSet(nn.Module):

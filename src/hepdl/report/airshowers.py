@@ -5,7 +5,7 @@ Figures (``<run>/plots/``): ``resolution_energy`` and ``resolution_zenith`` (ang
 and X_max resolution per bin, every method, bootstrap errors), ``scatter`` (reconstructed against
 true energy and X_max), ``footprint`` (an example event: stations with signal as marker size and
 start time as colour, the true and reconstructed cores and axes), ``trace`` (a station's trace with
-its muon and electromagnetic parts), ``training``.
+its muon and electromagnetic parts), ``xmax`` (true and reconstructed X_max of protons and iron), ``training``.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from hepdl.report.style import model_styles, save
 
 __all__ = ["shower_page", "shower_table", "SHOWER_FIGURES"]
 
-SHOWER_FIGURES = ("resolution_energy", "resolution_zenith", "scatter", "footprint", "trace", "training")
+SHOWER_FIGURES = ("resolution_energy", "resolution_zenith", "scatter", "xmax", "footprint", "trace", "training")
 _PANELS = (("angular_resolution_deg", "angular resolution (68 %) [deg]"), ("core_resolution_m", "core resolution (68 %) [m]"),
            ("energy_resolution", "energy resolution σ(E)/E"), ("xmax_resolution", "X_max resolution [g/cm²]"))
 
@@ -109,11 +109,27 @@ def _event_figures(plt: Any, plots: Path, scores: dict[str, Any], ds: Any, style
                        "Test events of every method: reconstructed against true log10 E (left of each pair) and X_max (right); "
                        "dashed: the diagonal."))
 
+    fig, axes = _grid(plt, len(names) + 1, 4, 4.6, 3.8)
+    lab = ds.labels
+    bins = np.linspace(np.quantile(truth[:, 6], 0.002) - 50, np.quantile(truth[:, 6], 0.998) + 50, 50)
+    panels = [("true X_max", scores[names[0]]["index"], truth[scores[names[0]]["index"], 6])]
+    panels += [(n, scores[n]["index"], np.asarray(scores[n]["scores"])[:, 6]) for n in names]
+    for ax, (n, idx, x) in zip(axes, panels, strict=False):
+        for c, (name, colour) in enumerate((("proton", "tab:red"), ("iron", "tab:blue"))):
+            ax.hist(x[lab[idx] == c], bins, histtype="step", color=colour, lw=1.5, label=name)
+        ax.set_title(n, fontsize=11)
+        ax.set_xlabel("X_max [g/cm²]", fontsize=10)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    figs.append(Figure(save(fig, plots, "xmax"), "Proton and iron in X_max",
+                       "Distributions of the true X_max (first panel) and of each method's reconstructed X_max on the test "
+                       "events, protons and iron nuclei apart: the merit factor of the table measures their separation."))
+
     a = ds.arrays
     first = scores[names[0]]["index"]
     n_trig = a["triggered"][first].sum(1)
     pick = int(first[np.argmax(np.where(n_trig >= 8, -np.abs(a["lg_energy"][first] - 19.3), -np.inf))])
-    pos = ds.positions
+    pos = ds.positions[pick]
     trig = a["triggered"][pick]
     fig, ax = plt.subplots(figsize=(8, 7))
     ax.scatter(pos[:, 0] / 1000, pos[:, 1] / 1000, s=8, c="lightgrey", marker="o", label="stations")

@@ -121,13 +121,18 @@ def _train_subset(train_idx: np.ndarray, y: np.ndarray, n: int, seed: int, ds: A
     return np.sort(np.random.default_rng(seed).choice(train_idx, size=n, replace=False))
 
 
-def _check_model_and_data(config: TrainConfig, ds: Any, objective: Objective, targets: Targets) -> None:
-    """Model-level reasons to refuse training (the objective has checked the data and the splits)."""
+def _check_domain(config: TrainConfig, ds: Any) -> None:
+    """A model declared for some domains refuses the others (before the objective reads the data)."""
     spec = registry.spec(config.model)
     domain = getattr(ds, "domain", None)
     if spec.domains is not None and domain not in spec.domains:
         raise ConfigError(f"{config.model!r} works on {' or '.join(spec.domains)} data ({spec.paper}); dataset {ds.path} "
                           f"holds {domain or type(ds).__name__}")
+
+
+def _check_model_and_data(config: TrainConfig, ds: Any, objective: Objective, targets: Targets) -> None:
+    """Model-level reasons to refuse training (the objective has checked the data and the splits)."""
+    spec = registry.spec(config.model)
     if spec.input_kind == "cut" and objective.name == "classify" and len(targets.names) > 2:
         raise ConfigError(f"the cut baseline {config.model!r} separates two classes; dataset {ds.path} has {len(targets.names)} "
                           f"({', '.join(targets.names)}): use the bdt as the classic baseline")
@@ -183,6 +188,7 @@ def train(config: TrainConfig, data: Any, out: str | Path, *, resume: str | Path
 
     ds = open_for_training(data, config.stream)
     spec = registry.spec(config.model)
+    _check_domain(config, ds)
     objective = config.make_objective()
     targets = objective.targets(ds)
     split_all, split_kind = run_split(ds, config)
