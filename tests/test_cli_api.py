@@ -26,7 +26,7 @@ def test_public_api_is_pinned():
     assert sorted(hepdl.data.__all__) == sorted([
         "DatasetSpec", "JetDataset", "SampleSpec", "cache_dir", "generate_dataset", "generate_part",
         "jets_from_cartesian", "open", "validate_jets", "write_toptagging_hdf5", "EventDataset", "read_challenge_csv",
-        "write_challenge_csv", "JetParts", "open_parts",
+        "write_challenge_csv", "JetParts", "open_parts", "AirShowerDataset", "AirShowerSpec",
     ])
     assert sorted(hepdl.features.__all__) == sorted([
         "EFPSet", "FEATURE_SETS", "HLS4ML_FEATURES", "ImageConfig", "PARTICLE_FEATURES", "ParticleCloud",
@@ -42,7 +42,7 @@ def test_public_api_is_pinned():
         "is_lower_limit"])
     assert sorted(hepdl.models.__all__) == sorted([
         "CNN", "DNN", "EFN", "LBN", "MODELS", "ModelSpec", "PFN", "ParticleNet", "ParticleTransformer",
-        "get", "list_models", "register", "spec"])
+        "ArrayCNN", "StationSet", "LDFFit", "get", "list_models", "register", "spec"])
     assert sorted(hepdl.train.__all__) == sorted([
         "BASELINES", "TrainConfig", "ams_metrics", "class_labels", "evaluate", "load_trained", "make_inputs", "model_inputs", "predict",
         "score_inputs", "split_indices", "train", "partial_dir", "run_split", "open_for_training"])

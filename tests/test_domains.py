@@ -189,3 +189,25 @@ def test_task_presets_are_validated():
         from_dict(Preset, {"models": ["dnn"], "epochs": 1, "model_preset": "small", "n_particles": 8, "n_jet": 10}, where="preset 'x'")
     with pytest.raises(ConfigError, match="exactly one of n_jets or n_events"):
         Preset(models=["dnn"], epochs=1, model_preset="small", n_particles=8)
+
+
+def test_capped_log_variance_never_weights_a_target_below_the_mse():
+    import torch
+
+    from hepdl.train.objectives import get_objective
+
+    obj = get_objective("regress", nll=True, log_var_max=0.0, target_mean=[0.0, 10.0], target_std=[2.0, 5.0])
+    out = torch.tensor([[0.0, 10.0, 8.0, -3.0]])  # means (standardised), log-variances: one far above the cap
+    sigma = obj.output(out, ())[0, 2:]
+    assert torch.allclose(sigma, torch.tensor([2.0, 5.0 * float(np.exp(-1.5))]))  # capped at the target's spread
+    # the pull on a badly predicted target's mean (its weight 1/sigma^2) stays at least the MSE's; free, the
+    # likelihood can inflate sigma and let the target go
+    y = torch.tensor([[2.0, 10.0]])  # standardised: 1 and 0
+    free = get_objective("regress", nll=True, target_mean=[0.0, 10.0], target_std=[2.0, 5.0])
+
+    def pull(objective):
+        o = torch.tensor([[0.0, 0.0, 8.0, -3.0]], requires_grad=True)
+        objective.per_event_loss(o, y, ()).sum().backward()
+        return float(o.grad[0, 0])
+
+    assert pull(obj) == pytest.approx(-0.5) and abs(pull(free)) < 1e-3  # -(z - mu) / (T e^logvar), T = 2 targets

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from hepdl.data.airshowers import AirShowerDataset, AirShowerSpec
 from hepdl.data.dataset import JetDataset, jets_from_cartesian, open, validate_jets, write_toptagging_hdf5
 from hepdl.data.events import EventDataset, read_challenge_csv, write_challenge_csv
 from hepdl.data.generate import DatasetSpec, SampleSpec, generate_dataset, generate_part
@@ -9,6 +10,8 @@ from hepdl.data.paths import cache_dir
 from hepdl.data.stream import JetParts, open_parts
 
 __all__ = [
+    "AirShowerDataset",
+    "AirShowerSpec",
     "DatasetSpec",
     "EventDataset",
     "JetDataset",

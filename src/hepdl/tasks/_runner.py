@@ -34,6 +34,8 @@ class Preset:
     fractions: tuple[float, float, float] | None = None
     model_presets: dict[str, str] = field(default_factory=dict)
     model_configs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: model -> the objective's settings (e.g. ``{"nll": True}`` for a regression with per-event uncertainties)
+    objective_configs: dict[str, dict[str, Any]] = field(default_factory=dict)
     ensembles: dict[str, int] = field(default_factory=dict)
     dataset: dict[str, Any] = field(default_factory=dict)
     #: ``{"models": [...], "sizes": [...]}``: also train these models on subsets of the training split of
@@ -101,7 +103,8 @@ def run_models(task: str, spec_fn: Any, presets: dict[str, dict[str, Any]], pres
     extra: dict[str, Any] = {k: v for k, v in (("feature_set", p.feature_set), ("patience", p.patience), ("fractions", p.fractions),
                                                ("batch_size", p.batch_size), ("lr", p.lr)) if v is not None}
     configs = [TrainConfig(m, preset=p.model_presets.get(m, p.model_preset), epochs=epochs or p.epochs, seed=seed,
-                           n_particles=p.n_particles, model_config=dict(p.model_configs.get(m, {})), **extra)
+                           n_particles=p.n_particles, model_config=dict(p.model_configs.get(m, {})),
+                           objective_config=dict(p.objective_configs.get(m, {})), **extra)
                for m in names]  # validates every name before any work
     t0 = time.perf_counter()
     generated = dataset is None

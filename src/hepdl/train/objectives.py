@@ -200,7 +200,7 @@ class Regress(Objective):
     """Regression of T continuous targets (``ds.targets``, (n, T); ``ds.target_names``), learnt
     standardised (mean/std of the training split, stored); MSE, or with ``nll=True`` a Gaussian
     negative log-likelihood with a per-event uncertainty (the network then outputs a mean and a
-    log-variance per target). Output: (B, T) predictions in the targets' units (with ``nll``,
+    log-variance per target, clamped to [``log_var_min``, ``log_var_max``], default [-12, 12]). Output: (B, T) predictions in the targets' units (with ``nll``,
     (B, 2T): predictions, then their standard deviations). Metrics: :mod:`hepdl.metrics.regression`."""
 
     name = "regress"
@@ -209,6 +209,21 @@ class Regress(Objective):
     @property
     def nll(self) -> bool:
         return bool(self.config.get("nll", False))
+
+    @property
+    def log_var_max(self) -> float:
+        """Upper clamp of the predicted log-variance (standardised units). ``log_var_max = 0`` caps each
+        target's sigma at its spread: the likelihood then up-weights the targets it predicts well (as a
+        multi-task uncertainty weighting, arXiv:1705.07115) but never weights a hard target below the
+        plain MSE, so no target can be given up."""
+        return float(self.config.get("log_var_max", 12.0))
+
+    @property
+    def log_var_min(self) -> float:
+        """Lower clamp of the predicted log-variance (standardised units, default -12): with
+        ``log_var_min = -3`` no target weighs more than e^3 = 20 times the plain MSE, so the targets a
+        network predicts well cannot starve the others of the shared layers' capacity."""
+        return float(self.config.get("log_var_min", -12.0))
 
     def targets(self, ds: Any) -> Targets:
         t = getattr(ds, "targets", None)
@@ -222,7 +237,8 @@ class Regress(Objective):
         names = list(getattr(ds, "target_names", None) or [f"target{i}" for i in range(t.shape[1])])
         if len(names) != t.shape[1]:
             raise DataError(f"dataset {ds.path}: {len(names)} target names for {t.shape[1]} targets")
-        return Targets(t, names, {"n_targets": t.shape[1], "nll": self.nll}, {"target_names": names})
+        return Targets(t, names, {"n_targets": t.shape[1], "nll": self.nll, "log_var_min": self.log_var_min,
+                                            "log_var_max": self.log_var_max}, {"target_names": names})
 
     def prepare(self, targets: Targets, train_idx: np.ndarray) -> Targets:
         """Fix the targets' scaling on the training split (stored in the model and preprocess.json)."""
@@ -247,7 +263,7 @@ class Regress(Objective):
         t = z.shape[1]
         if not self.nll:
             return ((out[:, :t] - z) ** 2).mean(dim=1)
-        mu, log_var = out[:, :t], out[:, t:].clamp(-12, 12)
+        mu, log_var = out[:, :t], out[:, t:].clamp(self.log_var_min, self.log_var_max)
         return (0.5 * (log_var + (z - mu) ** 2 / log_var.exp())).mean(dim=1)
 
     def output(self, out: Any, inputs: tuple[Any, ...]) -> Any:
@@ -259,7 +275,7 @@ class Regress(Objective):
         pred = out[:, :t] * std + mean
         if not self.nll:
             return pred
-        sigma = (0.5 * out[:, t:].clamp(-12, 12)).exp() * std
+        sigma = (0.5 * out[:, t:].clamp(self.log_var_min, self.log_var_max)).exp() * std
         return torch.cat([pred, sigma], dim=1)
 
     def record(self, out: Any, inputs: tuple[Any, ...]) -> Any:
