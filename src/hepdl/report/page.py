@@ -310,7 +310,8 @@ def cutflow_rows(meta: dict[str, Any]) -> list[list[str]]:
             cells = [next((f"{flow[s][m]}" for m in matches if m in flow[s]), "") for s in samples]
             rows.append([label, *cells])
             continue
-        row = [CUT_LABELS.get(st, "after the tau-ID weight" if st == "tau_id" else st)]
+        own = meta.get("cut_labels") or {}  # a domain's own step names (air showers)
+        row = [own.get(st) or CUT_LABELS.get(st, "after the tau-ID weight" if st == "tau_id" else st)]
         for s in samples:
             n, e = flow[s].get(st), exp.get(s, {}).get(st)
             row.append(("" if n is None else f"{n}") + ("" if e is None else f" / {e:.4g}"))
