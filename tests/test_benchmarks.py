@@ -34,7 +34,7 @@ CASES: dict[str, dict] = {
         "args": ["--events", "300", "--epochs", "1", "--sim-events", "50", "--repeat", "2"],
         "core": ["sim_events_per_s", "sim_over_goal", "plane_fit_angular_resolution_deg", "ldf_fit_angular_resolution_deg",
                  "airshower_cnn_angular_resolution_deg", "airshower_cnn_over_plane_fit_angular_resolution",
-                 "airshower_set_xmax_resolution_above_19", "best_network_angle", "goal_angle_below_1_5_deg", "goal_xmax_below_35_above_19"],
+                 "airshower_set_xmax_resolution_above_19", "goal_angle_below_1_5_deg", "goal_xmax_below_35_above_19"],
         "nullable": set(),
     },
     "bench_explain": {
