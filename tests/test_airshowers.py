@@ -232,6 +232,8 @@ def test_regression_loss_falls_and_predict_reproduces(airshowers, tmp_path):
     got = OnnxModel(exp).predict(airshowers, batch_size=37)
     scale = np.abs(again["airshower-cnn"]).max(axis=0)
     assert np.max(np.abs(got - again["airshower-cnn"]) / np.maximum(scale, 1.0)) < 1e-5
+    with pytest.raises(ConfigError, match="classic fit"):
+        export_onnx(tmp_path / "run" / "ldf-fit", tmp_path / "onnx-fit")
 
 
 # -- the dataset ----------------------------------------------------------------------------------------
@@ -290,3 +292,26 @@ def test_run_air_showers_from_the_command_line(run_main, airshower_path, tmp_pat
         assert (run / "plots" / f"{fig}.png").exists() and f"plots/{fig}.png" in html, fig
     assert "spherical front used" in html and "ldf-fit" in (run / "table.txt").read_text()
     assert "angle 68 %" in r.stdout
+
+
+def test_generate_then_run_share_the_cached_dataset(run_main):
+    """`hepdl generate air-showers` writes where `hepdl run air-showers` looks (same settings, same hash)."""
+    from hepdl.data.generate import default_dataset_dir
+    from hepdl.tasks import air_showers
+
+    r = run_main("generate", "air-showers", "-n", "40", "--quiet", "--workers", "1")
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert str(default_dataset_dir(air_showers.dataset_spec(40))) in r.stdout
+
+
+def test_a_failed_ldf_fit_keeps_the_start_core():
+    """An event whose LDF fit cannot work (all stations saturated) gets the signal barycentre as its
+    core, never a runaway fit or a NaN turned into (0, 0)."""
+    cfg = ArrayConfig()
+    o = simulate_showers(60, "proton", np.random.default_rng(8), cfg)
+    X = _inputs(o, cfg)
+    X["stations"][0, :, 2] = X["mask"][0]  # every triggered station of event 0 saturated: nothing to fit
+    pred = LDFFit(sphere=False).score(X)
+    w = np.sqrt(np.where(o["triggered"][0], o["signal"][0], 0))
+    bary = (station_positions(cfg) * w[:, None]).sum(0) / w.sum()
+    assert np.allclose(pred[0, 3:5], bary, atol=1.0) and np.isfinite(pred).all()

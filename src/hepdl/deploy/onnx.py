@@ -121,6 +121,11 @@ def export_onnx(model_dir: str | Path, out: str | Path | None = None, *, opset: 
 
     model_dir = Path(model_dir)
     name, pre, model = load_trained(model_dir)
+    from hepdl.models import registry
+
+    if pre["kind"] not in ("bdt", "cut") and not registry.spec(name).is_torch:
+        raise ConfigError(f"model {name!r} in {model_dir} is a classic fit (a physicist's method, not a network), which "
+                          f"ONNX export does not express: its calibration is {model_dir / 'model.json'}")
     if pre["kind"] in ("bdt", "cut"):
         raise ConfigError(
             f"model {name!r} in {model_dir} is {'an XGBoost booster' if pre['kind'] == 'bdt' else 'a cut'}, which ONNX export "

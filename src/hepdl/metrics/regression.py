@@ -74,13 +74,17 @@ def regression_metrics(truth: np.ndarray, pred: np.ndarray, names: Sequence[str]
 
 
 def opening_angle(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Angle (rad) between the directions ``a`` and ``b`` (n, 3), each normalised first."""
+    """Angle (rad) between the directions ``a`` and ``b`` (n, 3), each normalised first; pi where either
+    has no direction (zero or non-finite)."""
     a = np.asarray(a, np.float64)
     b = np.asarray(b, np.float64)
-    a = a / np.maximum(np.linalg.norm(a, axis=1, keepdims=True), 1e-300)
-    b = b / np.maximum(np.linalg.norm(b, axis=1, keepdims=True), 1e-300)
+    na, nb = np.linalg.norm(a, axis=1, keepdims=True), np.linalg.norm(b, axis=1, keepdims=True)
+    a, b = a / np.maximum(na, 1e-300), b / np.maximum(nb, 1e-300)
     # atan2 of |a x b| and a . b: accurate for small angles, where arccos of the dot product is not
-    return np.arctan2(np.linalg.norm(np.cross(a, b), axis=1), (a * b).sum(axis=1))
+    angle = np.arctan2(np.linalg.norm(np.cross(a, b), axis=1), (a * b).sum(axis=1))
+    # no direction (a zero or non-finite vector) is the worst answer, never a perfect one
+    bad = ~(np.isfinite(angle) & (na[:, 0] > 0) & (nb[:, 0] > 0))
+    return np.where(bad, np.pi, angle)
 
 
 def quantile68(x: np.ndarray) -> float:

@@ -31,10 +31,12 @@ from torch import nn
 
 from hepdl.errors import ConfigError, DataError
 from hepdl.models.dense import mlp
+from hepdl.sim.airshowers import C_M_PER_NS
 
 __all__ = ["HexConv2d", "TraceEncoder", "ArrayCNN", "StationSet", "LDFFit"]
 
-C_M_PER_NS = 0.299792458
+#: Trace bins before the first particle (as the simulation and the hepdl air-shower datasets record them).
+PRE_BINS = 2
 
 
 class HexConv2d(nn.Conv2d):
@@ -256,7 +258,7 @@ class LDFFit:
     ``score(X)`` returns (B, 7) as the air-shower targets: axis, core (m), log10 E/eV, X_max.
     """
 
-    def __init__(self, bin_ns: float = 25.0, time_floor_ns: float = 12.0, sphere: bool = True, seed: int = 0) -> None:
+    def __init__(self, bin_ns: float = 25.0, time_floor_ns: float = 12.0, sphere: bool = True) -> None:
         self.bin_ns, self.time_floor_ns, self.sphere = bin_ns, time_floor_ns, sphere
         self.beta = (-2.5, 0.5)
         self.cic = (0.0, 0.0)
@@ -276,13 +278,14 @@ class LDFFit:
         order = np.argsort(~mask, axis=1, kind="stable")[:, : max(int(mask.sum(1).max(initial=0)), 1)]
         mask = np.take_along_axis(mask, order, 1)
         st = np.take_along_axis(np.asarray(X["stations"], np.float64), order[..., None], 1)
-        trace = np.expm1(np.take_along_axis(np.asarray(X["traces"], np.float64), order[..., None], 1))
+        trace = np.expm1(np.take_along_axis(np.asarray(X["traces"], np.float32), order[..., None], 1))  # float32: memory
         pos = np.take_along_axis(np.asarray(X["positions"], np.float64), order[..., None], 1) * 1000.0
         return {"t": st[..., 0] * 1000.0, "s": np.where(mask, 10 ** st[..., 1] - 1, 0.0), "sat": st[..., 2] > 0.5, "mask": mask,
                 "pos": pos, "trace": trace}
 
     def _time_sigma(self, raw: dict[str, np.ndarray]) -> np.ndarray:
         t50, _ = _trace_times(raw["trace"], self.bin_ns)
+        t50 = np.maximum(t50 - PRE_BINS * self.bin_ns, 0.0)  # from the signal start, not the trace start
         n = np.maximum(raw["s"], 1.0)
         return np.sqrt(self.time_floor_ns**2 + (2 * t50 / n) ** 2 * (n - 1) / (n + 1))
 
@@ -354,6 +357,11 @@ class LDFFit:
             out["beta"] = p[:, 3]
             return out
         core = np.where(ldf_ok[:, None], p[:, :2], core0)
+        # a failed LDF fit keeps the start core and the S(1000) of the LDF through it
+        f0 = _nkg(_shower_plane_r(raw["pos"], core0, axis)[0], self._beta(axis)[:, None])
+        use = raw["mask"] & ~raw["sat"]
+        amp0 = np.log(np.maximum((np.where(use, raw["s"] * f0, 0)).sum(1) / np.maximum(np.where(use, f0**2, 0).sum(1), 1e-300), 1e-3))
+        out["core"], out["ln_s1000"] = core, np.where(ldf_ok, p[:, 2], amp0)
         if not self.sphere:
             out["sphere_ok"] = np.zeros(len(axis), bool)
             return out
@@ -361,7 +369,7 @@ class LDFFit:
         axis = np.where(sph_ok[:, None], sph_axis, axis)
         p2, chi2, ldf2_ok = self._ldf(raw, axis, core, self._beta(axis))
         out.update(axis=axis, sphere_ok=sph_ok, core=np.where(ldf2_ok[:, None], p2[:, :2], core),
-                   ln_s1000=np.where(ldf2_ok, p2[:, 2], p[:, 2]), ldf_ok=ldf_ok | ldf2_ok, chi2_ndf=chi2)
+                   ln_s1000=np.where(ldf2_ok, p2[:, 2], out["ln_s1000"]), ldf_ok=ldf_ok | ldf2_ok, chi2_ndf=chi2)
         return out
 
     def _beta(self, axis: np.ndarray) -> np.ndarray:
@@ -445,7 +453,8 @@ class LDFFit:
         self.last_diagnostics = {"events": n, "plane_fit_failed": int((~geo["plane_ok"]).sum()),
                                  "ldf_fit_failed": int((~geo["ldf_ok"]).sum()), "sphere_fit_used": int(geo["sphere_ok"].sum()),
                                  "sphere_fit_not_used": int((~geo["sphere_ok"]).sum())}
-        out = np.column_stack([geo["axis"], geo["core"], lg_e, xmax])
+        axis = np.where(np.isfinite(geo["axis"]).all(1, keepdims=True), geo["axis"], np.array([0.0, 0.0, 1.0]))
+        out = np.column_stack([axis, geo["core"], lg_e, xmax])
         return np.where(np.isfinite(out), out, 0.0)
 
     def diagnostics(self) -> dict[str, Any]:

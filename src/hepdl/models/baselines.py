@@ -24,7 +24,8 @@ __all__ = ["VariableCut", "MassTau32Cut", "BDT", "AMSCuts", "FitData"]
 
 @dataclass
 class FitData:
-    """One split as a baseline sees it: observables ``X`` (DataFrame), labels ``y`` (n,), training
+    """One split as a baseline sees it: observables ``X`` (a DataFrame; for a baseline on a network's
+    representation, e.g. the air-shower fits, the dict of its arrays), labels or targets ``y``, training
     weights ``w`` (n,) or None, and physics weights ``w_phys`` (n,; e.g. expected events, scaled so
     that each class sums to its total over the whole dataset) or None for unweighted data."""
 

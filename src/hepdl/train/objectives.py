@@ -214,8 +214,9 @@ class Regress(Objective):
     def log_var_max(self) -> float:
         """Upper clamp of the predicted log-variance (standardised units). ``log_var_max = 0`` caps each
         target's sigma at its spread: the likelihood then up-weights the targets it predicts well (as a
-        multi-task uncertainty weighting, arXiv:1705.07115) but never weights a hard target below the
-        plain MSE, so no target can be given up."""
+        multi-task uncertainty weighting, arXiv:1705.07115) and never weights a hard target below the
+        plain MSE. Only the absolute weight is bounded: relative to well-predicted targets (up to
+        e^-log_var_min times heavier) a hard one may still lose the shared layers (see ``log_var_min``)."""
         return float(self.config.get("log_var_max", 12.0))
 
     @property

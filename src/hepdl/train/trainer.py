@@ -39,7 +39,7 @@ from hepdl.train.rundir import RUN_SCHEMA_VERSION, ModelDir, RunRecord
 __all__ = ["TrainConfig", "train", "predict", "evaluate", "class_labels", "load_trained", "model_inputs", "score_inputs", "BASELINES",
            "ams_metrics", "model_dir", "partial_dir", "run_split", "trained_dataset", "open_for_training", "STREAM_ABOVE"]
 
-#: The models that are not networks (cuts, the BDT), name -> (representation, paper): read from the registry.
+#: The models that are not networks (cuts, the BDT, the physicist's fits), name -> (representation, paper): read from the registry.
 BASELINES = {n: (s.input_kind, s.paper) for n, s in sorted(registry.MODELS.items()) if not s.is_torch}
 MIN_JETS_PER_SPLIT = 4
 
