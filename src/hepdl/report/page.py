@@ -430,9 +430,11 @@ def write_page(run: Path, page: Page, ds: Any, models: list[Path]) -> Path:
     if (run / "explain" / "explain.html").exists():
         figs += ('<h2>Explanations</h2><p>What the models learned (relevance maps, decision ordering with the '
                  'physicist\'s observables, the observable search): <a href="explain/explain.html">explain/explain.html</a></p>')
+    bounded = any(c.bound for r in page.table.rows for c in r)  # a 1/eps_B lower limit in the table
+    bound_html = (f"; &gt; x: fewer than {MIN_BACKGROUND_PASSING} test background jets pass, x is the 95 % CL lower limit "
+                  "on 1/eps_B" if bounded else "")
     limited_note = (f'<p class="note">Bold: the best value of its column. {LIMITED_MARK}: limited by statistics, a '
-                    f"bootstrap error above {RELATIVE_ERROR_LIMIT:.0%} of the value; &gt; x: fewer than "
-                    f"{MIN_BACKGROUND_PASSING} test background jets pass, x is the 95 % CL lower limit on 1/eps_B. Click a "
+                    f"bootstrap error above {RELATIVE_ERROR_LIMIT:.0%} of the value{bound_html}. Click a "
                     "column heading to sort.</p>")
     extra = "".join(f"<h3>{html.escape(t)}</h3>{plain_table_html(r)}" for t, r in page.extra_tables)
     data_tables = "".join(f"<h3>{html.escape(t)}</h3>{plain_table_html(r)}" for t, r in tables)
@@ -447,8 +449,9 @@ def write_page(run: Path, page: Page, ds: Any, models: list[Path]) -> Path:
     atomic_write(run / "report.html", lambda tmp: tmp.write_text(doc, encoding="utf-8"))
     text = (page.subtitle + "\n\n" if page.subtitle else "") + text_table(page.table.texts()) + "\n"
     if any(c.limited for r in page.table.rows for c in r):
-        text += (f"\n{LIMITED_MARK} limited by statistics: bootstrap error above {RELATIVE_ERROR_LIMIT:.0%} of the value; "
-                 f"> x: fewer than {MIN_BACKGROUND_PASSING} test background jets pass (x: 95 % CL lower limit)\n")
+        text += (f"\n{LIMITED_MARK} limited by statistics: bootstrap error above {RELATIVE_ERROR_LIMIT:.0%} of the value"
+                 + (f"; > x: fewer than {MIN_BACKGROUND_PASSING} test background jets pass (x: 95 % CL lower limit)" if bounded else "")
+                 + "\n")
     for t, r in [*page.extra_tables, *tables]:
         text += f"\n{t}\n{text_table(r)}\n"
     atomic_write(run / "table.txt", lambda tmp: tmp.write_text(text, encoding="utf-8"))
