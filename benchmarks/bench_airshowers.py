@@ -90,7 +90,7 @@ def measure(args: argparse.Namespace) -> dict:
     out["run"] = str(run)
     metrics = {d.name: ModelDir(d).metrics() for d in sorted(Path(run).iterdir()) if (d / ModelDir.METRICS).exists()}
     first = next(iter(metrics.values()))
-    out["n_test"] = int(first["binned"]["energy"][0]["n"] + first["binned"]["energy"][1]["n"] + first["binned"]["energy"][2]["n"])
+    out["n_test"] = sum(int(b["n"]) for b in first["binned"]["energy"])
     out["n_events"] = int(round(out["n_test"] / 0.2))
     keys = ("angular_resolution_deg", "core_resolution_m", "energy_resolution", "xmax_resolution")
     for name, m in metrics.items():

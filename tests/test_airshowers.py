@@ -24,6 +24,7 @@ from hepdl.sim.airshowers import (
     ldf,
     mean_xmax,
     shower_axis,
+    shower_plane,
     simulate_showers,
     station_positions,
 )
@@ -82,10 +83,8 @@ def test_traces_integrate_to_the_lateral_distribution(showers):
     """Unsaturated stations within 1500 m of the axis record, on average, the signal the LDF
     expects (the trace window keeps nearly all particles; the water's light decay conserves charge)."""
     o, cfg = showers
-    from hepdl.models.airshowers import _shower_plane_r
-
     ax = shower_axis(o["zenith"], o["azimuth"])
-    r, _ = _shower_plane_r(station_positions(cfg)[None].repeat(len(ax), 0), np.column_stack([o["core_x"], o["core_y"]]), ax)
+    r, _ = shower_plane(station_positions(cfg)[None].repeat(len(ax), 0), np.column_stack([o["core_x"], o["core_y"]]), ax)
     expected = o["signal_em"] + o["signal_mu"]
     use = o["triggered"] & ~o["saturated"] & (r > 300) & (r < 1500) & (expected > 30)
     ratio = o["signal"][use].sum() / expected[use].sum()
@@ -113,9 +112,7 @@ def test_particles_lag_the_front_more_far_from_the_core(showers):
     core = np.column_stack([o["core_x"], o["core_y"]])
     lag = o["time"] - front_times(pos, core, ax, None)
     lag = lag - np.where(o["triggered"], lag, np.inf).min(1, keepdims=True)
-    from hepdl.models.airshowers import _shower_plane_r
-
-    r, _ = _shower_plane_r(pos, core, ax)
+    r, _ = shower_plane(pos, core, ax)
     near, far = o["triggered"] & (r < 800), o["triggered"] & (r > 1800)
     assert np.median(lag[far]) > np.median(lag[near]) + 100  # ns
 

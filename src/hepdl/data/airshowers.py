@@ -222,8 +222,8 @@ class AirShowerDataset:
         from hepdl.metrics.regression import shower_metrics
 
         idx = split["test"]
-        a = {k: v[idx] for k, v in self.arrays.items() if v.ndim == 1}
-        return shower_metrics(test_scores[:, :7], self.targets[idx], a["zenith"], a["label"], n_bootstrap=n_bootstrap, seed=seed)
+        return shower_metrics(test_scores[:, :7], self.targets[idx], self.arrays["zenith"][idx], self.labels[idx],
+                              n_bootstrap=n_bootstrap, seed=seed)
 
     def class_counts(self) -> dict[str, int]:
         return {n: int(np.sum(self.labels == i)) for i, n in enumerate(self.label_names)}

@@ -31,7 +31,7 @@ from torch import nn
 
 from hepdl.errors import ConfigError, DataError
 from hepdl.models.dense import mlp
-from hepdl.sim.airshowers import C_M_PER_NS
+from hepdl.sim.airshowers import C_M_PER_NS, ldf, shower_plane
 
 __all__ = ["HexConv2d", "TraceEncoder", "ArrayCNN", "StationSet", "LDFFit"]
 
@@ -204,18 +204,9 @@ def _axis(ux: np.ndarray, uy: np.ndarray) -> np.ndarray:
     return np.stack([ux, uy, np.sqrt(np.maximum(1 - ux**2 - uy**2, 0.0))], axis=1)
 
 
-def _shower_plane_r(pos: np.ndarray, core: np.ndarray, axis: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(distance to the axis, projection on the axis), (B, S), of ground positions (B, S, 2) in m."""
-    d = pos - core[:, None, :]
-    along = d[..., 0] * axis[:, None, 0] + d[..., 1] * axis[:, None, 1]
-    return np.sqrt(np.maximum((d**2).sum(-1) - along**2, 1.0)), along
-
-
-def _nkg(r: np.ndarray, beta: np.ndarray) -> np.ndarray:
-    """The fit's LDF, floored at 150 m from the axis (closer in the function is not what is fitted:
-    a core on a station would otherwise be a spurious minimum)."""
-    r = np.maximum(r, 150.0)
-    return (r / 1000.0) ** beta * ((r + 700.0) / 1700.0) ** beta
+#: The fit's LDF is floored at 150 m from the axis (closer in it is not what is fitted: a core on a
+#: station would otherwise be a spurious minimum).
+_FIT_FLOOR_M = 150.0
 
 
 def _trace_times(trace_vem: np.ndarray, bin_ns: float) -> tuple[np.ndarray, np.ndarray]:
@@ -268,8 +259,9 @@ class LDFFit:
         self.last_diagnostics: dict[str, Any] = {}
 
     # -- pieces ----------------------------------------------------------------------------------
-    @staticmethod
-    def _raw(X: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    def _raw(self, X: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """The fits' view of the inputs: the triggered stations first, times (ns), signals (VEM),
+        positions (m), and each trace's T50 (from the signal start) and rise time (ns); no traces."""
         for k in ("traces", "stations", "mask", "positions"):
             if k not in X:
                 raise DataError(f"ldf-fit needs the 'stations' representation's arrays; {k!r} is missing")
@@ -280,12 +272,13 @@ class LDFFit:
         st = np.take_along_axis(np.asarray(X["stations"], np.float64), order[..., None], 1)
         trace = np.expm1(np.take_along_axis(np.asarray(X["traces"], np.float32), order[..., None], 1))  # float32: memory
         pos = np.take_along_axis(np.asarray(X["positions"], np.float64), order[..., None], 1) * 1000.0
+        t50, rise = _trace_times(trace, self.bin_ns)
         return {"t": st[..., 0] * 1000.0, "s": np.where(mask, 10 ** st[..., 1] - 1, 0.0), "sat": st[..., 2] > 0.5, "mask": mask,
-                "pos": pos, "trace": trace}
+                "pos": pos, "t50": np.maximum(t50 - PRE_BINS * self.bin_ns, 0.0),  # from the signal start, not the trace start
+                "rise": rise}
 
     def _time_sigma(self, raw: dict[str, np.ndarray]) -> np.ndarray:
-        t50, _ = _trace_times(raw["trace"], self.bin_ns)
-        t50 = np.maximum(t50 - PRE_BINS * self.bin_ns, 0.0)  # from the signal start, not the trace start
+        t50 = raw["t50"]
         n = np.maximum(raw["s"], 1.0)
         return np.sqrt(self.time_floor_ns**2 + (2 * t50 / n) ** 2 * (n - 1) / (n + 1))
 
@@ -308,17 +301,13 @@ class LDFFit:
         free = beta is None
 
         def res(p: np.ndarray) -> np.ndarray:
-            r, _ = _shower_plane_r(raw["pos"], p[:, :2], axis)
+            r, _ = shower_plane(raw["pos"], p[:, :2], axis)
             b = p[:, 3:4] if free else beta[:, None]  # type: ignore[index]
-            model = np.exp(np.clip(p[:, 2:3], -30, 30)) * _nkg(r, b)
+            model = np.exp(np.clip(p[:, 2:3], -30, 30)) * ldf(r, b, _FIT_FLOOR_M)
             return np.where(use, (s - model) / sig, 0.0)
 
-        r0, _ = _shower_plane_r(raw["pos"], core0, axis)
-        b0 = np.full(len(s), -2.5) if free else beta
-        f0 = np.where(use, _nkg(r0, b0[:, None]), 0.0)  # type: ignore[index]
-        w = np.where(use, 1 / sig**2, 0.0)
-        amp = np.log(np.maximum((w * s * f0).sum(1) / np.maximum((w * f0**2).sum(1), 1e-300), 1e-3))  # least squares at the start core
-        p0 = np.column_stack([core0, amp] + ([b0] if free else []))
+        b0: np.ndarray = np.full(len(s), -2.5) if beta is None else beta
+        p0 = np.column_stack([core0, self._amplitude(raw, core0, axis, b0)] + ([b0] if free else []))
         with np.errstate(all="ignore"):
             p, chi2, conv = _lm(res, p0)
         ndf = np.maximum(use.sum(1) - p.shape[1], 1)
@@ -331,7 +320,7 @@ class LDFFit:
 
         def res(p: np.ndarray) -> np.ndarray:
             ax = _axis(p[:, 1], p[:, 2])
-            _, along = _shower_plane_r(raw["pos"], core, ax)
+            _, along = shower_plane(raw["pos"], core, ax)
             rc = np.exp(np.clip(p[:, 3:4], 5, 14))
             d2 = ((raw["pos"] - core[:, None, :]) ** 2).sum(-1)
             model = p[:, 0:1] + np.sqrt(np.maximum(rc**2 - 2 * rc * along + d2, 0.0)) - rc
@@ -358,10 +347,7 @@ class LDFFit:
             return out
         core = np.where(ldf_ok[:, None], p[:, :2], core0)
         # a failed LDF fit keeps the start core and the S(1000) of the LDF through it
-        f0 = _nkg(_shower_plane_r(raw["pos"], core0, axis)[0], self._beta(axis)[:, None])
-        use = raw["mask"] & ~raw["sat"]
-        amp0 = np.log(np.maximum((np.where(use, raw["s"] * f0, 0)).sum(1) / np.maximum(np.where(use, f0**2, 0).sum(1), 1e-300), 1e-3))
-        out["core"], out["ln_s1000"] = core, np.where(ldf_ok, p[:, 2], amp0)
+        out["core"], out["ln_s1000"] = core, np.where(ldf_ok, p[:, 2], self._amplitude(raw, core0, axis, self._beta(axis)))
         if not self.sphere:
             out["sphere_ok"] = np.zeros(len(axis), bool)
             return out
@@ -372,6 +358,16 @@ class LDFFit:
                    ln_s1000=np.where(ldf2_ok, p2[:, 2], out["ln_s1000"]), ldf_ok=ldf_ok | ldf2_ok, chi2_ndf=chi2)
         return out
 
+    @staticmethod
+    def _amplitude(raw: dict[str, np.ndarray], core: np.ndarray, axis: np.ndarray, beta: np.ndarray) -> np.ndarray:
+        """ln S(1000) of the LDF through ``core`` with slopes ``beta`` (B,): the weighted linear least
+        squares of the usable signals (the start of the LDF fit, and its fallback when it fails)."""
+        use = raw["mask"] & ~raw["sat"]
+        s = raw["s"]
+        f = np.where(use, ldf(shower_plane(raw["pos"], core, axis)[0], beta[:, None], _FIT_FLOOR_M), 0.0)
+        w = np.where(use, 1 / (0.87**2 * np.maximum(s, 1.0)), 0.0)
+        return np.log(np.maximum((w * s * f).sum(1) / np.maximum((w * f**2).sum(1), 1e-300), 1e-3))
+
     def _beta(self, axis: np.ndarray) -> np.ndarray:
         sec = 1 / np.maximum(axis[:, 2], 0.3)
         return np.clip(self.beta[0] + self.beta[1] * (sec - 1), -4.0, -1.0)
@@ -381,10 +377,9 @@ class LDFFit:
         return np.maximum(1 + self.cic[0] * x + self.cic[1] * x**2, 0.05)
 
     def _rise(self, raw: dict[str, np.ndarray], geo: dict[str, np.ndarray]) -> np.ndarray:
-        _, rise = _trace_times(raw["trace"], self.bin_ns)
-        r, _ = _shower_plane_r(raw["pos"], geo["core"], geo["axis"])
+        r, _ = shower_plane(raw["pos"], geo["core"], geo["axis"])
         use = raw["mask"] & (r > 500) & (r < 2000) & (raw["s"] > 5)
-        scaled = np.where(use, rise * (1000.0 / r) ** 1.5, 0.0)
+        scaled = np.where(use, raw["rise"] * (1000.0 / np.maximum(r, 1.0)) ** 1.5, 0.0)
         n = use.sum(1)
         return np.where(n > 0, scaled.sum(1) / np.maximum(n, 1), np.nan)
 

@@ -44,7 +44,7 @@ import numpy as np
 from hepdl.errors import ConfigError
 
 __all__ = ["ArrayConfig", "PRIMARIES", "station_positions", "simulate_showers", "mean_xmax", "shower_axis",
-           "front_times", "ldf", "S_REF_VEM", "C_M_PER_NS", "vertical_depth", "cic_reference_zenith"]
+           "front_times", "ldf", "shower_plane", "S_REF_VEM", "C_M_PER_NS", "vertical_depth", "cic_reference_zenith"]
 
 #: Speed of light in m/ns.
 C_M_PER_NS = 0.299792458
@@ -159,10 +159,19 @@ def front_times(pos: np.ndarray, core: np.ndarray, axis: np.ndarray, radius_m: n
     return (dist - rc) / C_M_PER_NS
 
 
-def ldf(r: np.ndarray, beta: np.ndarray | float) -> np.ndarray:
-    """The modified NKG lateral distribution, 1 at 1000 m: (r/1000)^beta ((r + 700)/1700)^beta."""
-    r = np.maximum(r, 30.0)
+def ldf(r: np.ndarray, beta: np.ndarray | float, floor_m: float = 30.0) -> np.ndarray:
+    """The modified NKG lateral distribution, 1 at 1000 m: (r/1000)^beta ((r + 700)/1700)^beta, with r
+    floored at ``floor_m`` (the shower's core region; a fit floors further out)."""
+    r = np.maximum(r, floor_m)
     return (r / 1000.0) ** beta * ((r + 700.0) / 1700.0) ** beta
+
+
+def shower_plane(pos: np.ndarray, core: np.ndarray, axis: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(distance from the axis, projection on the axis), each (B, S) in m, of ground positions
+    ``pos`` (B, S, 2) for cores (B, 2) and axes (B, 3)."""
+    d = pos - core[:, None, :]
+    along = d[..., 0] * axis[:, None, 0] + d[..., 1] * axis[:, None, 1]
+    return np.sqrt(np.maximum((d**2).sum(-1) - along**2, 0.0)), along
 
 
 def _gumbel_xmax(rng: np.random.Generator, mean: np.ndarray, sigma: np.ndarray) -> np.ndarray:
@@ -263,9 +272,7 @@ def simulate_showers(n: int, primary: str, rng: np.random.Generator, config: Arr
     beta_em = np.clip(-2.6 + 0.3 * (dx - _DX_REF) / _DX_REF, -3.2, -1.8)
     beta_mu = -2.1
     # distances in the shower plane
-    d = pos[None] - core[:, None, :]
-    along = d[..., 0] * axis[:, None, 0] + d[..., 1] * axis[:, None, 1]
-    r = np.sqrt(np.maximum((d**2).sum(-1) - along**2, 0.0))
+    r, _ = shower_plane(pos[None], core, axis)
     lam_em = s_em1000[:, None] * ldf(r, beta_em[:, None])
     lam_mu = s_mu1000[:, None] * ldf(r, beta_mu)
     # the front: a sphere from the production region (slant depth X_max / 2)
