@@ -41,7 +41,7 @@ def test_public_api_is_pinned():
         "renormalise_weights", "AMSResult", "Rejection", "rejection", "poisson_upper_limit", "MIN_BACKGROUND_PASSING",
         "is_lower_limit"])
     assert sorted(hepdl.models.__all__) == sorted([
-        "CNN", "DNN", "EFN", "LBN", "MODELS", "ModelSpec", "PFN", "ParticleNet", "ParticleTransformer",
+        "CNN", "ConditionalINN", "DNN", "EFN", "KAN", "LBN", "MODELS", "ModelSpec", "PFN", "ParticleNet", "ParticleTransformer",
         "ArrayCNN", "StationSet", "LDFFit", "get", "list_models", "register", "spec"])
     assert sorted(hepdl.train.__all__) == sorted([
         "BASELINES", "TrainConfig", "ams_metrics", "class_labels", "evaluate", "load_trained", "make_inputs", "model_inputs", "predict",

@@ -837,6 +837,10 @@ def _read(p: Path, mapping: dict[str, str] | None, tree: str | None, key: str | 
             from hepdl.data.events import open_events
 
             return open_events(p, verify=verify)
+        if isinstance(meta, dict) and meta.get("format") == "hepdl-unfolding":
+            from hepdl.data.unfolding import open_unfolding
+
+            return open_unfolding(p, verify=verify)
         if isinstance(meta, dict) and meta.get("format") == "hepdl-airshowers":
             from hepdl.data.airshowers import open_airshowers
 

@@ -32,7 +32,7 @@ from hepdl.errors import ConfigError, DataError
 from hepdl.sim.detector import DetectorCard, load_card, simulate
 from hepdl.sim.events import LEPHAD_STEPS, LepHadSelection, reconstruct_lephad
 from hepdl.sim.generator import EventGenerator, GeneratorConfig, derive_seed
-from hepdl.sim.jets import JetSelection, hardest_jets
+from hepdl.sim.jets import JetSelection, PairSelection, hardest_jets, paired_jets
 from hepdl.sim.truth import MATCHERS, match_jets, tau_truth
 
 __all__ = ["SampleSpec", "DatasetSpec", "GenerationPlan", "generate_dataset", "write_part", "finished_part", "part_name", "generate_part", "default_dataset_dir", "ensure_dataset",
@@ -56,6 +56,9 @@ CUT_LABELS = {
     "tau_candidate": "hadronic-tau candidate (narrow jet, 1-3 tracks, charge +-1)",
     "opposite_charge": "lepton and tau of opposite charge",
     "selected": "events kept (before the tau-ID weight)",
+    "has_any_jet": "a jet at particle or detector level",
+    "either_level": "the leading jet passes at particle or detector level",
+    "kept": "events kept (matched pairs, misses and fakes)",
 }
 
 #: An event's number is ``part << EVENT_PART_SHIFT`` plus its index in the part's generation, so
@@ -118,7 +121,7 @@ class DatasetSpec:
     task: str
     samples: list[SampleSpec]
     class_names: list[str] | None = None
-    selection: JetSelection | LepHadSelection = field(default_factory=JetSelection)
+    selection: JetSelection | LepHadSelection | PairSelection = field(default_factory=JetSelection)
     detector: str = "atlas"
     seed: int = 1
     per_part: int = 500
@@ -218,9 +221,8 @@ def part_name(sample: str, part: int) -> str:
     return f"{sample}-{part:05d}"
 
 
-def _jet_records(lj: dict[str, Any], idx: np.ndarray, sample: SampleSpec, weight: np.ndarray,
-                 event: np.ndarray, truth: dict[str, np.ndarray]) -> ak.Array:
-    cons = lj["constituents"][idx]
+def _constituent_records(cons: ak.Array) -> ak.Array:
+    """``var * {pt, eta, phi, e, charge, type}`` of objects given as ``px, py, pz, e, charge, type``."""
     counts = ak.to_numpy(ak.num(cons))
     px, py, pz, e = (ak.to_numpy(ak.flatten(cons[f])) for f in ("px", "py", "pz", "e"))
     pt = np.hypot(px, py)
@@ -234,8 +236,13 @@ def _jet_records(lj: dict[str, Any], idx: np.ndarray, sample: SampleSpec, weight
             "type": ak.to_numpy(ak.flatten(cons["type"])).astype(np.int8),
         }
     )
+    return ak.unflatten(flat, counts)
+
+
+def _jet_records(lj: dict[str, Any], idx: np.ndarray, sample: SampleSpec, weight: np.ndarray,
+                 event: np.ndarray, truth: dict[str, np.ndarray]) -> ak.Array:
     n = len(idx)
-    fields: dict[str, Any] = {"constituents": ak.unflatten(flat, counts)}
+    fields: dict[str, Any] = {"constituents": _constituent_records(lj["constituents"][idx])}
     for f in ("pt", "eta", "phi", "m", "e"):
         fields[f"jet_{f}"] = lj[f][idx].astype(np.float64)
     fields["label"] = np.full(n, sample.label, dtype=np.int8)
@@ -320,9 +327,63 @@ class _LepHadSelector:
         return {"sum_id_weights": float(np.sum(ak.to_numpy(records.weight) * ak.to_numpy(records.id_weight)))}
 
 
+class _PairSelector:
+    """One record per event whose leading jet passes at particle or at detector level, with both levels'
+    jets and their matching (:class:`PairSelection`): the pairs of an unfolding, misses and fakes included."""
+
+    unit = "event"
+    format = "hepdl-unfolding"
+    kept_step = "kept"
+
+    def __init__(self, selection: PairSelection) -> None:
+        self.sel = selection
+
+    def check(self, samples: list[SampleSpec]) -> None:
+        if any(s.truth_match != "none" for s in samples):
+            raise ConfigError("truth_match applies to jet selections only; an unfolding pair selection keeps both levels' leading jets")
+        if any(s.generator.pileup_mu > 0 for s in samples):
+            raise ConfigError("an unfolding pair selection needs pileup_mu = 0: the particle level is the hard event's final state")
+
+    def steps(self, sample: SampleSpec) -> list[str]:
+        return ["has_any_jet", "either_level"]
+
+    def window(self) -> str:
+        return f" and leading-jet pT window [{self.sel.pt_min}, {self.sel.pt_max}] GeV at either level"
+
+    def select(self, sample: SampleSpec, batch: Any, objs: ak.Array, card: DetectorCard | None,
+               rng: np.random.Generator) -> tuple[list[np.ndarray], np.ndarray, Callable[[np.ndarray, np.ndarray], ak.Array]]:
+        truth = simulate(batch.particles, None, rng)  # the visible final state (no randomness used)
+        pj = paired_jets(truth, objs, self.sel)
+        gen, reco = pj["gen"], pj["reco"]
+        masks = [gen["has_jet"] | reco["has_jet"], pj["gen_pass"] | pj["reco_pass"]]
+
+        def events(idx: np.ndarray, event: np.ndarray) -> ak.Array:
+            n = len(idx)
+            fields: dict[str, Any] = {"constituents": _constituent_records(reco["constituents"][idx]),
+                                      "gen_constituents": _constituent_records(gen["constituents"][idx])}
+            for prefix, lj in (("jet_", reco), ("gen_jet_", gen)):
+                for f in ("pt", "eta", "phi", "m", "e"):
+                    fields[prefix + f] = lj[f][idx].astype(np.float64)
+            for f in ("gen_pass", "reco_pass", "matched"):
+                fields[f] = pj[f][idx]
+            fields["label"] = np.full(n, sample.label, dtype=np.int8)
+            fields["process"] = ak.Array([sample.generator.process] * n)
+            fields["sample"] = ak.Array([sample.name] * n)
+            fields["weight"] = batch.weight[idx]
+            fields["event"] = event.astype(np.int64)
+            return ak.zip(fields, depth_limit=1)
+
+        return masks, np.arange(len(objs)), events
+
+    def part_meta(self, records: ak.Array) -> dict[str, Any]:
+        g, r, m = (ak.to_numpy(records[f]) for f in ("gen_pass", "reco_pass", "matched"))
+        return {"matched": int(m.sum()), "misses": int((g & ~m).sum()), "fakes": int((r & ~m).sum())}
+
+
 #: The selector of each selection type: what one record is, its cutflow steps and how records are
 #: built. A new kind of selection registers here; :func:`generate_part` has no branch on it.
-SELECTORS: dict[type, Callable[[Any], Any]] = {JetSelection: _JetSelector, LepHadSelection: _LepHadSelector}
+SELECTORS: dict[type, Callable[[Any], Any]] = {JetSelection: _JetSelector, LepHadSelection: _LepHadSelector,
+                                                PairSelection: _PairSelector}
 
 
 def selector(spec: DatasetSpec) -> Any:

@@ -164,3 +164,32 @@ def model_inputs(ds: Any, kind: str, train_idx: np.ndarray, **options: Any) -> I
             return _BUILDERS[t](ds, kind, train_idx, **options)
     raise ConfigError(f"no input builder for datasets of type {type(ds).__name__} ({getattr(ds, 'path', '?')}); "
                       "register one with hepdl.features.inputs.register_inputs")
+
+
+def table_inputs(ds: Any, kind: str, train_idx: np.ndarray, *, scaling: dict[str, Any] | None = None, **_: Any) -> Inputs:
+    """Inputs of a :class:`hepdl.data.table.TableDataset`: its columns standardised (``features``) or
+    as they are (``bdt``), its weights as training weights (balanced per class when it has labels)."""
+    if kind not in ("features", "bdt"):
+        raise ConfigError(f"table {ds.path} gives the 'features' and 'bdt' representations, not {kind!r}")
+    columns = list(ds.frame.columns)
+    labels = np.asarray(ds.labels)
+    sw = None
+    if ds.weights is not None:
+        labelled = labels >= 0
+        sw = training_weights(ds.weights, labels, train_idx) if labelled.all() else ds.weights / max(ds.weights[train_idx].mean(), 1e-300)
+    pre: dict[str, Any] = {"columns": columns, "feature_set": "table"}
+    if kind == "bdt":
+        return Inputs(kind, {"frame": ds.frame}, labels, pre, sample_weight=sw)
+    x = ds.frame.to_numpy(dtype=np.float64)
+    mean, std = standardisation(columns, x, train_idx, scaling, str(ds.path))
+    arr = ((x - mean) / std).astype(np.float32)
+    return Inputs(kind, {"features": arr}, labels, {**pre, "mean": mean.tolist(), "std": std.tolist()}, sample_weight=sw)
+
+
+def _register_table() -> None:
+    from hepdl.data.table import TableDataset
+
+    register_inputs(TableDataset, table_inputs)
+
+
+_register_table()

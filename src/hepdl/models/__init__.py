@@ -6,18 +6,26 @@ from __future__ import annotations
 
 from hepdl.models.airshowers import ArrayCNN, LDFFit, StationSet
 from hepdl.models.baselines import BDT, AMSCuts, MassTau32Cut, VariableCut
+from hepdl.models.cinn import ConditionalINN
 from hepdl.models.deepsets import EFN, PFN
 from hepdl.models.dense import CNN, DNN
+from hepdl.models.kan import KAN
 from hepdl.models.lbn import LBN
 from hepdl.models.part import ParticleTransformer
 from hepdl.models.particlenet import ParticleNet
 from hepdl.models.registry import MODELS, ModelSpec, get, list_models, register, spec
 
-__all__ = ["CNN", "DNN", "EFN", "LBN", "MODELS", "ModelSpec", "PFN", "ParticleNet", "ParticleTransformer", "ArrayCNN", "StationSet", "LDFFit",
+__all__ = ["CNN", "ConditionalINN", "DNN", "EFN", "KAN", "LBN", "MODELS", "ModelSpec", "PFN", "ParticleNet", "ParticleTransformer", "ArrayCNN", "StationSet", "LDFFit",
            "get", "list_models", "register", "spec"]  # the baselines: hepdl.models.baselines
 
 register(ModelSpec("dnn", DNN, "features", "arXiv:1804.06913 / arXiv:1902.09914",
                    {"paper": {"hidden": (64, 32, 32)}, "small": {"hidden": (32, 32)}}, objectives=("classify", "regress")))
+# KAN: learned B-spline functions on the edges (arXiv:2404.19756). Parameters on 16 inputs and 5 outputs
+# (the hls4ml jet tagger): paper 4225 (16-20-5, grid 5, order 3; the dnn paper preset 16-64-32-32-5 has 4389),
+# small 1693 (16-8-5; the dnn small preset 16-32-32-5 has 1765). A layer I -> J has I * J * (grid + order + 2) + J.
+register(ModelSpec("kan", KAN, "features", "arXiv:2404.19756",
+                   {"paper": {"hidden": (20,), "grid": 5, "order": 3}, "small": {"hidden": (8,), "grid": 5, "order": 3}},
+                   objectives=("classify", "regress")))
 register(ModelSpec("ae", DNN, "features", "arXiv:1808.08979 (a dense autoencoder on observables)",
                    {"paper": {"hidden": (64, 32, 8, 32, 64)}, "small": {"hidden": (32, 4, 32)}}, objectives=("reconstruct",)))
 register(ModelSpec("cnn", CNN, "image", "arXiv:1701.08784",
@@ -64,3 +72,8 @@ register(ModelSpec("ldf-fit", LDFFit, "stations", "arXiv:2007.09035 (Auger SD re
                    _NONE, objectives=("regress",), domains=_SHOWER, baseline=True))
 register(ModelSpec("plane-fit", LDFFit, "stations", "arXiv:2007.09035 (plane fit of the start times, LDF fit, CIC energy)",
                    {"paper": {"sphere": False}, "small": {"sphere": False}}, objectives=("regress",), domains=_SHOWER, baseline=True))
+
+# unfolding: the conditional invertible network samples the particle level given the detector level
+register(ModelSpec("cinn", ConditionalINN, "features", "arXiv:2006.06685 (cINN unfolding), arXiv:1907.02392 (coupling blocks)",
+                   {"paper": {"blocks": 12, "hidden": (256, 256), "embed": 64}, "small": {"blocks": 6, "hidden": (64, 64), "embed": 32}},
+                   objectives=("density",)))

@@ -49,8 +49,15 @@ def _shower_page(*args: Any) -> Page:
     return shower_page(*args)
 
 
+def _unfolding_page(*args: Any) -> Page:
+    from hepdl.report.unfolding import unfolding_page
+
+    return unfolding_page(*args)
+
+
 #: The page of each dataset domain: ``page(plt, plots, models, metrics, scores, ds, label_names, title) -> Page``.
-PAGES: dict[str, Callable[..., Page]] = {"jets": jet_page, "events": _event_page, "airshowers": _shower_page}
+PAGES: dict[str, Callable[..., Page]] = {"jets": jet_page, "events": _event_page, "airshowers": _shower_page,
+                                         "unfolding": _unfolding_page}
 
 
 def model_table(metrics: dict[str, dict[str, Any]]) -> list[list[str]]:

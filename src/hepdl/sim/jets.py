@@ -10,8 +10,9 @@ import numpy as np
 
 from hepdl._util import quiet_stdout
 from hepdl.errors import ConfigError
+from hepdl.kinematics import delta_r
 
-__all__ = ["JetSelection", "cluster", "hardest_jets", "ALGORITHMS"]
+__all__ = ["JetSelection", "PairSelection", "cluster", "hardest_jets", "paired_jets", "ALGORITHMS"]
 
 ALGORITHMS = ("antikt", "cambridge", "kt")
 
@@ -142,3 +143,68 @@ def hardest_jets(objects: ak.Array, selection: JetSelection) -> dict[str, Any]:
         "pt": pt, "eta": eta, "phi": phi, "m": m, "e": e,
         "has_jet": has_jet, "eta_ok": eta_ok, "pt_ok": pt_ok,
     }
+
+
+@dataclass
+class PairSelection:
+    """The leading jet of each event at particle level and at detector level, and their matching:
+    the pairs an unfolding learns from (OmniFold, arXiv:1911.09107, uses R = 0.4 jets of Z + jet events).
+
+    Each level's leading jet passes on its own if it lies in the pT window and within |eta| <
+    ``eta_max``. The two are *matched* when both pass and lie within ``match_radius`` (default R/2)
+    of each other. A passing particle-level jet without a matched detector-level jet is a *miss*
+    (an inefficiency), a passing detector-level jet without a matched particle-level jet a *fake*;
+    an event is kept when either level passes.
+
+    Parameters
+    ----------
+    radius, algorithm, cluster_pt_min, max_constituents
+        The jet definition at both levels, as in :class:`JetSelection`.
+    pt_min, pt_max, eta_max
+        The window each level's leading jet must pass (GeV).
+    match_radius
+        Largest Delta R between the particle- and detector-level jets of a matched pair (None: R/2).
+    """
+
+    radius: float = 0.4
+    algorithm: str = "antikt"
+    pt_min: float = 200.0
+    pt_max: float = 1000.0
+    eta_max: float = 2.0
+    max_constituents: int = 150
+    cluster_pt_min: float = 20.0
+    match_radius: float | None = None
+
+    def __post_init__(self) -> None:
+        self.level()  # the jet definition and window are JetSelection's, checked there
+        if self.match_radius is not None and not 0 < self.match_radius <= self.radius:
+            raise ConfigError(f"match_radius must lie in (0, radius={self.radius}], got {self.match_radius}")
+
+    @property
+    def max_dr(self) -> float:
+        """Delta R below which the two levels' jets are a pair."""
+        return self.radius / 2 if self.match_radius is None else float(self.match_radius)
+
+    def level(self) -> JetSelection:
+        """The selection of one level's leading jet."""
+        return JetSelection(radius=self.radius, algorithm=self.algorithm, pt_min=self.pt_min, pt_max=self.pt_max,
+                            eta_max=self.eta_max, max_constituents=self.max_constituents,
+                            cluster_pt_min=self.cluster_pt_min, jets_per_event=1)
+
+
+def paired_jets(particles: ak.Array, objects: ak.Array, selection: PairSelection) -> dict[str, Any]:
+    """Leading jets at particle level (``particles``: the visible final state) and detector level
+    (``objects``: the detector's energy-flow objects) of every event, and their matching.
+
+    Returns ``{"gen": ..., "reco": ...}`` (each :func:`hardest_jets`' dict for one jet per event)
+    and arrays of length ``n_events``: ``gen_pass``, ``reco_pass`` (the level's leading jet passes the
+    window), ``dr`` (Delta R of the two leading jets, NaN without both), ``matched``
+    (both pass and ``dr`` < :attr:`PairSelection.max_dr`).
+    """
+    level = selection.level()
+    gen, reco = hardest_jets(particles, level), hardest_jets(objects, level)
+    gen_pass, reco_pass = gen["pt_ok"] & gen["eta_ok"], reco["pt_ok"] & reco["eta_ok"]
+    with np.errstate(invalid="ignore"):
+        dr = np.where(gen["has_jet"] & reco["has_jet"], delta_r(gen["eta"], gen["phi"], reco["eta"], reco["phi"]), np.nan)
+        matched = gen_pass & reco_pass & (dr < selection.max_dr)
+    return {"gen": gen, "reco": reco, "gen_pass": gen_pass, "reco_pass": reco_pass, "dr": dr, "matched": matched}

@@ -76,7 +76,7 @@ class TrainModule(L.LightningModule):
             torch.manual_seed(epoch_seed(int(self.hparams.get("seed", 0)), int(self.current_epoch)))
             self._train_sum, self._train_n = 0.0, 0
         inputs = self._inputs(batch)
-        loss = self._loss(self.objective.per_event_loss(self.net(*inputs), batch["y"], inputs), batch.get("w"))
+        loss = self._loss(self.objective.evaluate(self.net, inputs, batch["y"])[1], batch.get("w"))
         n = len(batch["y"])
         self._train_sum += float(loss.detach()) * n  # this rank's share; the history is rank 0's view
         self._train_n += n
@@ -85,9 +85,8 @@ class TrainModule(L.LightningModule):
 
     def validation_step(self, batch: dict[str, torch.Tensor], _: int) -> None:
         inputs = self._inputs(batch)
-        out = self.net(*inputs)
+        out, per = self.objective.evaluate(self.net, inputs, batch["y"])
         w = batch.get("w")
-        per = self.objective.per_event_loss(out, batch["y"], inputs)
         self._val.append((self.objective.record(out, inputs).detach(), batch["y"], None if w is None else w.detach(), per.detach()))
 
     def on_validation_epoch_end(self) -> None:

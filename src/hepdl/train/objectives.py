@@ -24,7 +24,7 @@ import numpy as np
 from hepdl.errors import ConfigError, DataError
 from hepdl.registry import Registry
 
-__all__ = ["Objective", "Classify", "Regress", "Reconstruct", "Targets", "OBJECTIVES", "get_objective", "MIN_PER_SPLIT"]
+__all__ = ["Objective", "Classify", "Regress", "Reconstruct", "Density", "Targets", "OBJECTIVES", "get_objective", "MIN_PER_SPLIT"]
 
 #: Fewest entries a train, validation or test split may hold.
 MIN_PER_SPLIT = 4
@@ -80,6 +80,13 @@ class Objective:
     # -- torch --------------------------------------------------------------------------------------
     def per_event_loss(self, out: Any, y: Any, inputs: tuple[Any, ...]) -> Any:
         raise NotImplementedError
+
+    def evaluate(self, net: Any, inputs: tuple[Any, ...], y: Any) -> tuple[Any, Any]:
+        """The network's raw outputs on a batch and the per-event loss. Default: ``net(*inputs)`` and
+        :meth:`per_event_loss`; an objective whose loss needs the network itself (a density's
+        likelihood of the targets) overrides this."""
+        out = net(*inputs)
+        return out, self.per_event_loss(out, y, inputs)
 
     def output(self, out: Any, inputs: tuple[Any, ...]) -> Any:
         """What the model outputs for the user (scores.npz, predict, ONNX): a torch tensor."""
@@ -342,8 +349,40 @@ class Reconstruct(Objective):
         return anomaly_metrics(y, scores, n_bootstrap=n_bootstrap, seed=seed)
 
 
+class Density(Regress):
+    """Conditional density estimation: a normalizing flow learns p(targets | inputs) by maximum
+    likelihood (e.g. the conditional invertible network of an unfolding, arXiv:2006.06685). The
+    network has ``log_prob(z, *inputs)`` (z: the standardised targets) and its forward pass draws one
+    sample of z per event; the loss is -log p per target dimension. Output: (B, T) one draw of the
+    targets in their units. Metrics: :mod:`hepdl.metrics.regression` of the draws (the posterior's
+    spread around the truth, not a point estimate's)."""
+
+    name = "density"
+    output_doc = "samples: (B, T) one draw of the targets from the learnt p(targets | inputs), in the targets' units"
+
+    @property
+    def nll(self) -> bool:
+        return False
+
+    def n_outputs(self, targets: Targets, n_inputs: int | None) -> int:
+        return int(targets.y.shape[1])
+
+    def evaluate(self, net: Any, inputs: tuple[Any, ...], y: Any) -> tuple[Any, Any]:
+        z = self._scaled(y)
+        if not hasattr(net, "log_prob"):
+            raise ConfigError(f"the density objective needs a network with log_prob (a normalizing flow), not {type(net).__name__}")
+        per = -net.log_prob(z, *inputs) / z.shape[1]
+        return net(*inputs), per
+
+    def per_event_loss(self, out: Any, y: Any, inputs: tuple[Any, ...]) -> Any:
+        raise ConfigError("the density objective's loss needs the network (Objective.evaluate)")
+
+    def figures(self, records: Any, y: Any) -> dict[str, float]:
+        return {}
+
+
 OBJECTIVES: Registry[type[Objective]] = Registry("objective")
-for _cls in (Classify, Regress, Reconstruct):
+for _cls in (Classify, Regress, Reconstruct, Density):
     OBJECTIVES.add(_cls.name, _cls)
 
 

@@ -378,6 +378,9 @@ def _plan_torch(config: TrainConfig, objective: Objective, inputs: Any, targets:
                          input_names=rep.inputs)
     if resume is not None:  # Lightning restores the weights again from the checkpoint in fit
         _check_resume(config, resume, module)
+    elif config.init_from is not None:  # a warm start: the weights only
+        start = Path(config.init_from)
+        _check_resume(config, start / ModelDir.BEST if start.is_dir() else start, module)
     checkpoint = ModelCheckpoint(dirpath=work, filename="model", monitor="val_loss", mode="min", save_top_k=1,
                                  save_last=True, enable_version_counter=False)
     precision = config.precision or ("16-mixed" if torch.cuda.is_available() else "32-true")
