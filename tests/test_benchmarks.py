@@ -37,6 +37,12 @@ CASES: dict[str, dict] = {
                  "airshower_set_xmax_resolution_above_19", "goal_angle_below_1_5_deg", "goal_xmax_below_35_above_19"],
         "nullable": set(),
     },
+    "bench_unfolding": {
+        "args": ["--events", "400", "--iterations", "1", "--epochs", "1"],
+        "core": ["ibu_chi2_ndf_mean", "omnifold_chi2_ndf_mean", "cinn_chi2_ndf_mean", "detector_chi2_ndf_mean", "omnifold_over_ibu_chi2_ndf_mass",
+                 "omnifold_beats_ibu_n", "ibu_closure_chi2_ndf_mean", "omnifold_seconds", "goal_omnifold_beats_ibu_4_of_6"],
+        "nullable": set(),
+    },
     "bench_explain": {
         "args": ["--train-jets", "300", "--train-epochs", "1", "--jets", "200", "--lrp-jets", "50", "--pairs", "2000",
                  "--repeat", "2", "--brute-candidates", "2"],
@@ -44,6 +50,14 @@ CASES: dict[str, dict] = {
                  "lrp_cnn_jets_per_s", "inference_cnn_jets_per_s", "lrp_particlenet_lite_over_inference_jets_per_s",
                  "search_cnn_s", "search_particlenet_lite_s", "brute_force_fit_s", "brute_force_over_guided_time_cnn", "search_total_s"],
         "nullable": set(),
+    },
+    "bench_kan": {
+        "args": ["--jets", "300", "--top-jets", "300", "--epochs", "1"],
+        "core": ["jet_classes_dnn_auc", "jet_classes_kan_auc", "jet_classes_kan_n_parameters", "jet_classes_kan_train_jets_per_s",
+                 "jet_classes_kan_over_dnn_train_jets_per_s", "goal_kan_within_0_005_auc", "top_kan_gam_auc", "top_kan_gam_formula_auc",
+                 "top_kan_gam_formula_over_network_auc"],
+        "nullable": {"jet_classes_dnn_auc_err", "jet_classes_kan_auc_err", "jet_classes_kan_minus_dnn_auc_err", "top_dnn_auc_err",
+                     "top_kan_auc_err", "top_kan_gam_auc_err", "top_kan_minus_dnn_auc_err", "top_kan_gam_formula_auc_err"},
     },
     "bench_features": {
         "args": ["--jets", "60", "--repeat", "2", "--energyflow-python", str(EF_PYTHON)],

@@ -21,12 +21,13 @@ def test_public_api_is_pinned():
         "DetectorCard", "EventGenerator", "GeneratedBatch", "GeneratorConfig", "JetSelection", "MATCHERS", "PROCESSES",
         "Process", "boson_decays", "cluster", "delta_r", "derive_seed", "get_process", "hadronic_tops", "hard_partons",
         "known_cards", "hardest_jets", "list_processes", "load_card", "match_jets", "match_top", "register_process",
-        "simulate", "LepHadSelection", "reconstruct_lephad", "tau_truth",
+        "simulate", "LepHadSelection", "reconstruct_lephad", "tau_truth", "PairSelection", "paired_jets",
     ])
     assert sorted(hepdl.data.__all__) == sorted([
         "DatasetSpec", "JetDataset", "SampleSpec", "cache_dir", "generate_dataset", "generate_part",
         "jets_from_cartesian", "open", "validate_jets", "write_toptagging_hdf5", "EventDataset", "read_challenge_csv",
-        "write_challenge_csv", "JetParts", "open_parts", "AirShowerDataset", "AirShowerSpec",
+        "write_challenge_csv", "JetParts", "open_parts", "AirShowerDataset", "AirShowerSpec", "TableDataset", "UnfoldingDataset",
+        "open_unfolding",
     ])
     assert sorted(hepdl.features.__all__) == sorted([
         "EFPSet", "FEATURE_SETS", "HLS4ML_FEATURES", "ImageConfig", "PARTICLE_FEATURES", "ParticleCloud",

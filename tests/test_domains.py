@@ -63,7 +63,7 @@ def make_points(tmp_path: Path, n: int = 1200, d: int = 6, signal_fraction: floa
     return Points(x, labels, t, tmp_path)
 
 
-@pytest.fixture(params=["jets", "events", "airshowers", "points"])
+@pytest.fixture(params=["jets", "events", "airshowers", "points", "table"])
 def domain(request, tmp_path):
     """(dataset, model, objective) of every domain for the run-layout contract: jets (top tagging),
     weighted collision events (H -> tau tau, with the AMS as task metric), air showers (regression,
@@ -74,6 +74,15 @@ def domain(request, tmp_path):
         return request.getfixturevalue("higgs"), "dnn", "classify"
     if request.param == "airshowers":
         return request.getfixturevalue("airshowers"), "airshower-cnn", "regress"
+    if request.param == "table":  # an in-memory table with training weights, as each OmniFold step hands the trainer
+        import pandas as pd
+
+        from hepdl.data.table import TableDataset
+
+        pts = make_points(tmp_path, signal_fraction=0.3)
+        w = np.random.default_rng(2).uniform(0.5, 2.0, len(pts))
+        return TableDataset(pd.DataFrame(pts.x, columns=[f"x{i}" for i in range(pts.x.shape[1])]), pts.labels, w,
+                            path=str(tmp_path / "table"), label_names=["background", "signal"]), "dnn", "classify"
     return make_points(tmp_path, signal_fraction=0.2), "dnn", "regress"
 
 

@@ -165,3 +165,32 @@ def test_kan_trains_through_the_trainer_and_exports_to_onnx(top_dataset, tmp_pat
     lines = sym.formula(pre["columns"]).splitlines()
     assert len(lines) == 9 and lines[0].startswith("h0 = ") and lines[-1].startswith("y = ")  # 8 hidden nodes, 1 logit
     assert sum(f"{c}" in lines[0] for c in pre["columns"]) >= len(pre["columns"]) // 2
+
+
+def test_registry_kan_gam_is_one_additive_layer():
+    for preset, grid, n in (("paper", 8, 16 * (8 + 3 + 2) + 1), ("small", 5, 16 * (5 + 3 + 2) + 1)):
+        model = get("kan-gam", preset=preset, n_inputs=16, n_outputs=1)
+        assert len(model.layers) == 1 and model.layers[0].grid == grid
+        assert sum(t.numel() for t in model.parameters()) == n
+    text = formula(model, [f"f{i}" for i in range(16)])
+    assert "\n" not in text and text.startswith("y = ") and "f15" in text
+
+
+def test_the_report_reads_a_kan_gam_as_a_formula(top_dataset, tmp_path):
+    """kan-gam trained into a run: the report has the formula table (with the formula's own AUC) and the edge figure."""
+    import re
+
+    from hepdl.report import make_report
+    from hepdl.train import TrainConfig, train
+
+    run = tmp_path / "run"
+    train(TrainConfig("kan-gam", preset="small", epochs=2, batch_size=64, lr=1e-2, n_bootstrap=10), top_dataset, run / "kan-gam",
+          progress=False)
+    make_report(run, top_dataset, title="kan-gam")
+    page = (run / "report.html").read_text()
+    assert "KAN formula" in page and "logit = " in page
+    assert (run / "plots" / "kan_edges.png").exists()
+    text = (run / "table.txt").read_text()
+    row = next(line for line in text.splitlines() if line.startswith("kan-gam") and "logit = " in line)
+    network, formula_auc, r2 = (float(v) for v in re.findall(r"\s(\d\.\d+)(?=\s|$)", row)[-3:])
+    assert formula_auc > 0.7 and abs(formula_auc - network) < 0.05 and 0 <= r2 <= 1

@@ -121,7 +121,7 @@ def generate(
 
 @app.command("run")
 def run_task(
-    task: Annotated[str, typer.Argument(help="Task to run end to end: top-tagging, jet-classes, higgs-tautau, air-showers.")],
+    task: Annotated[str, typer.Argument(help="Task to run end to end: top-tagging, jet-classes, higgs-tautau, air-showers, unfolding.")],
     preset: Annotated[str, typer.Option(help="quick (2 CPU cores, minutes) or paper (published sizes, GPU).")] = "quick",
     models: Annotated[str | None, typer.Option(help="Comma-separated model names (default: the preset's).")] = None,
     data: Annotated[Path | None, typer.Option(help="Use this dataset instead of generating one.")] = None,

@@ -8,6 +8,8 @@ from hepdl.data.events import EventDataset, read_challenge_csv, write_challenge_
 from hepdl.data.generate import DatasetSpec, SampleSpec, generate_dataset, generate_part
 from hepdl.data.paths import cache_dir
 from hepdl.data.stream import JetParts, open_parts
+from hepdl.data.table import TableDataset
+from hepdl.data.unfolding import UnfoldingDataset, open_unfolding
 
 __all__ = [
     "AirShowerDataset",
@@ -17,12 +19,15 @@ __all__ = [
     "JetDataset",
     "JetParts",
     "SampleSpec",
+    "TableDataset",
+    "UnfoldingDataset",
     "cache_dir",
     "generate_dataset",
     "generate_part",
     "jets_from_cartesian",
     "open",
     "open_parts",
+    "open_unfolding",
     "read_challenge_csv",
     "validate_jets",
     "write_challenge_csv",

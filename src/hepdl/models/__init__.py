@@ -26,6 +26,12 @@ register(ModelSpec("dnn", DNN, "features", "arXiv:1804.06913 / arXiv:1902.09914"
 register(ModelSpec("kan", KAN, "features", "arXiv:2404.19756",
                    {"paper": {"hidden": (20,), "grid": 5, "order": 3}, "small": {"hidden": (8,), "grid": 5, "order": 3}},
                    objectives=("classify", "regress")))
+# kan-gam: a KAN without a hidden layer, logit = sum_i phi_i(x_i) + b, a generalised additive model whose
+# every edge is one readable function of one observable (symbolic_model / formula in hepdl.models.kan).
+# Parameters: F * O * (grid + order + 2) + O; on the 16 hls4ml features, one logit: paper 209, small 161.
+register(ModelSpec("kan-gam", KAN, "features", "arXiv:2404.19756 (one layer: an additive model of the observables)",
+                   {"paper": {"hidden": (), "grid": 8, "order": 3}, "small": {"hidden": (), "grid": 5, "order": 3}},
+                   objectives=("classify", "regress")))
 register(ModelSpec("ae", DNN, "features", "arXiv:1808.08979 (a dense autoencoder on observables)",
                    {"paper": {"hidden": (64, 32, 8, 32, 64)}, "small": {"hidden": (32, 4, 32)}}, objectives=("reconstruct",)))
 register(ModelSpec("cnn", CNN, "image", "arXiv:1701.08784",
@@ -75,5 +81,5 @@ register(ModelSpec("plane-fit", LDFFit, "stations", "arXiv:2007.09035 (plane fit
 
 # unfolding: the conditional invertible network samples the particle level given the detector level
 register(ModelSpec("cinn", ConditionalINN, "features", "arXiv:2006.06685 (cINN unfolding), arXiv:1907.02392 (coupling blocks)",
-                   {"paper": {"blocks": 12, "hidden": (256, 256), "embed": 64}, "small": {"blocks": 6, "hidden": (64, 64), "embed": 32}},
+                   {"paper": {"blocks": 12, "hidden": (256, 256), "embed": 64}, "small": {"blocks": 8, "hidden": (96, 96), "embed": 32}},
                    objectives=("density",)))

@@ -142,8 +142,14 @@ def rewrite_report(run_dir: str | Path, *, pdf: bool = False) -> Path:
     from hepdl.train.trainer import _model_dirs, trained_dataset
 
     run = Path(run_dir)
+    info = run_info(run) or {}
     try:
-        ds = trained_dataset(_model_dirs(run)[0])
+        if info.get("dataset"):  # a run of methods, not trained models (unfolding): run.json names its dataset
+            from hepdl.data import open as open_dataset
+
+            ds = open_dataset(info["dataset"], verify=False)
+        else:
+            ds = trained_dataset(_model_dirs(run)[0])
     except DataError:
         ds = None
     return make_report(run, ds, pdf=pdf)

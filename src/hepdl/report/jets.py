@@ -6,6 +6,7 @@ skeleton of :mod:`hepdl.report.page`.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ from hepdl.kinematics import delta_phi
 from hepdl.report.page import Cell, Figure, Page, Table, cell
 from hepdl.report.style import model_styles, save
 
-__all__ = ["jet_page", "model_table", "FIGURES", "MULTICLASS_FIGURES"]
+__all__ = ["jet_page", "kan_section", "model_table", "FIGURES", "MULTICLASS_FIGURES", "KAN_MODELS", "KAN_TABLE_EDGES"]
 
 #: Figures of a two-class run.
 FIGURES = ("roc", "scores", "mass_sculpting", "training", "images", "jet_display")
@@ -125,12 +126,14 @@ def jet_page(plt: Any, plots: Path, models: list[Path], metrics: dict[str, dict[
     """The page of a jet run: two-class or multi-class figures, by the shape of the stored scores."""
     styles = model_styles(list(metrics))
     labels = np.asarray(ds.labels) if ds is not None else None
+    kan_figs, kan_tables = kan_section(plt, plots, models, metrics, scores, ds, label_names)
     if any(np.asarray(s["scores"]).ndim == 2 for s in scores.values()):
         figs = _multiclass_figures(plt, plots, metrics, scores, label_names, styles)
         figs += training_figure(plt, plots, models, styles)
         if labels is not None:
             figs += _class_figures(plt, plots, *_figure_jets(ds), labels, label_names)
-        return Page(title, model_table(metrics, label_names), figs, subtitle="classes: " + ", ".join(label_names or []))
+        return Page(title, model_table(metrics, label_names), figs + kan_figs, subtitle="classes: " + ", ".join(label_names or []),
+                    extra_tables=kan_tables)
     (bkg_label, sig_label), (bkg, sig) = _two_classes(labels, label_names)
     if labels is not None and len(np.unique(labels)) != 2:
         labels = None  # not the two classes the models separate: no per-class jet figures
@@ -138,7 +141,7 @@ def jet_page(plt: Any, plots: Path, models: list[Path], metrics: dict[str, dict[
     figs += training_figure(plt, plots, models, styles)
     if labels is not None:
         figs += _jet_figures(plt, plots, metrics, scores, styles, *_figure_jets(ds), (bkg_label, sig_label), (bkg, sig))
-    return Page(title, model_table(metrics), figs, subtitle=f"signal: {sig}; background: {bkg}")
+    return Page(title, model_table(metrics), figs + kan_figs, subtitle=f"signal: {sig}; background: {bkg}", extra_tables=kan_tables)
 
 
 def _two_classes(labels: np.ndarray | None, names: list[str] | None) -> tuple[tuple[int, int], tuple[str, str]]:
@@ -350,3 +353,165 @@ def _class_figures(plt: Any, plots: Path, mass: np.ndarray, jets: Any, labels: n
                        "Mean pT fraction per pixel of each class's preprocessed jet images (arXiv:1511.05190), log10 colour scale, "
                        f"over {len(labels)} jets (up to {FIGURE_JETS:,} drawn, seeded, each class keeping its share)."))
     return figs
+
+
+# --------------------------------------------------------------------------------------------------
+# the readable part of the KANs (arXiv:2404.19756)
+
+#: Registry names of the Kolmogorov-Arnold networks whose learned functions the page reads.
+KAN_MODELS = ("kan", "kan-gam")
+#: A KAN with more edges than this gets no row in the formula table (too long to read); it is still drawn.
+KAN_TABLE_EDGES = 64
+#: Rows of the training split (a seeded subset) the symbolic fits sample.
+KAN_FIT_ROWS = 5000
+#: Inputs drawn: all of a one-layer KAN up to the first 48; the first 16 of a deeper one (its first layer),
+#: with the ``KAN_EDGES_PER_INPUT`` edges of the largest spread of each.
+KAN_GAM_DRAWN, KAN_DRAWN, KAN_EDGES_PER_INPUT = 48, 16, 5
+
+_KAN_TITLE = "KAN formula (arXiv:2404.19756)"
+
+
+def kan_section(plt: Any, plots: Path, models: list[Path], metrics: dict[str, dict[str, Any]], scores: dict[str, Any],
+                ds: Any, label_names: list[str] | None) -> tuple[list[Figure], list[tuple[str, list[list[str]]]]]:
+    """The KANs of the run read as formulas (Liu et al., arXiv:2404.19756): ``(figures, extra tables)``.
+
+    For every model directory whose registry name is in :data:`KAN_MODELS` (the ``model`` of its
+    ``config.json``), with the dataset at hand: every edge of a KAN of at most :data:`KAN_TABLE_EDGES`
+    edges is fitted with :func:`hepdl.models.kan.symbolic_model` on up to :data:`KAN_FIT_ROWS` rows of its
+    training split, and the table gives the formula, the network's AUC (``metrics.json``) and the AUC of
+    the formula itself on the test split (the macro one-vs-rest AUC of its softmax for several classes).
+    The figure ``kan_edges`` draws the learned edge functions with their fits dashed (larger KANs: the
+    first layer only, which is all that is fitted for them). Whatever fails here is logged as a warning
+    (logger ``hepdl``) and leaves the rest of the report as it is.
+    """
+    if ds is None:
+        return [], []
+    log = logging.getLogger("hepdl")
+    fitted: list[dict[str, Any]] = []
+    for p in models:
+        try:
+            entry = _kan_fit(p, scores.get(p.name), metrics.get(p.name, {}), ds, label_names)
+        except Exception as exc:  # a model whose formula cannot be made: the report goes on without it
+            log.warning("report: the KAN formula of %s is left out (%s: %s)", p.name, type(exc).__name__, exc)
+            continue
+        if entry is not None:
+            fitted.append(entry)
+    if not fitted:
+        return [], []
+    tables: list[tuple[str, list[list[str]]]] = []
+    rows = [[e["name"], e["formula"], f"{e['network_auc']:.4f}" if e["network_auc"] is not None else "",
+             f"{e['formula_auc']:.4f}", f"{e['min_r2']:.3f}"] for e in fitted if "formula" in e]
+    if rows:
+        tables.append((_KAN_TITLE, [["model", "formula (inputs standardised: (x - mean) / std of the training split)",
+                                     "network AUC", "formula AUC", "worst edge R²"], *rows]))
+    try:
+        figs = [_kan_edges_figure(plt, plots, fitted)]
+    except Exception as exc:  # the figure is left out, the table (if any) stays
+        log.warning("report: the KAN edge figure is left out (%s: %s)", type(exc).__name__, exc)
+        figs = []
+    return figs, tables
+
+
+def _kan_fit(p: Path, s: Any, m: dict[str, Any], ds: Any, label_names: list[str] | None) -> dict[str, Any] | None:
+    """The symbolic fit of the KAN in ``p`` (None when ``p`` holds no KAN): name, network, fit sample,
+    columns, edges, and for a readable one (at most :data:`KAN_TABLE_EDGES` edges) its formula with the AUCs."""
+    from hepdl.models.kan import KAN, KANLayer, symbolic_model
+    from hepdl.train.rundir import ModelDir
+    from hepdl.train.trainer import load_trained, model_inputs
+
+    d = ModelDir(p)
+    if s is None or not (p / ModelDir.CONFIG).exists():
+        return None
+    record = d.record()
+    if record.model not in KAN_MODELS:
+        return None
+    _, pre, module = load_trained(p)
+    net = module.net
+    if not isinstance(net, KAN):
+        raise TypeError(f"{p.name} is registered as {record.model!r} but holds a {type(net).__name__}")
+    inputs = model_inputs(ds, pre)
+    with np.load(p / ModelDir.SPLIT) as split:
+        train_idx = np.asarray(split["train"])
+    if len(train_idx) > KAN_FIT_ROWS:
+        train_idx = np.sort(np.random.default_rng(0).choice(train_idx, KAN_FIT_ROWS, replace=False))
+    x_fit = np.asarray(inputs.take(train_idx)["features"], dtype=np.float64)
+    columns = [str(c) for c in pre.get("columns") or [f"x{i}" for i in range(net.n_inputs)]]
+    layers = [layer for layer in net.layers if isinstance(layer, KANLayer)]
+    n_edges = sum(layer.n_in * layer.n_out for layer in layers)
+    readable = n_edges <= KAN_TABLE_EDGES
+    sym = symbolic_model(net if readable else layers[0], x_fit)
+    entry: dict[str, Any] = {"name": p.name, "net": net, "sym": sym, "x": x_fit, "columns": columns, "n_edges": n_edges,
+                             "outputs": _kan_outputs(net.n_outputs, record.class_names or label_names)}
+    if readable:
+        logits = sym(np.asarray(inputs.take(np.asarray(s["index"]))["features"], dtype=np.float64))
+        value = m.get("auc", {}).get("value") if isinstance(m.get("auc"), dict) else None
+        entry.update(formula="; ".join(sym.formula(columns, outputs=[f"logit_{o}" if net.n_outputs > 1 else "logit"
+                                                                      for o in entry["outputs"]]).splitlines()),
+                     formula_auc=_formula_auc(np.asarray(s["labels"]), logits),
+                     network_auc=float(value) if value is not None else None, min_r2=sym.min_r2())
+    return entry
+
+
+def _kan_outputs(n: int, names: list[str] | None) -> list[str]:
+    """Names of a KAN's ``n`` outputs: the class names of a multi-class network, else ``y0, y1, ...``."""
+    if n > 1 and names and len(names) == n:
+        return [str(c) for c in names]
+    return [f"y{o}" for o in range(n)] if n > 1 else ["y"]
+
+
+def _formula_auc(labels: np.ndarray, logits: np.ndarray) -> float:
+    """AUC of a formula's logits: (B, 1) of two classes, or the macro one-vs-rest AUC of the softmax of (B, C)."""
+    from hepdl.metrics import auc
+
+    if logits.shape[1] == 1:
+        return auc(labels, logits[:, 0])
+    z = logits - logits.max(axis=1, keepdims=True)
+    prob = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
+    per = [auc((labels == k).astype(int), prob[:, k]) for k in range(logits.shape[1]) if 0 < (labels == k).sum() < len(labels)]
+    return float(np.mean(per)) if per else float("nan")
+
+
+def _kan_edges_figure(plt: Any, plots: Path, fitted: list[dict[str, Any]]) -> Figure:
+    """``kan_edges``: each drawn input's learned edge functions (solid) and their symbolic fits (dashed)."""
+    import torch
+
+    panels = [(e, i) for e in fitted for i in range(min(e["net"].n_inputs, KAN_GAM_DRAWN if len(e["net"].layers) == 1 else KAN_DRAWN))]
+    fig, axes = _grid(plt, len(panels), 4, 3.6, 2.9)
+    try:
+        colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+        for ax, (e, i) in zip(axes, panels, strict=True):
+            layer, sym_row = e["net"].layers[0], e["sym"].edges[0]
+            lo, hi = (float(v) for v in np.quantile(e["x"][:, i], [0.005, 0.995]))
+            if not hi > lo:
+                lo, hi = lo - 0.5, hi + 0.5
+            grid = np.linspace(lo, hi, 200)
+            pts = np.zeros((len(grid), layer.n_in))
+            pts[:, i] = grid
+            par = next(layer.parameters())
+            with torch.no_grad():
+                values = layer.edge_values(torch.as_tensor(pts, dtype=par.dtype, device=par.device))[:, :, i].double().cpu().numpy()
+            outs = np.argsort(-values.std(axis=0))[:KAN_EDGES_PER_INPUT] if len(e["net"].layers) > 1 else np.arange(layer.n_out)
+            for c, j in enumerate(sorted(int(o) for o in outs)):
+                col = colours[c % len(colours)]
+                label = (f"→ h{j}" if len(e["net"].layers) > 1 else (e["outputs"][j] if layer.n_out > 1 else None))
+                ax.plot(grid, values[:, j], color=col, lw=1.8, label=label)
+                ax.plot(grid, sym_row[j][i](grid), color=col, lw=1.2, ls="--")
+            one = layer.n_out == 1
+            ax.set_title(f"{e['name']}: {e['columns'][i]}" + (f" ({sym_row[0][i].name}, R² {sym_row[0][i].r2:.3f})" if one else ""),
+                         fontsize=9)
+            ax.set_xlabel(f"{e['columns'][i]} (standardised)", fontsize=8)
+            ax.set_ylabel(r"$\phi(x)$", fontsize=8)
+            ax.tick_params(labelsize=7)
+            ax.ticklabel_format(axis="y", style="plain", useOffset=False)  # no "x 1e-2" over the panel's title
+            if not one:
+                ax.legend(fontsize=6, ncol=2)
+        fig.tight_layout()
+    except Exception:
+        plt.close(fig)
+        raise
+    return Figure(save(fig, plots, "kan_edges"), "KAN: the learned functions of one variable",
+                  "Each KAN's learned edge functions phi(x) (solid) and their symbolic fits a*f(b*x + c) + d (dashed, same colour; "
+                  "arXiv:2404.19756) over the central 99 % of the standardised training inputs. kan-gam: each observable's additive "
+                  "contribution to the logit (one curve per class for several classes); the panel title names the fitted function and "
+                  f"its R². kan: the first layer's edges of the first {KAN_DRAWN} inputs, the {KAN_EDGES_PER_INPUT} of the largest spread "
+                  "of each (to hidden node h_j). A dashed curve on its solid one: the formula describes the network there.")

@@ -166,12 +166,14 @@ def _machine() -> str:
 
 
 def write_run_info(run: Path, *, task: str, preset: str, recipe: str, command: list[str] | None = None,
-                   domain: str | None = None) -> dict[str, Any]:
-    """Write ``run.json`` at the start of a task's run: task, preset, recipe, the dataset's domain,
-    the command line, the date, the hepdl version, ``git describe`` of the code and the machine."""
+                   domain: str | None = None, dataset: str | None = None) -> dict[str, Any]:
+    """Write ``run.json`` at the start of a task's run: task, preset, recipe, the dataset's domain (and
+    path, for runs whose directories are not trained models), the command line, the date, the hepdl
+    version, ``git describe`` of the code and the machine."""
     import hepdl
 
     info: dict[str, Any] = {"task": task, "preset": preset, "recipe": recipe, "domain": domain,
+            **({"dataset": dataset} if dataset is not None else {}),
             "command": shlex.join(command if command is not None else _command()),
             "started": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "hepdl_version": hepdl.__version__, "git": _git_describe(),
             "machine": _machine(), "python": platform.python_version(), "stages": []}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hepdl.sim.detector import DetectorCard, known_cards, load_card, simulate
 from hepdl.sim.events import LepHadSelection, reconstruct_lephad
 from hepdl.sim.generator import EventGenerator, GeneratedBatch, GeneratorConfig, derive_seed
-from hepdl.sim.jets import JetSelection, cluster, hardest_jets
+from hepdl.sim.jets import JetSelection, PairSelection, cluster, hardest_jets, paired_jets
 from hepdl.sim.processes import PROCESSES, Process, get_process, list_processes, register_process
 from hepdl.sim.truth import (
     MATCHERS,
@@ -24,6 +24,8 @@ __all__ = [
     "GeneratedBatch",
     "GeneratorConfig",
     "JetSelection",
+    "PairSelection",
+    "paired_jets",
     "LepHadSelection",
     "MATCHERS",
     "PROCESSES",

@@ -76,11 +76,13 @@ def dataset_spec(
     )
 
 
-#: Run presets. ``dnn`` is the published hls4ml MLP (16 -> 64 -> 32 -> 32 -> 5) on the 16 hls4ml features.
+#: Run presets. ``dnn`` is the published hls4ml MLP (16 -> 64 -> 32 -> 32 -> 5, 4389 parameters) on the 16 hls4ml
+#: features; in ``quick`` the KAN of about as many parameters (``kan`` paper, 16 -> 20 -> 5, 4225; arXiv:2404.19756)
+#: on the same features, for the comparison at equal parameter count.
 PRESETS: dict[str, dict] = {
-    "quick": {"n_jets": 10_000, "epochs": 20, "model_preset": "small", "model_presets": {"dnn": "paper"},
+    "quick": {"n_jets": 10_000, "epochs": 20, "model_preset": "small", "model_presets": {"dnn": "paper", "kan": "paper"},
               "n_particles": 64, "feature_set": "hls4ml",
-              "models": ["bdt", "dnn", "pfn", "particlenet-lite", "part"]},
+              "models": ["bdt", "dnn", "kan", "pfn", "particlenet-lite", "part"]},
     "paper": {"n_jets": 1_000_000, "epochs": 50, "model_preset": "paper", "n_particles": 128, "feature_set": "hls4ml",
               "models": ["bdt", "dnn", "pfn", "particlenet", "part"]},
 }

@@ -71,7 +71,8 @@ PRESETS: dict[str, dict] = {
     # 1000 rests on ~10 background jets passing, not ~1); few epochs on many jets rather than many on few;
     # the 48 hardest particles of each jet (QCD jets have ~50, top jets ~60), to fit 15 minutes on 2 cores
     "quick": {"n_jets": 50_000, "epochs": 3, "fractions": (0.5, 0.09, 0.41), "model_preset": "small", "n_particles": 48,
-              "models": ["mass-cut", "tau32-cut", "bdt", "dnn", "cnn", "pfn", "efn", "particlenet-lite", "part", "lbn"],
+              # kan-gam: the additive KAN on the same expert observables as dnn, read back as a formula in the report
+              "models": ["mass-cut", "tau32-cut", "bdt", "dnn", "kan-gam", "cnn", "pfn", "efn", "particlenet-lite", "part", "lbn"],
               # where do the networks on particles overtake the observables? (the full split is the last point)
               "learning_curve": {"models": ["bdt", "dnn", "particlenet-lite"], "sizes": [1000, 5000]}},
     # the Landscape sizes (1.2M / 400k / 400k jets) and the published configurations, for a GPU

@@ -98,10 +98,12 @@ class UnfoldingPreset:
                               f"{self.ibu_iterations}, {self.n_bootstrap}")
 
 
-_OMNIFOLD_QUICK = {"iterations": 3, "epochs": 20, "batch_size": 1024, "lr": 2e-3, "patience": 3, "preset": "paper"}
+#: OmniFold's classifiers: three hidden layers of 100 (the dense network of arXiv:1911.09107).
+_OMNIFOLD_QUICK = {"iterations": 6, "epochs": 30, "batch_size": 1024, "lr": 2e-3, "patience": 5, "preset": "paper",
+                   "model_config": {"hidden": (100, 100, 100)}}
 PRESETS: dict[str, dict[str, Any]] = {
     "quick": {"n_events": 60_000, "omnifold": _OMNIFOLD_QUICK,
-              "cinn": {"preset": "small", "epochs": 40, "batch_size": 512, "lr": 2e-3, "patience": 6, "draws": 4}},
+              "cinn": {"preset": "small", "epochs": 60, "batch_size": 512, "lr": 1e-3, "patience": 12, "draws": 4}},
     # the OmniFold paper's size (1.6 M simulated and pseudo-data events each), its 5 iterations; for a GPU / a cluster's generation
     "paper": {"n_events": 3_200_000, "n_bins": 30, "omnifold": {**_OMNIFOLD_QUICK, "iterations": 5, "epochs": 50, "patience": 10},
               "cinn": {"preset": "paper", "epochs": 100, "batch_size": 1024, "lr": 1e-3, "patience": 10, "draws": 4}},
@@ -125,6 +127,37 @@ def _binned_ratio(x: np.ndarray, num: np.ndarray, den: np.ndarray, edges: np.nda
 
 def _lookup(x: np.ndarray, table: np.ndarray, edges: np.ndarray) -> np.ndarray:
     return table[np.clip(np.searchsorted(edges, x, side="right") - 1, 0, len(edges) - 2)]
+
+
+#: Lower edge of the jet pT window (GeV), the range of z_g (soft drop's z_cut to 1/2) and of tau_21, for the cINN's transformation.
+_PT_MIN, _ZG_RANGE, _TAU21_MAX = 200.0, (0.1, 0.5), 1.5
+
+
+def _logit(u: np.ndarray) -> np.ndarray:
+    u = np.clip(u, 1e-4, 1 - 1e-4)
+    return np.log(u / (1 - u))
+
+
+def _to_flow(frame: pd.DataFrame, pt_min: float = _PT_MIN) -> np.ndarray:
+    """The cINN's coordinates of the :data:`_COLUMNS`: a flow with a Gaussian latent space learns smooth,
+    unbounded densities, so hard edges are mapped away (the usual preprocessing of arXiv:2006.06685 and
+    CaloFlow): log(pT - pT_min + 1), log(m + 1), log(M), log(w + 10^-3), the logit of tau_21 / 1.5, ln rho as
+    it is, the logit of z_g's position in [0.1, 0.5] (clipped: the few jets without a passing splitting,
+    z_g = 0, go to its lower edge)."""
+    x = frame[list(_COLUMNS)].to_numpy(dtype=np.float64).copy()
+    lo, hi = _ZG_RANGE
+    return np.column_stack([np.log(np.maximum(x[:, 0] - pt_min, 0.0) + 1.0), np.log1p(np.maximum(x[:, 1], 0.0)), np.log(np.maximum(x[:, 2], 0.5)),
+                            np.log(x[:, 3] + 1e-3), _logit(x[:, 4] / _TAU21_MAX), x[:, 5], _logit((np.clip(x[:, 6], lo, hi) - lo) / (hi - lo))])
+
+
+def _from_flow(y: np.ndarray, pt_min: float = _PT_MIN) -> pd.DataFrame:
+    """The inverse of :func:`_to_flow` (multiplicity rounded to an integer >= 1)."""
+    lo, hi = _ZG_RANGE
+    y = np.clip(y, -30.0, 30.0)  # a flow's rare far-tail draw stays finite
+    out = np.column_stack([np.expm1(y[:, 0]) + pt_min, np.expm1(y[:, 1]).clip(0), np.round(np.exp(y[:, 2])).clip(1),
+                           (np.exp(y[:, 3]) - 1e-3).clip(0), _TAU21_MAX / (1 + np.exp(-y[:, 4])), y[:, 5],
+                           lo + (hi - lo) / (1 + np.exp(-y[:, 6]))])
+    return pd.DataFrame(out, columns=list(_COLUMNS))
 
 
 def unfold(method: str, sim_gen: pd.DataFrame, sim_reco: pd.DataFrame, flags: dict[str, np.ndarray], data_reco: pd.DataFrame,
@@ -172,10 +205,13 @@ def unfold(method: str, sim_gen: pd.DataFrame, sim_reco: pd.DataFrame, flags: di
 
         c = {"preset": "small", "epochs": 40, "batch_size": 512, "lr": 2e-3, "patience": 6, "draws": 4, **preset.cinn}
         rng = np.random.default_rng(seed)
-        target = sim_gen.loc[m, cols].to_numpy(dtype=np.float64).copy()
-        k_mult = cols.index("multiplicity")
-        target[:, k_mult] += rng.uniform(-0.5, 0.5, size=len(target))  # dequantised: a flow needs a density
-        ds = TableDataset(sim_reco.loc[m, cols].reset_index(drop=True), targets=target, target_names=cols, path=str(out / "network"))
+        gen_m = sim_gen.loc[m, cols].reset_index(drop=True)
+        gen_m["multiplicity"] = gen_m["multiplicity"] + rng.uniform(-0.5, 0.5, size=len(gen_m))  # dequantised: a flow needs a density
+        reco_flow = _to_flow(sim_reco.loc[m, cols])
+        # the flow learns the particle level's offset from the detector level (in its coordinates): p(gen | reco)
+        # as p(gen - reco | reco), a narrow density a few coupling blocks learn on a CPU
+        ds = TableDataset(pd.DataFrame(reco_flow, columns=cols), targets=_to_flow(gen_m) - reco_flow, target_names=cols,
+                          path=str(out / "network"))
         tc = TrainConfig("cinn", preset=c["preset"], epochs=c["epochs"], batch_size=c["batch_size"], lr=c["lr"], patience=c["patience"],
                          seed=seed, split_seed=seed, fractions=(0.8, 0.1, 0.1), objective="density", n_bootstrap=0)
         train(tc, ds, out / "network", progress=progress)
@@ -185,8 +221,9 @@ def unfold(method: str, sim_gen: pd.DataFrame, sim_reco: pd.DataFrame, flags: di
         import torch
 
         torch.manual_seed(seed)
-        samples = pd.DataFrame(score_inputs(model, model_inputs(TableDataset(cond, path="data"), pre)), columns=cols)
-        samples["multiplicity"] = np.round(samples["multiplicity"]).clip(lower=1)
+        flow_cond = _to_flow(cond)
+        offsets = score_inputs(model, model_inputs(TableDataset(pd.DataFrame(flow_cond, columns=cols), path="data"), pre))
+        samples = _from_flow(flow_cond + offsets)
         # fakes and misses, from the simulation per bin of jet pT: the cINN learnt matched pairs only
         pt_edges = np.quantile(sim_reco.loc[rp, "pt"], np.linspace(0, 1, 11))
         purity = _binned_ratio(sim_reco["pt"].to_numpy(), m, rp, pt_edges)
@@ -276,7 +313,7 @@ def run(preset: str = "quick", *, models: list[str] | None = None, dataset: str 
     if not isinstance(ds, UnfoldingDataset):
         raise ConfigError(f"{ds.path} is not an unfolding dataset (a `hepdl generate unfolding` directory)")
     out = new_run_dir(runs_dir, "unfolding")
-    write_run_info(out, task="unfolding", preset=preset, recipe=TASK.description, domain="unfolding")
+    write_run_info(out, task="unfolding", preset=preset, recipe=TASK.description, domain="unfolding", dataset=str(ds.path))
     update_run_info(out, "generate" if dataset is None else "open dataset", time.perf_counter() - t0)
     t0 = time.perf_counter()
     gen, reco = unfolding_observables(ds)
