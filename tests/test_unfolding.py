@@ -270,3 +270,17 @@ def test_run_unfolding_end_to_end(unfolding_path, tmp_path, monkeypatch):
     for fig in ("unfolded", "closure", "chi2", "omnifold_weights"):
         assert (out / "plots" / f"{fig}.png").exists() and fig in html
     assert "misses" in html and "closure" in (out / "table.txt").read_text()
+
+
+def test_run_refuses_a_dataset_of_another_domain(top_dataset_path, tmp_path):
+    with pytest.raises(ConfigError, match="not an unfolding dataset"):
+        task.run("quick", dataset=top_dataset_path, runs_dir=tmp_path, progress=False)
+    with pytest.raises(ConfigError, match="unknown preset"):
+        task.run("huge", dataset=top_dataset_path, runs_dir=tmp_path, progress=False)
+    assert not any(tmp_path.iterdir())  # nothing written
+
+
+def test_ibu_refuses_zero_iterations():
+    r = Response(np.eye(2), np.ones(2), np.zeros(2), np.ones(2), np.arange(3.0), np.arange(3.0))
+    with pytest.raises(ConfigError, match="iteration"):
+        ibu(np.ones(2), r, 0)

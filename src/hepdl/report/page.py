@@ -237,7 +237,8 @@ def data_block(ds: Any, models: list[Path]) -> tuple[list[tuple[str, str]], list
         samples = settings.get("samples") or []
         if samples:
             gen = [f"{s['name']}: {s['generator']['process']}{_pthat(s['generator'])}"
-                   + (", truth-matched" if s.get("truth_match", "none") != "none" else "") for s in samples]
+                   + (", truth-matched" if s.get("truth_match", "none") != "none" else "")
+                   + (f" ({', '.join(s['generator']['extra_settings'])})" if s["generator"].get("extra_settings") else "") for s in samples]
             g0 = samples[0]["generator"]
             rows.append(("generator", f"Pythia 8, √s = {(g0.get('sqrt_s') or 0) / 1000:g} TeV, MPI {'on' if g0.get('mpi') else 'off'}, "
                                       f"pile-up μ = {g0.get('pileup_mu', 0):g}; " + "; ".join(gen)))
