@@ -284,3 +284,24 @@ def test_ibu_refuses_zero_iterations():
     r = Response(np.eye(2), np.ones(2), np.zeros(2), np.ones(2), np.arange(3.0), np.arange(3.0))
     with pytest.raises(ConfigError, match="iteration"):
         ibu(np.ones(2), r, 0)
+
+
+def test_warm_start_takes_the_weights_and_checks_the_model(tmp_path):
+    """TrainConfig.init_from (OmniFold's warm start): a model started from another's weights and not
+    moved (learning rate ~ 0) scores as that model; a missing checkpoint or another model is refused."""
+    from hepdl.train import TrainConfig, train
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(600, 3))
+    y = (x[:, 0] + 0.5 * rng.normal(size=600) > 0).astype(np.int64)
+    ds = TableDataset(pd.DataFrame(x, columns=["a", "b", "c"]), y, path="toy", label_names=["0", "1"])
+    base = dict(epochs=3, batch_size=64, n_bootstrap=0, split_seed=1)
+    train(TrainConfig("dnn", **base), ds, tmp_path / "a", progress=False)
+    train(TrainConfig("dnn", **{**base, "epochs": 1}, lr=1e-12, init_from=str(tmp_path / "a")), ds, tmp_path / "b", progress=False)
+    sa, sb = (np.load(tmp_path / d / "scores.npz")["scores"] for d in ("a", "b"))
+    np.testing.assert_allclose(sa, sb, atol=1e-5)
+    with pytest.raises(ConfigError, match="does not exist"):
+        train(TrainConfig("dnn", **base, init_from=str(tmp_path / "nowhere.ckpt")), ds, tmp_path / "c", progress=False)
+    with pytest.raises(ConfigError, match="holds model"):
+        train(TrainConfig("kan", **base, init_from=str(tmp_path / "a")), ds, tmp_path / "d", progress=False)
+    assert not (tmp_path / "c").exists() and not (tmp_path / "d").exists()
