@@ -19,7 +19,7 @@ from hepdl.data.generate import generate_dataset
 from hepdl.data.table import TableDataset
 from hepdl.errors import ConfigError, DataError
 from hepdl.features.unfolding import OBSERVABLES, unfolding_observables
-from hepdl.metrics.unfolding import Histogram, binning, chi2_ndf, compare, histogram, triangular_discriminator
+from hepdl.metrics.unfolding import binning, chi2_ndf, compare, histogram, triangular_discriminator
 from hepdl.models.unfolding import Response, ibu, ibu_replicas, response
 from hepdl.tasks import unfolding as task
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from hepdl.report.jets import _grid, training_figure
+from hepdl.report.jets import training_figure
 from hepdl.report.page import Cell, Figure, Page, Table, cell
 from hepdl.report.style import model_styles, save
 

@@ -62,5 +62,4 @@ from hepdl.tasks import air_showers as _air_showers  # noqa: E402,F401  (registe
 from hepdl.tasks import higgs_tautau as _higgs_tautau  # noqa: E402,F401  (registers itself)
 from hepdl.tasks import jet_classes as _jet_classes  # noqa: E402,F401  (registers itself)
 from hepdl.tasks import top_tagging as _top_tagging  # noqa: E402,F401  (registers itself)
-
 from hepdl.tasks import unfolding as _unfolding  # noqa: E402,F401  (registers itself)

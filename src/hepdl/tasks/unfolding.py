@@ -21,7 +21,7 @@ unfolds one half of the simulation with the other.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -170,7 +170,7 @@ def unfold(method: str, sim_gen: pd.DataFrame, sim_reco: pd.DataFrame, flags: di
     ``sim_gen``/``sim_reco``: the simulation's observables (:func:`hepdl.features.unfolding.unfolding_observables`);
     ``flags``: its ``gen_pass``, ``reco_pass``, ``matched``; ``out``: where the method's networks train.
     """
-    from hepdl.metrics.unfolding import Histogram, poisson_replicas
+    from hepdl.metrics.unfolding import Histogram
     from hepdl.models.unfolding import ibu_replicas, response
 
     gp, rp, m = flags["gen_pass"], flags["reco_pass"], flags["matched"]
