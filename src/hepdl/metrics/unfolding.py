@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Histogram", "histogram", "binning", "chi2_ndf", "triangular_discriminator", "compare", "poisson_replicas"]
+__all__ = ["Histogram", "histogram", "bin_index", "binning", "chi2_ndf", "triangular_discriminator", "compare", "poisson_replicas"]
 
 
 @dataclass
@@ -47,8 +47,14 @@ def binning(values: np.ndarray, n_bins: int = 20, *, integer: bool = False, quan
     return np.linspace(lo, hi, n_bins + 1)
 
 
+def bin_index(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """The bin of each value (bin k holds edges[k] <= v < edges[k+1]); values outside the edges go to the
+    first or last bin, never dropped."""
+    return np.clip(np.searchsorted(edges, values, side="right") - 1, 0, len(edges) - 2)
+
+
 def _counts(values: np.ndarray, edges: np.ndarray, weights: np.ndarray | None) -> np.ndarray:
-    idx = np.clip(np.searchsorted(edges, values, side="right") - 1, 0, len(edges) - 2)
+    idx = bin_index(values, edges)
     return np.bincount(idx, weights=weights, minlength=len(edges) - 1).astype(np.float64)
 
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from hepdl.errors import ConfigError
+from hepdl.metrics.unfolding import bin_index as _bin
 
 __all__ = ["Response", "response", "ibu", "ibu_replicas"]
 
@@ -40,11 +41,6 @@ class Response:
     prior: np.ndarray
     gen_edges: np.ndarray
     reco_edges: np.ndarray
-
-
-def _bin(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
-    """Bin index of each value; values outside the edges go to the first or last bin."""
-    return np.clip(np.searchsorted(edges, values, side="right") - 1, 0, len(edges) - 2)
 
 
 def response(gen: np.ndarray, reco: np.ndarray, gen_pass: np.ndarray, reco_pass: np.ndarray, matched: np.ndarray,

@@ -119,14 +119,18 @@ def _histograms(values: pd.DataFrame, edges: dict[str, np.ndarray], weights: np.
 
 def _binned_ratio(x: np.ndarray, num: np.ndarray, den: np.ndarray, edges: np.ndarray) -> np.ndarray:
     """Per bin of ``x``: the share of ``den`` rows that are also ``num`` rows (1 where a bin is empty)."""
-    idx = np.clip(np.searchsorted(edges, x, side="right") - 1, 0, len(edges) - 2)
+    from hepdl.metrics.unfolding import bin_index
+
+    idx = bin_index(x, edges)
     n_num = np.bincount(idx[num & den], minlength=len(edges) - 1).astype(float)
     n_den = np.bincount(idx[den], minlength=len(edges) - 1).astype(float)
     return np.where(n_den > 0, n_num / np.where(n_den > 0, n_den, 1.0), 1.0)
 
 
 def _lookup(x: np.ndarray, table: np.ndarray, edges: np.ndarray) -> np.ndarray:
-    return table[np.clip(np.searchsorted(edges, x, side="right") - 1, 0, len(edges) - 2)]
+    from hepdl.metrics.unfolding import bin_index
+
+    return table[bin_index(x, edges)]
 
 
 #: Lower edge of the jet pT window (GeV), the range of z_g (soft drop's z_cut to 1/2) and of tau_21, for the cINN's transformation.
@@ -225,11 +229,11 @@ def unfold(method: str, sim_gen: pd.DataFrame, sim_reco: pd.DataFrame, flags: di
         offsets = score_inputs(model, model_inputs(TableDataset(pd.DataFrame(flow_cond, columns=cols), path="data"), pre))
         samples = _from_flow(flow_cond + offsets)
         # fakes and misses, from the simulation per bin of jet pT: the cINN learnt matched pairs only
-        pt_edges = np.quantile(sim_reco.loc[rp, "pt"], np.linspace(0, 1, 11))
-        purity = _binned_ratio(sim_reco["pt"].to_numpy(), m, rp, pt_edges)
-        eff = _binned_ratio(sim_gen["pt"].to_numpy(), m, gp, np.quantile(sim_gen.loc[gp, "pt"], np.linspace(0, 1, 11)))
-        w = _lookup(cond["pt"].to_numpy(), purity, pt_edges) / np.maximum(
-            _lookup(samples["pt"].to_numpy(), eff, np.quantile(sim_gen.loc[gp, "pt"], np.linspace(0, 1, 11))), 1e-3)
+        reco_edges = np.quantile(sim_reco.loc[rp, "pt"], np.linspace(0, 1, 11))  # ten bins of equal population
+        gen_edges = np.quantile(sim_gen.loc[gp, "pt"], np.linspace(0, 1, 11))
+        purity = _binned_ratio(sim_reco["pt"].to_numpy(), m, rp, reco_edges)  # P(matched | detector-level pT)
+        eff = _binned_ratio(sim_gen["pt"].to_numpy(), m, gp, gen_edges)  # P(matched | particle-level pT)
+        w = _lookup(cond["pt"].to_numpy(), purity, reco_edges) / np.maximum(_lookup(samples["pt"].to_numpy(), eff, gen_edges), 1e-3)
         units = np.repeat(np.arange(len(data_reco)), draws)  # a data event's draws share its bootstrap weight
         hists = _histograms(samples, edges, w, nb, seed, units=units)
         n_par = int(sum(p.numel() for p in model.net.parameters()))
