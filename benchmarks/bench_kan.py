@@ -49,9 +49,6 @@ from typing import Any
 
 from _common import rnd, stdout_to_stderr
 
-#: Rows of the training split the symbolic fit samples (seeded), as the report does.
-FIT_ROWS = 5000
-
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -102,25 +99,14 @@ def _compare(out: dict, task: str, metrics: dict[str, dict[str, Any]]) -> None:
 
 
 def _formula(model_dir: Path, ds: Any, n_bootstrap: int = 100) -> dict[str, Any]:
-    """The symbolic model of the trained KAN in ``model_dir``, fitted on its training split: formula, worst R^2, test AUC."""
-    import numpy as np
-
+    """The symbolic model of the trained KAN in ``model_dir``, fitted on its training split as the report
+    fits it (:func:`hepdl.report.jets.kan_symbolic`): formula, worst R^2, test AUC."""
     from hepdl.metrics import auc, bootstrap
-    from hepdl.models.kan import symbolic_model
-    from hepdl.train.trainer import load_trained, model_inputs
+    from hepdl.report.jets import kan_symbolic
 
-    _, pre, module = load_trained(model_dir)
-    inputs = model_inputs(ds, pre)
-    with np.load(model_dir / "split.npz") as split:
-        train_idx = np.asarray(split["train"])
-    with np.load(model_dir / "scores.npz") as scores:
-        test, labels = np.asarray(scores["index"]), np.asarray(scores["labels"])
-    if len(train_idx) > FIT_ROWS:
-        train_idx = np.sort(np.random.default_rng(0).choice(train_idx, FIT_ROWS, replace=False))
-    sym = symbolic_model(module.net, np.asarray(inputs.take(train_idx)["features"], dtype=np.float64))
-    logit = sym(np.asarray(inputs.take(test)["features"], dtype=np.float64))[:, 0]
-    return {"auc": bootstrap(auc, labels, logit, n=n_bootstrap, seed=0), "min_r2": sym.min_r2(),
-            "text": sym.formula(list(pre["columns"]), outputs=["logit"])}
+    k = kan_symbolic(model_dir, ds)
+    return {"auc": bootstrap(auc, k["labels"], k["logits"][:, 0], n=n_bootstrap, seed=0), "min_r2": k["sym"].min_r2(),
+            "text": k["sym"].formula(k["columns"], outputs=["logit"])}
 
 
 def measure(args: argparse.Namespace) -> dict:

@@ -16,7 +16,7 @@ from hepdl.kinematics import delta_phi
 from hepdl.report.page import Cell, Figure, Page, Table, cell
 from hepdl.report.style import model_styles, save
 
-__all__ = ["jet_page", "kan_section", "model_table", "FIGURES", "MULTICLASS_FIGURES", "KAN_MODELS", "KAN_TABLE_EDGES"]
+__all__ = ["jet_page", "kan_section", "kan_symbolic", "model_table", "FIGURES", "MULTICLASS_FIGURES", "KAN_MODELS", "KAN_TABLE_EDGES"]
 
 #: Figures of a two-class run.
 FIGURES = ("roc", "scores", "mass_sculpting", "training", "images", "jet_display")
@@ -412,42 +412,60 @@ def kan_section(plt: Any, plots: Path, models: list[Path], metrics: dict[str, di
     return figs, tables
 
 
-def _kan_fit(p: Path, s: Any, m: dict[str, Any], ds: Any, label_names: list[str] | None) -> dict[str, Any] | None:
-    """The symbolic fit of the KAN in ``p`` (None when ``p`` holds no KAN): name, network, fit sample,
-    columns, edges, and for a readable one (at most :data:`KAN_TABLE_EDGES` edges) its formula with the AUCs."""
+def kan_symbolic(model_dir: Path, ds: Any, *, max_edges: int | None = None) -> dict[str, Any]:
+    """The symbolic fit of the trained KAN in ``model_dir`` (:func:`hepdl.models.kan.symbolic_model`,
+    arXiv:2404.19756), on up to :data:`KAN_FIT_ROWS` rows (seeded) of its training split of ``ds``.
+
+    A KAN of more than ``max_edges`` edges has its first layer fitted only (``readable`` false). Returns
+    ``record`` (its ``config.json``), ``pre``, ``net``, ``sym``, ``x`` (the fit rows, standardised),
+    ``columns``, ``n_edges``, ``readable``, ``index`` and ``labels`` (its test split, ``scores.npz``) and,
+    when readable, ``logits``: the formula's outputs on the test split, (B, O).
+    """
     from hepdl.models.kan import KAN, KANLayer, symbolic_model
     from hepdl.train.rundir import ModelDir
     from hepdl.train.trainer import load_trained, model_inputs
 
-    d = ModelDir(p)
-    if s is None or not (p / ModelDir.CONFIG).exists():
-        return None
-    record = d.record()
-    if record.model not in KAN_MODELS:
-        return None
-    _, pre, module = load_trained(p)
+    record = ModelDir(model_dir).record()
+    _, pre, module = load_trained(model_dir)
     net = module.net
     if not isinstance(net, KAN):
-        raise TypeError(f"{p.name} is registered as {record.model!r} but holds a {type(net).__name__}")
+        raise TypeError(f"{model_dir.name} is registered as {record.model!r} but holds a {type(net).__name__}")
     inputs = model_inputs(ds, pre)
-    with np.load(p / ModelDir.SPLIT) as split:
+    with np.load(model_dir / ModelDir.SPLIT) as split:
         train_idx = np.asarray(split["train"])
+    with np.load(model_dir / ModelDir.SCORES) as scores:
+        index, labels = np.asarray(scores["index"]), np.asarray(scores["labels"])
     if len(train_idx) > KAN_FIT_ROWS:
         train_idx = np.sort(np.random.default_rng(0).choice(train_idx, KAN_FIT_ROWS, replace=False))
     x_fit = np.asarray(inputs.take(train_idx)["features"], dtype=np.float64)
-    columns = [str(c) for c in pre.get("columns") or [f"x{i}" for i in range(net.n_inputs)]]
     layers = [layer for layer in net.layers if isinstance(layer, KANLayer)]
     n_edges = sum(layer.n_in * layer.n_out for layer in layers)
-    readable = n_edges <= KAN_TABLE_EDGES
+    readable = max_edges is None or n_edges <= max_edges
     sym = symbolic_model(net if readable else layers[0], x_fit)
-    entry: dict[str, Any] = {"name": p.name, "net": net, "sym": sym, "x": x_fit, "columns": columns, "n_edges": n_edges,
-                             "outputs": _kan_outputs(net.n_outputs, record.class_names or label_names)}
+    out: dict[str, Any] = {"record": record, "pre": pre, "net": net, "sym": sym, "x": x_fit, "n_edges": n_edges, "readable": readable,
+                           "columns": [str(c) for c in pre.get("columns") or [f"x{i}" for i in range(net.n_inputs)]],
+                           "index": index, "labels": labels}
     if readable:
-        logits = sym(np.asarray(inputs.take(np.asarray(s["index"]))["features"], dtype=np.float64))
+        out["logits"] = sym(np.asarray(inputs.take(index)["features"], dtype=np.float64))
+    return out
+
+
+def _kan_fit(p: Path, s: Any, m: dict[str, Any], ds: Any, label_names: list[str] | None) -> dict[str, Any] | None:
+    """The report's entry of the KAN in ``p`` (None when ``p`` holds no KAN): name, network, fit sample,
+    columns, edges, and for a readable one (at most :data:`KAN_TABLE_EDGES` edges) its formula with the AUCs."""
+    from hepdl.train.rundir import ModelDir
+
+    if s is None or not (p / ModelDir.CONFIG).exists() or ModelDir(p).record().model not in KAN_MODELS:
+        return None
+    k = kan_symbolic(p, ds, max_edges=KAN_TABLE_EDGES)
+    net, sym = k["net"], k["sym"]
+    entry: dict[str, Any] = {"name": p.name, "net": net, "sym": sym, "x": k["x"], "columns": k["columns"], "n_edges": k["n_edges"],
+                             "outputs": _kan_outputs(net.n_outputs, k["record"].class_names or label_names)}
+    if k["readable"]:
         value = m.get("auc", {}).get("value") if isinstance(m.get("auc"), dict) else None
-        entry.update(formula="; ".join(sym.formula(columns, outputs=[f"logit_{o}" if net.n_outputs > 1 else "logit"
-                                                                      for o in entry["outputs"]]).splitlines()),
-                     formula_auc=_formula_auc(np.asarray(s["labels"]), logits),
+        entry.update(formula="; ".join(sym.formula(k["columns"], outputs=[f"logit_{o}" if net.n_outputs > 1 else "logit"
+                                                                           for o in entry["outputs"]]).splitlines()),
+                     formula_auc=_formula_auc(k["labels"], k["logits"]),
                      network_auc=float(value) if value is not None else None, min_r2=sym.min_r2())
     return entry
 
@@ -461,14 +479,15 @@ def _kan_outputs(n: int, names: list[str] | None) -> list[str]:
 
 def _formula_auc(labels: np.ndarray, logits: np.ndarray) -> float:
     """AUC of a formula's logits: (B, 1) of two classes, or the macro one-vs-rest AUC of the softmax of (B, C)."""
-    from hepdl.metrics import auc
+    from hepdl.metrics import Measurement, auc, multiclass_metrics
 
     if logits.shape[1] == 1:
         return auc(labels, logits[:, 0])
     z = logits - logits.max(axis=1, keepdims=True)
     prob = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
-    per = [auc((labels == k).astype(int), prob[:, k]) for k in range(logits.shape[1]) if 0 < (labels == k).sum() < len(labels)]
-    return float(np.mean(per)) if per else float("nan")
+    macro = multiclass_metrics(labels, prob, n_bootstrap=0)["auc"]  # the macro AUC of metrics.json, by the same function
+    assert isinstance(macro, Measurement)
+    return macro.value
 
 
 def _kan_edges_figure(plt: Any, plots: Path, fitted: list[dict[str, Any]]) -> Figure:
