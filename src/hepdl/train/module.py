@@ -76,7 +76,7 @@ class TrainModule(L.LightningModule):
             torch.manual_seed(epoch_seed(int(self.hparams.get("seed", 0)), int(self.current_epoch)))
             self._train_sum, self._train_n = 0.0, 0
         inputs = self._inputs(batch)
-        loss = self._loss(self.objective.evaluate(self.net, inputs, batch["y"])[1], batch.get("w"))
+        loss = self._loss(self.objective.evaluate(self.net, inputs, batch["y"], outputs=False)[1], batch.get("w"))
         n = len(batch["y"])
         self._train_sum += float(loss.detach()) * n  # this rank's share; the history is rank 0's view
         self._train_n += n

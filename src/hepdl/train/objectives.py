@@ -81,10 +81,11 @@ class Objective:
     def per_event_loss(self, out: Any, y: Any, inputs: tuple[Any, ...]) -> Any:
         raise NotImplementedError
 
-    def evaluate(self, net: Any, inputs: tuple[Any, ...], y: Any) -> tuple[Any, Any]:
+    def evaluate(self, net: Any, inputs: tuple[Any, ...], y: Any, *, outputs: bool = True) -> tuple[Any, Any]:
         """The network's raw outputs on a batch and the per-event loss. Default: ``net(*inputs)`` and
         :meth:`per_event_loss`; an objective whose loss needs the network itself (a density's
-        likelihood of the targets) overrides this."""
+        likelihood of the targets) overrides this. ``outputs=False`` (a training step, which needs the
+        loss only) lets such an objective skip the outputs (None then)."""
         out = net(*inputs)
         return out, self.per_event_loss(out, y, inputs)
 
@@ -367,12 +368,12 @@ class Density(Regress):
     def n_outputs(self, targets: Targets, n_inputs: int | None) -> int:
         return int(targets.y.shape[1])
 
-    def evaluate(self, net: Any, inputs: tuple[Any, ...], y: Any) -> tuple[Any, Any]:
+    def evaluate(self, net: Any, inputs: tuple[Any, ...], y: Any, *, outputs: bool = True) -> tuple[Any, Any]:
         z = self._scaled(y)
         if not hasattr(net, "log_prob"):
             raise ConfigError(f"the density objective needs a network with log_prob (a normalizing flow), not {type(net).__name__}")
         per = -net.log_prob(z, *inputs) / z.shape[1]
-        return net(*inputs), per
+        return (net(*inputs) if outputs else None), per  # a draw costs a pass through the flow: only when asked
 
     def per_event_loss(self, out: Any, y: Any, inputs: tuple[Any, ...]) -> Any:
         raise ConfigError("the density objective's loss needs the network (Objective.evaluate)")
