@@ -287,6 +287,13 @@ class _JetSelector:
         return {}
 
 
+def _event_fields(sample: SampleSpec, weight: np.ndarray, event: np.ndarray) -> dict[str, Any]:
+    """The fields every event record of a sample carries: ``label``, ``process``, ``sample``, ``weight``, ``event``."""
+    n = len(weight)
+    return {"label": np.full(n, sample.label, dtype=np.int8), "process": ak.Array([sample.generator.process] * n),
+            "sample": ak.Array([sample.name] * n), "weight": weight, "event": event.astype(np.int64)}
+
+
 class _LepHadSelector:
     """One record per selected event with its object lists (:class:`LepHadSelection`)."""
 
@@ -312,14 +319,8 @@ class _LepHadSelector:
         reco = reconstruct_lephad(objs, tau_truth(batch.record), card, self.sel, rng)
 
         def events(idx: np.ndarray, event: np.ndarray) -> ak.Array:
-            n = len(idx)
             fields: dict[str, Any] = {k: v[idx] for k, v in reco["fields"].items()}
-            fields["label"] = np.full(n, sample.label, dtype=np.int8)
-            fields["process"] = ak.Array([sample.generator.process] * n)
-            fields["sample"] = ak.Array([sample.name] * n)
-            fields["weight"] = batch.weight[idx]
-            fields["event"] = event.astype(np.int64)
-            return ak.zip(fields, depth_limit=1)
+            return ak.zip({**fields, **_event_fields(sample, batch.weight[idx], event)}, depth_limit=1)
 
         return [reco["masks"][k] for k in LEPHAD_STEPS], np.arange(len(objs)), events
 
@@ -358,7 +359,6 @@ class _PairSelector:
         masks = [gen["has_jet"] | reco["has_jet"], pj["gen_pass"] | pj["reco_pass"]]
 
         def events(idx: np.ndarray, event: np.ndarray) -> ak.Array:
-            n = len(idx)
             fields: dict[str, Any] = {"constituents": _constituent_records(reco["constituents"][idx]),
                                       "gen_constituents": _constituent_records(gen["constituents"][idx])}
             for prefix, lj in (("jet_", reco), ("gen_jet_", gen)):
@@ -366,12 +366,7 @@ class _PairSelector:
                     fields[prefix + f] = lj[f][idx].astype(np.float64)
             for f in ("gen_pass", "reco_pass", "matched"):
                 fields[f] = pj[f][idx]
-            fields["label"] = np.full(n, sample.label, dtype=np.int8)
-            fields["process"] = ak.Array([sample.generator.process] * n)
-            fields["sample"] = ak.Array([sample.name] * n)
-            fields["weight"] = batch.weight[idx]
-            fields["event"] = event.astype(np.int64)
-            return ak.zip(fields, depth_limit=1)
+            return ak.zip({**fields, **_event_fields(sample, batch.weight[idx], event)}, depth_limit=1)
 
         return masks, np.arange(len(objs)), events
 
