@@ -58,11 +58,10 @@ class TableDataset:
         for name, arr in (("labels", self.labels), ("weights", self.weights), ("targets", self.targets)):
             if arr is not None and len(arr) != n:
                 raise DataError(f"table {self.path}: {name} has {len(arr)} rows, the features {n}")
-        x = self.frame.to_numpy(dtype=np.float64)
-        bad = ~np.isfinite(x)
-        if bad.any():
-            col = self.frame.columns[np.flatnonzero(bad.any(axis=0))[0]]
-            raise DataError(f"table {self.path}: feature column {col!r} has {int(bad[:, list(self.frame.columns).index(col)].sum())} NaN/inf rows")
+        for col in self.frame.columns:
+            bad = ~np.isfinite(self.frame[col].to_numpy(dtype=np.float64))
+            if bad.any():
+                raise DataError(f"table {self.path}: feature column {col!r} has {int(bad.sum())} NaN/inf rows")
         if self.weights is not None:
             w = np.asarray(self.weights, dtype=np.float64)
             if not (np.all(np.isfinite(w)) and np.all(w >= 0)):

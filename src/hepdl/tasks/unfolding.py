@@ -65,6 +65,11 @@ METHODS = ("ibu", "omnifold", "cinn")
 _COLUMNS = ("pt", "mass", "multiplicity", "width", "tau21", "log_rho", "zg")
 
 
+#: The cINN's training settings (a preset's ``cinn`` overrides them): the model preset, epochs, batch size,
+#: learning rate, early-stopping patience, and samples drawn per data event.
+_CINN: dict[str, Any] = {"preset": "small", "epochs": 60, "batch_size": 512, "lr": 1e-3, "patience": 12, "draws": 4}
+
+
 @dataclass
 class UnfoldingPreset:
     """A preset of ``hepdl run unfolding`` (validated: an unknown key is an error listing the valid ones).
@@ -90,9 +95,9 @@ class UnfoldingPreset:
         unknown = [m for m in self.methods if m not in METHODS]
         if unknown or not self.methods:
             raise ConfigError(f"unknown unfolding method(s) {unknown or '(none given)'}; known: {', '.join(METHODS)}")
-        bad = sorted(set(self.cinn) - {"preset", "epochs", "batch_size", "lr", "patience", "draws"})
+        bad = sorted(set(self.cinn) - set(_CINN))
         if bad:
-            raise ConfigError(f"unknown cinn setting(s) {bad}; known: preset, epochs, batch_size, lr, patience, draws")
+            raise ConfigError(f"unknown cinn setting(s) {bad}; known: {', '.join(_CINN)}")
         if self.n_bins < 2 or self.ibu_iterations < 1 or self.n_bootstrap < 2:
             raise ConfigError(f"n_bins >= 2, ibu_iterations >= 1 and n_bootstrap >= 2 needed; got {self.n_bins}, "
                               f"{self.ibu_iterations}, {self.n_bootstrap}")
@@ -103,7 +108,7 @@ _OMNIFOLD_QUICK = {"iterations": 6, "epochs": 30, "batch_size": 1024, "lr": 2e-3
                    "model_config": {"hidden": (100, 100, 100)}}
 PRESETS: dict[str, dict[str, Any]] = {
     "quick": {"n_events": 60_000, "omnifold": _OMNIFOLD_QUICK,
-              "cinn": {"preset": "small", "epochs": 60, "batch_size": 512, "lr": 1e-3, "patience": 12, "draws": 4}},
+              "cinn": dict(_CINN)},
     # the OmniFold paper's size (1.6 M simulated and pseudo-data events each), its 5 iterations; for a GPU / a cluster's generation
     "paper": {"n_events": 3_200_000, "n_bins": 30, "omnifold": {**_OMNIFOLD_QUICK, "iterations": 5, "epochs": 50, "patience": 10},
               "cinn": {"preset": "paper", "epochs": 100, "batch_size": 1024, "lr": 1e-3, "patience": 10, "draws": 4}},
@@ -207,7 +212,7 @@ def unfold(method: str, sim_gen: pd.DataFrame, sim_reco: pd.DataFrame, flags: di
         from hepdl.train import TrainConfig, train
         from hepdl.train.trainer import load_trained, model_inputs, score_inputs
 
-        c = {"preset": "small", "epochs": 40, "batch_size": 512, "lr": 2e-3, "patience": 6, "draws": 4, **preset.cinn}
+        c = {**_CINN, **preset.cinn}
         rng = np.random.default_rng(seed)
         gen_m = sim_gen.loc[m, cols].reset_index(drop=True)
         gen_m["multiplicity"] = gen_m["multiplicity"] + rng.uniform(-0.5, 0.5, size=len(gen_m))  # dequantised: a flow needs a density

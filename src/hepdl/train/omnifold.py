@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from hepdl.errors import ConfigError, DataError
+from hepdl.features.inputs import check_finite
 
 __all__ = ["OmniFoldConfig", "OmniFoldResult", "omnifold"]
 
@@ -140,12 +141,8 @@ def omnifold(sim_gen: pd.DataFrame, sim_reco: pd.DataFrame, gen_pass: np.ndarray
         raise DataError(f"OmniFold: the data's columns {list(data_reco.columns)} differ from the simulation's {list(sim_reco.columns)}")
     if not (gen_pass | reco_pass).all():
         raise DataError(f"OmniFold: {int((~(gen_pass | reco_pass)).sum())} simulated entries pass at neither level")
-    for name, df, rows in (("sim_gen", sim_gen, gen_pass), ("sim_reco", sim_reco, reco_pass),
-                           ("data_reco", data_reco, np.ones(len(data_reco), bool))):
-        bad = ~np.isfinite(df.to_numpy(dtype=np.float64)[rows])
-        if bad.any():
-            col = df.columns[np.flatnonzero(bad.any(axis=0))[0]]
-            raise DataError(f"OmniFold: {name} column {col!r} is NaN/inf in {int(bad.any(axis=1).sum())} rows that pass at its level")
+    for name, df in (("sim_gen", sim_gen[gen_pass]), ("sim_reco", sim_reco[reco_pass]), ("data_reco", data_reco)):
+        check_finite(df, f"OmniFold: {name}, the rows that pass at its level")  # before any classifier trains
     out = Path(out)
     w_sim = np.ones(n) if sim_weights is None else np.asarray(sim_weights, dtype=np.float64)
     w_data = np.ones(len(data_reco)) if data_weights is None else np.asarray(data_weights, dtype=np.float64)
