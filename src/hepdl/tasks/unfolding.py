@@ -335,16 +335,17 @@ def run(preset: str = "quick", *, models: list[str] | None = None, dataset: str 
     nb = p.n_bootstrap
 
     def part(rows: np.ndarray) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, np.ndarray]]:
-        return (gen[rows].reset_index(drop=True), reco[rows].reset_index(drop=True), {k: v[rows] for k, v in flags.items()})
+        """Both levels' observables and the flags of the events ``rows`` (a mask or indices)."""
+        return (gen.iloc[rows].reset_index(drop=True), reco.iloc[rows].reset_index(drop=True), {k: v[rows] for k, v in flags.items()})
 
     s_gen, s_reco, s_flags = part(sim)
     d_gen, d_reco, d_flags = part(data)
     truth = _histograms(d_gen[d_flags["gen_pass"]], edges, None, nb, seed + 1)
     data_reco = d_reco[d_flags["reco_pass"]].reset_index(drop=True)
     # closure: the simulation's even events unfold its odd ones (statistically independent halves)
-    half = np.arange(int(sim.sum())) % 2 == 0
-    a_gen, a_reco, a_flags = (s_gen[half].reset_index(drop=True), s_reco[half].reset_index(drop=True), {k: v[half] for k, v in s_flags.items()})
-    b_gen, b_reco, b_flags = (s_gen[~half].reset_index(drop=True), s_reco[~half].reset_index(drop=True), {k: v[~half] for k, v in s_flags.items()})
+    sim_rows = np.flatnonzero(sim)
+    a_gen, a_reco, a_flags = part(sim_rows[0::2])
+    b_gen, b_reco, b_flags = part(sim_rows[1::2])
     b_truth = _histograms(b_gen[b_flags["gen_pass"]], edges, None, nb, seed + 2)
     det = _histograms(data_reco, edges, None, nb, seed + 3)
     prior = _histograms(s_gen[s_flags["gen_pass"]], edges, None, nb, seed + 4)
