@@ -270,6 +270,7 @@ def test_run_unfolding_end_to_end(unfolding_path, tmp_path, monkeypatch):
     for fig in ("unfolded", "closure", "chi2", "omnifold_weights"):
         assert (out / "plots" / f"{fig}.png").exists() and fig in html
     assert "misses" in html and "closure" in (out / "table.txt").read_text()
+    assert "fewer than" not in html  # the references are never the best of a column, and they are not 1/eps_B lower limits
 
 
 def test_run_refuses_a_dataset_of_another_domain(top_dataset_path, tmp_path):

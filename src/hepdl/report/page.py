@@ -49,6 +49,7 @@ class Cell:
     best: bool = False
     limited: bool = False
     bound: bool = False  # a lower limit, not a measurement: never the best of its column
+    reference: bool = False  # a reference row's value (e.g. no unfolding), not a contender: never the best of its column
 
 
 def cell(m: dict[str, Any], key: str, digits: int = 3, na: str = "n/a") -> Cell:
@@ -86,7 +87,7 @@ class Table:
     def __post_init__(self) -> None:
         for col, how in self.better.items():
             vals = [(float(r[col].sort), i) for i, r in enumerate(self.rows)  # type: ignore[arg-type]
-                    if isinstance(r[col].sort, (int, float)) and not r[col].bound]
+                    if isinstance(r[col].sort, (int, float)) and not (r[col].bound or r[col].reference)]
             if len(vals) < 2:
                 continue
             best = max(v for v, _ in vals) if how == "max" else min(v for v, _ in vals)

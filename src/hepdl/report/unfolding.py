@@ -60,7 +60,7 @@ def unfolding_table(metrics: dict[str, dict[str, Any]]) -> Table:
         row.append(cell(m, "train_seconds", 1))
         if n in _REFERENCES:  # not unfoldings: never the best of a column
             for c in row[1:]:
-                c.bound = True
+                c.reference = True
         rows.append(row)
     k = len(obs)
     better = {i: "min" for i in range(1, k + 3)}
