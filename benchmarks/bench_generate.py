@@ -85,7 +85,7 @@ def measure(args: argparse.Namespace) -> dict:
             rates[key].append(2 * args.jets / elapsed)
         n = n_events[-1]
         t0 = time.perf_counter()
-        pythia = _make_pythia(settings)
+        pythia, _ = _make_pythia(settings)
         done = 0
         while done < n:
             done += len(pythia.nextBatch(min(specs["chain"].batch_size, n - done)))

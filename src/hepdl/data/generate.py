@@ -30,8 +30,9 @@ from hepdl.config import to_dict
 from hepdl.data.paths import atomic_write, atomic_write_json, ensure_writable_dir, sha256_file
 from hepdl.errors import ConfigError, DataError
 from hepdl.sim.detector import DetectorCard, load_card, simulate
-from hepdl.sim.events import LEPHAD_STEPS, LepHadSelection, reconstruct_lephad
-from hepdl.sim.generator import EventGenerator, GeneratorConfig, derive_seed
+from hepdl.sim.events import LEPHAD_STEPS, LepHadSelection, reconstruct_lephad, truth_lepton_filter
+from hepdl.sim.generator import EventGenerator, GeneratedBatch, GeneratorConfig, derive_seed
+from hepdl.sim.processes import get_process
 from hepdl.sim.jets import JetSelection, PairSelection, hardest_jets, paired_jets
 from hepdl.sim.truth import MATCHERS, match_jets, tau_truth
 
@@ -52,6 +53,7 @@ CUT_LABELS = {
     "gluon_match": "nearest hard parton within R is a gluon",
     "light-quark_match": "nearest hard parton within R is u/d/s",
     "jets": "jets kept",
+    "truth_lepton": "generator-level filter: a true e/mu above truth_lepton_pt_min, before the detector",
     "one_lepton": "exactly one identified isolated e/mu (pT > 20 GeV)",
     "tau_candidate": "hadronic-tau candidate (narrow jet, 1-3 tracks, charge +-1)",
     "opposite_charge": "lepton and tau of opposite charge",
@@ -288,9 +290,11 @@ class _JetSelector:
 
 
 def _event_fields(sample: SampleSpec, weight: np.ndarray, event: np.ndarray) -> dict[str, Any]:
-    """The fields every event record of a sample carries: ``label``, ``process``, ``sample``, ``weight``, ``event``."""
+    """The fields every event record of a sample carries: ``label``, ``process`` (the process's family:
+    ``ztautau`` for ``ztautau-lh``), ``sample``, ``weight``, ``event``."""
     n = len(weight)
-    return {"label": np.full(n, sample.label, dtype=np.int8), "process": ak.Array([sample.generator.process] * n),
+    family = get_process(sample.generator.process).family
+    return {"label": np.full(n, sample.label, dtype=np.int8), "process": ak.Array([family] * n),
             "sample": ak.Array([sample.name] * n), "weight": weight, "event": event.astype(np.int64)}
 
 
@@ -309,7 +313,11 @@ class _LepHadSelector:
             raise ConfigError("truth_match applies to jet selections only; an event selection keeps every selected event")
 
     def steps(self, sample: SampleSpec) -> list[str]:
-        return list(LEPHAD_STEPS)
+        return (["truth_lepton"] if self.sel.truth_lepton_pt_min > 0 else []) + list(LEPHAD_STEPS)
+
+    def prefilter(self, batch: GeneratedBatch) -> np.ndarray | None:
+        """The generator-level filter (before the detector), or None when it is off."""
+        return truth_lepton_filter(batch.particles, self.sel) if self.sel.truth_lepton_pt_min > 0 else None
 
     def window(self) -> str:
         return ""
@@ -322,7 +330,8 @@ class _LepHadSelector:
             fields: dict[str, Any] = {k: v[idx] for k, v in reco["fields"].items()}
             return ak.zip({**fields, **_event_fields(sample, batch.weight[idx], event)}, depth_limit=1)
 
-        return [reco["masks"][k] for k in LEPHAD_STEPS], np.arange(len(objs)), events
+        first = [np.ones(len(objs), dtype=bool)] if self.sel.truth_lepton_pt_min > 0 else []  # the prefilter's step
+        return first + [reco["masks"][k] for k in LEPHAD_STEPS], np.arange(len(objs)), events
 
     def part_meta(self, records: ak.Array) -> dict[str, Any]:
         return {"sum_id_weights": float(np.sum(ak.to_numpy(records.weight) * ak.to_numpy(records.id_weight)))}
@@ -428,23 +437,32 @@ def generate_part(
         n_ev = len(batch)
         if n_ev == 0:
             raise DataError(f"Pythia produced no events for process {sample.generator.process!r}")
-        objs = simulate(batch.particles, card, rng)
-        # candidates (a jet or an event) in event order; cand_event: the event of each
-        masks, cand_event, make_records = sel.select(sample, batch, objs, card, rng)
+        # a generator-level filter (if the selection has one) drops events before the detector; they
+        # still count as generated, so the weights sigma * L / N_generated hold its efficiency
+        keep = sel.prefilter(batch) if hasattr(sel, "prefilter") else None
+        origin = np.arange(n_ev) if keep is None else np.flatnonzero(keep)
+        if keep is not None:
+            batch = GeneratedBatch(batch.particles[keep], batch.record[keep], batch.weight[keep], batch.n_pileup[keep])
+        if len(origin) == 0:
+            masks, cand_event = [np.zeros(0, dtype=bool) for _ in steps[1:]], np.zeros(0, dtype=np.int64)
+        else:
+            objs = simulate(batch.particles, card, rng)
+            # candidates (a jet or an event) in event order; cand_event: the event of each
+            masks, cand_event, make_records = sel.select(sample, batch, objs, card, rng)
         cum_masks = np.logical_and.accumulate(np.stack(masks), axis=0)
         passed = cum_masks[-1]
         used_c, used = len(passed), n_ev
         need = n - kept
         cum = np.cumsum(passed)
-        if cum[-1] >= need:  # stop at the candidate that gives the last record
+        if len(cum) and cum[-1] >= need:  # stop at the candidate that gives the last record
             used_c = int(np.searchsorted(cum, need)) + 1
-            used = int(cand_event[used_c - 1]) + 1
+            used = int(origin[cand_event[used_c - 1]]) + 1
         cutflow["events"] += used
         for name, m in zip(steps[1:], cum_masks, strict=True):
             cutflow[name] += int(m[:used_c].sum())
         idx = np.nonzero(passed[:used_c])[0]
         if len(idx):
-            chunks.append(make_records(idx, offset + cand_event[idx]))
+            chunks.append(make_records(idx, offset + origin[cand_event[idx]]))
             since_last = 0
         else:
             since_last += used
@@ -474,6 +492,7 @@ def generate_part(
         "sigma_mb": gen.sigma_mb,
         "sigma_err_mb": gen.sigma_err_mb,
         "n_tried": gen.n_tried,
+        "decay_fraction": gen.decay_fraction,
         "sum_weights": float(np.sum(ak.to_numpy(jets.weight))),
         **sel.part_meta(jets),
     }

@@ -39,7 +39,7 @@ from hepdl.sim.detector import DetectorCard
 from hepdl.sim.jets import cluster
 from hepdl.sim.truth import delta_r
 
-__all__ = ["LepHadSelection", "reconstruct_lephad", "LEPHAD_STEPS"]
+__all__ = ["LepHadSelection", "reconstruct_lephad", "truth_lepton_filter", "LEPHAD_STEPS"]
 
 #: Cutflow steps of the lepton + hadronic-tau selection, in order.
 LEPHAD_STEPS = ("one_lepton", "tau_candidate", "opposite_charge")
@@ -62,15 +62,24 @@ class LepHadSelection:
     jet_pt_min: float = 30.0
     jet_eta_max: float = 4.5
     max_jets: int = 8
+    #: Generator-level filter before the detector: an event needs a final-state electron or muon with
+    #: pT above this (GeV) and |eta| < lepton_eta_max + 0.2 (0 switches the filter off). The detector
+    #: reconstructs leptons only from true ones with a few per cent pT resolution, so at 3/4 of the
+    #: lepton cut the filter drops only events that cannot pass; the events it drops count in the
+    #: cutflow and in N_generated, so the weights need no filter efficiency of their own.
+    truth_lepton_pt_min: float = 15.0
 
     def __post_init__(self) -> None:
-        for name in ("lepton_pt_min", "tau_pt_min", "jet_pt_min", "track_pt_min"):
+        for name in ("lepton_pt_min", "tau_pt_min", "jet_pt_min", "track_pt_min", "truth_lepton_pt_min"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0 GeV, got {getattr(self, name)}")
         for name in ("lepton_eta_max", "tau_eta_max", "jet_eta_max", "isolation_radius", "jet_radius", "tau_core_radius",
                      "overlap_radius", "isolation_max"):
             if not getattr(self, name) > 0:
                 raise ConfigError(f"{name} must be positive, got {getattr(self, name)}")
+        if self.truth_lepton_pt_min > self.lepton_pt_min:
+            raise ConfigError(f"truth_lepton_pt_min ({self.truth_lepton_pt_min} GeV) above lepton_pt_min ({self.lepton_pt_min} GeV) "
+                              "would drop events the selection keeps; keep it at most at the lepton cut (3/4 of it by default)")
         if self.max_jets < 2:
             raise ConfigError(f"max_jets must be at least 2 (leading and subleading jet), got {self.max_jets}")
 
@@ -81,6 +90,21 @@ def _kin(px: Any, py: Any, pz: Any) -> tuple[Any, Any, Any]:
 
 def _first(arr: ak.Array, fill: float = np.nan) -> np.ndarray:
     return ak.to_numpy(ak.fill_none(ak.firsts(arr), fill)).astype(np.float64)
+
+
+def truth_lepton_filter(particles: ak.Array, selection: LepHadSelection) -> np.ndarray:
+    """Events (``(n_events,)`` bool) with a final-state electron or muon of pT >
+    ``selection.truth_lepton_pt_min`` and |eta| < ``selection.lepton_eta_max + 0.2``: the generator-level
+    filter of :class:`LepHadSelection`, applied before the detector. ``particles``: ``n_events * var *
+    {px, py, pz, pid}`` (pile-up included: its leptons can be reconstructed too). All True when the
+    filter is off."""
+    n = len(particles)
+    if selection.truth_lepton_pt_min <= 0:
+        return np.ones(n, dtype=bool)
+    apid = np.abs(particles.pid)
+    pt, eta, _ = _kin(particles.px, particles.py, particles.pz)
+    ok = ((apid == 11) | (apid == 13)) & (pt > selection.truth_lepton_pt_min) & (abs(eta) < selection.lepton_eta_max + 0.2)
+    return ak.to_numpy(ak.any(ok, axis=1))
 
 
 def reconstruct_lephad(objects: ak.Array, truth: dict[str, Any], card: DetectorCard | None, selection: LepHadSelection,

@@ -16,7 +16,7 @@ from hepdl._util import quiet_stdout
 from hepdl.errors import ConfigError
 from hepdl.sim.processes import get_process
 
-__all__ = ["GeneratorConfig", "GeneratedBatch", "EventGenerator", "derive_seed", "MAX_PYTHIA_SEED"]
+__all__ = ["GeneratorConfig", "GeneratedBatch", "EventGenerator", "derive_seed", "force_decays", "MAX_PYTHIA_SEED"]
 
 #: Pythia accepts seeds in [1, 900 000 000].
 MAX_PYTHIA_SEED = 900_000_000
@@ -130,7 +130,10 @@ class GeneratedBatch:
         return len(self.weight)
 
 
-def _make_pythia(settings: list[str]) -> Any:
+def _make_pythia(settings: list[str], decays: tuple[Any, ...] = ()) -> tuple[Any, float]:
+    """An initialised Pythia with ``settings`` and the forced ``decays``
+    (:class:`hepdl.sim.processes.ForcedDecay`), and the branching fraction of those forced decays
+    that Pythia's cross-section does not hold (1 without any; see :func:`force_decays`)."""
     import pythia8mc
 
     with quiet_stdout():
@@ -138,9 +141,50 @@ def _make_pythia(settings: list[str]) -> Any:
         for s in settings:
             if not pythia.readString(s):
                 raise ConfigError(f"Pythia rejected the setting {s!r}")
+        modes, fraction = force_decays(pythia.particleData, decays)
+        for s in modes:
+            if not pythia.readString(s):
+                raise ConfigError(f"Pythia rejected the forced-decay setting {s!r}")
         if not pythia.init():
-            raise ConfigError(f"Pythia failed to initialise with settings {settings}")
-    return pythia
+            raise ConfigError(f"Pythia failed to initialise with settings {settings + modes}")
+    return pythia, fraction
+
+
+_LEPTONS = (11, 13, 15)
+
+
+def force_decays(particle_data: Any, decays: tuple[Any, ...]) -> tuple[list[str], float]:
+    """Pythia settings (``"<id>:<channel>:onMode = <mode>"``) that keep only the channel classes of
+    ``decays``, read from Pythia's decay table ``particle_data``, and the product of the kept
+    branching fractions of the particles that are no resonances (their decays are not part of
+    Pythia's cross-section; one particle and one antiparticle per event is assumed, as in a
+    tau pair). ``onMode``: 0 off, 1 on, 2 on for the particle only, 3 on for the antiparticle only.
+    """
+    out: list[str] = []
+    fraction = 1.0
+    for d in decays:
+        entry = particle_data.particleDataEntryPtr(int(d.pid))
+        if entry is None or entry.sizeChannels() == 0:
+            raise ConfigError(f"ForcedDecay: particle {d.pid} has no decay channels in Pythia's table")
+        kept = {"particle": 0.0, "antiparticle": 0.0}
+        total = 0.0
+        for i in range(entry.sizeChannels()):
+            ch = entry.channel(i)
+            products = [abs(ch.product(j)) for j in range(ch.multiplicity())]
+            leptonic = any(p in _LEPTONS for p in products)
+            on = {side: cls == "any" or (cls == "leptonic") == leptonic
+                  for side, cls in (("particle", d.particle), ("antiparticle", d.antiparticle))}
+            mode = {(True, True): 1, (True, False): 2, (False, True): 3, (False, False): 0}[(on["particle"], on["antiparticle"])]
+            out.append(f"{d.pid}:{i}:onMode = {mode}")
+            if ch.onMode() != 0:  # channels already off stay out of the total
+                total += ch.bRatio()
+                for side in kept:
+                    kept[side] += ch.bRatio() if on[side] else 0.0
+        if kept["particle"] <= 0 or kept["antiparticle"] <= 0:
+            raise ConfigError(f"ForcedDecay({d.pid}, {d.particle!r}, {d.antiparticle!r}) keeps no open decay channel")
+        if not entry.isResonance():
+            fraction *= kept["particle"] / total * kept["antiparticle"] / total
+    return out, fraction
 
 
 class _ChargeTable:
@@ -199,12 +243,12 @@ class EventGenerator:
             raise ConfigError(f"Pythia seed must lie in [1, {MAX_PYTHIA_SEED}], got {seed}")
         self.config = config
         self.seed = seed
-        self._pythia = _make_pythia(config.pythia_settings(seed))
+        self._pythia, self.decay_fraction = _make_pythia(config.pythia_settings(seed), get_process(config.process).decays)
         self._charges = _ChargeTable(self._pythia)
         self._pileup = None
         if config.pileup_mu > 0:
             mb = GeneratorConfig("minbias", sqrt_s=config.sqrt_s, mpi=True)
-            self._pileup = _make_pythia(mb.pythia_settings(derive_seed(seed, "pileup")))
+            self._pileup, _ = _make_pythia(mb.pythia_settings(derive_seed(seed, "pileup")))
             self._rng = np.random.default_rng(derive_seed(seed, "pileup-count"))
 
     def next_batch(self, n: int) -> GeneratedBatch:
@@ -230,13 +274,15 @@ class EventGenerator:
 
     @property
     def sigma_mb(self) -> float:
-        """Pythia's estimate of the process cross-section in mb."""
-        return float(self._pythia.infoPython().sigmaGen())
+        """The cross-section of the events generated, in mb: Pythia's estimate (with the branching
+        fractions of forced resonance decays) times :attr:`decay_fraction`, the branching fraction
+        of forced decays of other particles (the taus of ``ztautau-lh``)."""
+        return float(self._pythia.infoPython().sigmaGen()) * self.decay_fraction
 
     @property
     def sigma_err_mb(self) -> float:
         """Statistical uncertainty of :attr:`sigma_mb` in mb."""
-        return float(self._pythia.infoPython().sigmaErr())
+        return float(self._pythia.infoPython().sigmaErr()) * self.decay_fraction
 
     @property
     def n_tried(self) -> int:

@@ -9,9 +9,41 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from hepdl.errors import ConfigError
 from hepdl.registry import Registry
 
-__all__ = ["Process", "PROCESSES", "register_process", "get_process", "list_processes"]
+__all__ = ["Process", "ForcedDecay", "DECAY_CLASSES", "PROCESSES", "register_process", "get_process", "list_processes"]
+
+#: Classes of decay channels a :class:`ForcedDecay` can keep: ``leptonic`` (an electron, muon or tau
+#: among the products), ``hadronic`` (none of them), ``any`` (every channel).
+DECAY_CLASSES = ("leptonic", "hadronic", "any")
+
+
+@dataclass(frozen=True)
+class ForcedDecay:
+    """Keep only one class of decay channels of particle ``pid`` (``particle``) and of its antiparticle
+    (``antiparticle``), each one of :data:`DECAY_CLASSES`.
+
+    The generator sets each channel's ``onMode`` from Pythia's own decay table, so the classes need
+    no channel numbers. Pythia's cross-section already holds the branching fraction of a forced
+    *resonance* (W, Z, top: decayed at the process level); for any other particle (the tau, decayed
+    at the hadron level) the generator multiplies the cross-section by the kept fractions of the
+    particle and of the antiparticle, which is exact when every event holds one of each (Z/gamma*,
+    H -> tau+ tau-). Example: ``ForcedDecay(15, "leptonic", "hadronic")`` keeps the events where the
+    tau- decays to e or mu and the tau+ to hadrons, and weights them by
+    B(tau -> l nu nu) x B(tau -> hadrons nu) ~ 0.35 x 0.65.
+    """
+
+    pid: int
+    particle: str = "any"
+    antiparticle: str = "any"
+
+    def __post_init__(self) -> None:
+        for side in ("particle", "antiparticle"):
+            if getattr(self, side) not in DECAY_CLASSES:
+                raise ConfigError(f"ForcedDecay({self.pid}).{side} must be one of {', '.join(DECAY_CLASSES)}, got {getattr(self, side)!r}")
+        if self.pid <= 0:
+            raise ConfigError(f"ForcedDecay needs the particle's positive PDG id (its antiparticle is implied), got {self.pid}")
 
 
 @dataclass(frozen=True)
@@ -31,6 +63,13 @@ class Process:
         processes without a pT-hat (soft QCD, s-channel resonances).
     sqrt_s
         Default centre-of-mass energy in GeV.
+    decays
+        Decays restricted to a class of channels (:class:`ForcedDecay`), applied after ``settings``;
+        their branching fractions are in the cross-section the generator reports.
+    family
+        The physics process the events belong to, written into each event's ``process`` field
+        (default: ``name``). Samples that split one process into decay modes or phase-space slices
+        (``ztautau-lh``, ``ztautau-hl``) share a family (``ztautau``), so that reports group them.
     """
 
     name: str
@@ -40,6 +79,12 @@ class Process:
     pthat_max: float | None = None
     sqrt_s: float = 14000.0
     tags: tuple[str, ...] = field(default_factory=tuple)
+    decays: tuple[ForcedDecay, ...] = field(default_factory=tuple)
+    family: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.family:
+            object.__setattr__(self, "family", self.name)
 
 
 PROCESSES: Registry[Process] = Registry("process")
@@ -182,3 +227,32 @@ register_process(
         sqrt_s=8000.0,
     )
 )
+
+# --- the same backgrounds and signals, simulated where they count (issue 18) ---------------------
+# Only lepton + hadronic-tau final states pass the selection. Forcing the decays to them spends
+# Pythia's time on events that can pass, and the forced branching fractions are in the reported
+# cross-section (ForcedDecay), so the weighted yields are those of the inclusive samples; every
+# trick is checked against its inclusive sample in tests/test_higgs_sampling.py. Each tau pair is
+# simulated in both charge assignments (tau- leptonic and tau+ hadronic, and the reverse) so that
+# the samples stay charge-symmetric.
+_LH = (ForcedDecay(15, "leptonic", "hadronic"),)
+_HL = (ForcedDecay(15, "hadronic", "leptonic"),)
+for _name, _settings, _what in (
+    ("ggh-tautau", ("HiggsSM:gg2H = on", *_HIGGS_TAUTAU), "gluon-fusion Higgs production, H -> tau+ tau-"),
+    ("vbf-tautau", ("HiggsSM:ff2Hff(t:ZZ) = on", "HiggsSM:ff2Hff(t:WW) = on", *_HIGGS_TAUTAU),
+     "vector-boson-fusion Higgs production, H -> tau+ tau-"),
+    ("ztautau", ("WeakSingleBoson:ffbar2gmZ = on", "23:onMode = off", "23:onIfAny = 15", "PhaseSpace:mHatMin = 60.0"),
+     "Drell-Yan Z/gamma* -> tau+ tau- (m_tautau > 60 GeV)"),
+):
+    _signal = ("signal",) if _name.endswith("h-tautau") else ()
+    register_process(Process(f"{_name}-lh", _settings, f"{_what}; tau- -> l nu nu, tau+ -> hadrons nu (forced, weighted)",
+                             sqrt_s=8000.0, tags=_signal, decays=_LH, family=_name))
+    register_process(Process(f"{_name}-hl", _settings, f"{_what}; tau- -> hadrons nu, tau+ -> l nu nu (forced, weighted)",
+                             sqrt_s=8000.0, tags=_signal, decays=_HL, family=_name))
+# top pairs with at least one leptonic W, as two disjoint samples: W+ -> l nu with any W-, and
+# W+ -> q q' with W- -> l nu (the all-hadronic 45 % of top pairs never has an isolated lepton)
+_TTBAR = ("Top:gg2ttbar = on", "Top:qqbar2ttbar = on")
+register_process(Process("ttbar-wplep", _TTBAR, "top pairs, W+ -> l nu (l = e, mu, tau), W- any (forced)", sqrt_s=8000.0,
+                         decays=(ForcedDecay(24, "leptonic", "any"),), family="ttbar"))
+register_process(Process("ttbar-wmlep", _TTBAR, "top pairs, W+ -> q q', W- -> l nu (forced)", sqrt_s=8000.0,
+                         decays=(ForcedDecay(24, "hadronic", "leptonic"),), family="ttbar"))

@@ -24,16 +24,47 @@ from hepdl.sim.events import LepHadSelection
 from hepdl.sim.generator import GeneratorConfig
 from hepdl.tasks import Task, register_task
 
-__all__ = ["dataset_spec", "run", "export_csv", "SAMPLES", "PRESETS", "TASK"]
+__all__ = ["dataset_spec", "run", "export_csv", "SAMPLES", "SCHEMES", "PRESETS", "TASK"]
 
-#: (sample name, process, label, share of the events): signal 50 %, background 50 %.
-SAMPLES: tuple[tuple[str, str, int, float], ...] = (
-    ("ggh", "ggh-tautau", 1, 0.35),
-    ("vbf", "vbf-tautau", 1, 0.15),
-    ("ztautau", "ztautau", 0, 0.20),
-    ("wjets", "wjets-lnu", 0, 0.18),
-    ("ttbar", "ttbar", 0, 0.12),
-)
+#: A sample of a scheme: (name, process, label, share of the selected events, generator settings
+#: beyond the process's: ``pthat_min``/``pthat_max`` and ``extra_settings``).
+SampleRow = tuple[str, str, int, float, dict[str, Any]]
+
+_Z_SPLIT = 100.0  # GeV: m_tautau slices of Z/gamma* -> tau tau (the Higgs lies above, the Z peak below)
+_W_SPLIT = 50.0  # GeV: pT-hat slices of W + jet (fakes of the tau candidate above 20 GeV come from hard jets)
+
+#: The samples of each generation scheme. ``inclusive``: each process as it is (the first version;
+#: most Z -> tau tau events decay to a final state the selection cannot keep). ``weighted`` (the
+#: default): every tau pair forced to lepton + hadron, in both charge assignments, with the branching
+#: fraction in the weight; Z/gamma* -> tau tau in m_tautau slices and W + jet in pT-hat slices, each
+#: with its own cross-section; top pairs with at least one leptonic W. The weighted yields are the
+#: same (tests/test_higgs_sampling.py); the background is simulated where the signal is, with
+#: several times more simulated events per CPU-second (benchmarks/bench_higgs.py, ``sampling``).
+SCHEMES: dict[str, tuple[SampleRow, ...]] = {
+    "inclusive": (
+        ("ggh", "ggh-tautau", 1, 0.35, {}),
+        ("vbf", "vbf-tautau", 1, 0.15, {}),
+        ("ztautau", "ztautau", 0, 0.20, {}),
+        ("wjets", "wjets-lnu", 0, 0.18, {}),
+        ("ttbar", "ttbar", 0, 0.12, {}),
+    ),
+    "weighted": (
+        ("ggh_lh", "ggh-tautau-lh", 1, 0.07, {}),
+        ("ggh_hl", "ggh-tautau-hl", 1, 0.07, {}),
+        ("vbf_lh", "vbf-tautau-lh", 1, 0.03, {}),
+        ("vbf_hl", "vbf-tautau-hl", 1, 0.03, {}),
+        ("ztautau_lh_low", "ztautau-lh", 0, 0.09, {"extra_settings": (f"PhaseSpace:mHatMax = {_Z_SPLIT}",)}),
+        ("ztautau_hl_low", "ztautau-hl", 0, 0.09, {"extra_settings": (f"PhaseSpace:mHatMax = {_Z_SPLIT}",)}),
+        ("ztautau_lh_high", "ztautau-lh", 0, 0.14, {"extra_settings": (f"PhaseSpace:mHatMin = {_Z_SPLIT}",)}),
+        ("ztautau_hl_high", "ztautau-hl", 0, 0.14, {"extra_settings": (f"PhaseSpace:mHatMin = {_Z_SPLIT}",)}),
+        ("wjets_low", "wjets-lnu", 0, 0.10, {"pthat_max": _W_SPLIT}),
+        ("wjets_high", "wjets-lnu", 0, 0.14, {"pthat_min": _W_SPLIT}),
+        ("ttbar_wplep", "ttbar-wplep", 0, 0.05, {}),
+        ("ttbar_wmlep", "ttbar-wmlep", 0, 0.05, {}),
+    ),
+}
+#: The default scheme's samples.
+SAMPLES = SCHEMES["weighted"]
 
 
 def dataset_spec(
@@ -48,26 +79,30 @@ def dataset_spec(
     per_part: int = 500,
     selection: LepHadSelection | None = None,
     shares: dict[str, float] | None = None,
+    scheme: str = "weighted",
 ) -> DatasetSpec:
-    """The H -> tau tau dataset: ``n_events`` selected events in total, split over the samples by
-    ``shares`` (default :data:`SAMPLES`: half signal, half background).
+    """The H -> tau tau dataset: ``n_events`` selected events in total, split over the samples of
+    ``scheme`` (:data:`SCHEMES`) by ``shares`` (sample name -> share; default: the scheme's).
 
-    The shares decide only how many events of each process are simulated; the weights restore the
+    The shares decide only how many events of each sample are simulated; the weights restore the
     expected yields, so physics results do not depend on them (only their statistical precision).
     """
-    if not isinstance(n_events, int) or n_events < len(SAMPLES):
-        raise ConfigError(f"number of events must be an integer of at least {len(SAMPLES)} (one per sample), got {n_events!r}")
-    share = {name: s for name, _, _, s in SAMPLES}
+    if scheme not in SCHEMES:
+        raise ConfigError(f"unknown sample scheme {scheme!r}; schemes: {', '.join(SCHEMES)}")
+    rows = SCHEMES[scheme]
+    if not isinstance(n_events, int) or n_events < len(rows):
+        raise ConfigError(f"number of events must be an integer of at least {len(rows)} (one per sample), got {n_events!r}")
+    share = {row[0]: row[3] for row in rows}
     if shares:
         unknown = sorted(set(shares) - set(share))
         if unknown:
-            raise ConfigError(f"unknown sample(s) {unknown} in shares; samples: {', '.join(share)}")
+            raise ConfigError(f"unknown sample(s) {unknown} in shares of scheme {scheme!r}; samples: {', '.join(share)}")
         share.update(shares)
     total = sum(share.values())
     samples = []
-    for name, process, label, _ in SAMPLES:
+    for name, process, label, _, extra in rows:
         n = max(1, int(round(n_events * share[name] / total)))
-        gen = GeneratorConfig(process, sqrt_s=sqrt_s, mpi=mpi, pileup_mu=pileup_mu)
+        gen = GeneratorConfig(process, sqrt_s=sqrt_s, mpi=mpi, pileup_mu=pileup_mu, **extra)
         samples.append(SampleSpec(name, label, gen, n))
     return DatasetSpec(task="higgs-tautau", samples=samples, class_names=["background", "signal"],
                        selection=selection or LepHadSelection(), detector=detector, seed=seed,
