@@ -38,7 +38,7 @@ def test_public_api_is_pinned():
     ])
     assert sorted(hepdl.metrics.__all__) == sorted([
         "Measurement", "accuracy", "auc", "background_rejection", "bootstrap", "classifier_metrics", "confusion_matrix",
-        "ensemble", "multiclass_metrics", "roc_curve", "ams", "ams_curve", "ams_at_threshold", "best_threshold",
+        "ensemble", "multiclass_metrics", "roc_curve", "ams", "ams_curve", "ams_at_threshold", "ams_difference", "best_threshold",
         "renormalise_weights", "AMSResult", "Rejection", "rejection", "poisson_upper_limit", "MIN_BACKGROUND_PASSING",
         "is_lower_limit"])
     assert sorted(hepdl.models.__all__) == sorted([

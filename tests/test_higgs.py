@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from hepdl import schema
+from hepdl.tasks import higgs_tautau
 from hepdl.data import open as open_dataset
 from hepdl.data import read_challenge_csv, write_challenge_csv
 from hepdl.errors import DataError
@@ -92,11 +93,11 @@ def test_lephad_selection_and_weights(higgs, higgs_path: Path) -> None:
     raw = ak.concatenate([ak.from_parquet(higgs_path / p["file"]) for p in meta["parts"]])
     assert ak.to_list(raw["sample"]) == ak.to_list(ev["sample"])
     samples = ak.to_numpy(raw["sample"]).astype(str)
-    assert set(samples) == set(meta["cutflow"]) == {"ggh", "vbf", "ztautau", "wjets", "ttbar"}
+    assert set(samples) == set(meta["cutflow"]) == {row[0] for row in higgs_tautau.SAMPLES}
     for sample in set(samples):
         sel = samples == sample
         flow = meta["cutflow"][sample]
-        assert flow["events"] >= flow["one_lepton"] >= flow["tau_candidate"] >= flow["opposite_charge"] == flow["selected"]
+        assert flow["events"] >= flow["truth_lepton"] >= flow["one_lepton"] >= flow["tau_candidate"] >= flow["opposite_charge"] == flow["selected"]
         assert flow["selected"] == sel.sum()
         per_generated = meta["cross_section"][sample]["sigma_pb"] * lumi_pb / flow["events"]
         by_hand = per_generated * ak.to_numpy(raw.weight)[sel] * ak.to_numpy(raw.id_weight)[sel]
@@ -109,8 +110,10 @@ def test_lephad_selection_and_weights(higgs, higgs_path: Path) -> None:
     w_jets = higgs.process == "wjets-lnu"
     assert not ak.to_numpy(ev.tau_true)[w_jets].any()
     assert np.allclose(ak.to_numpy(ev.id_weight)[w_jets], 0.01)
-    # the Higgs cross-section times BR(tau tau) from Pythia: of order 1 pb at 8 TeV
-    assert 0.3 < meta["cross_section"]["ggh"]["sigma_pb"] < 2.0
+    # the Higgs cross-section times BR(tau tau) from Pythia: of order 1 pb at 8 TeV; the forced samples
+    # carry the lepton + hadron branching fraction, 2 x 0.352 x 0.648 for both charge assignments
+    ggh = sum(meta["cross_section"][s]["sigma_pb"] for s in ("ggh_lh", "ggh_hl"))
+    assert 0.3 < ggh / (2 * 0.352 * 0.648) < 2.0
     assert "ggh-tautau" in higgs.summary()
 
 
@@ -250,6 +253,7 @@ def test_higgs_task_end_to_end(higgs, higgs_path: Path, higgs_task_run: Path) ->
         assert (out / "plots" / f"{fig}.png").stat().st_size > 5000
     text = (out / "table.txt").read_text()
     assert "dnn-ensemble" in text and "after the tau-ID weight" in text  # the cutflow, with expected events
+    assert "AMS − bdt" in text and ("compatible" in text or "ahead" in text or "behind" in text)  # paired difference to the BDT
     # predictions of a stored model on the same events reproduce its test scores
     from hepdl.train import predict
 
@@ -288,3 +292,81 @@ def test_same_model_on_csv_and_on_generated_events(higgs, higgs_features: pd.Dat
     sa, sb = np.load(tmp_path / "gen" / "scores.npz"), np.load(tmp_path / "csv" / "scores.npz")
     assert np.allclose(sa["scores"], sb["scores"], atol=1e-6)
     assert a["ams"]["value"] == pytest.approx(b["ams"]["value"], rel=1e-6)
+
+
+def test_ams_difference_is_paired() -> None:
+    """The paired bootstrap: a model against itself differs by exactly 0 ± 0, and two correlated
+    selections differ with an error well below the unpaired sqrt(err_a^2 + err_b^2)."""
+    from hepdl.metrics import ams_difference
+
+    rng = np.random.default_rng(3)
+    n = 20000
+    y = (rng.random(n) < 0.3).astype(np.int64)
+    w = np.where(y == 1, 0.05, 2.0)
+    a = rng.normal(y * 1.5, 1.0)
+    b = a + rng.normal(0, 0.15, n)  # nearly the same selection
+    same = ams_difference(a, 1.0, a, 1.0, y, w, n_bootstrap=50)
+    assert same["value"] == 0.0 and same["error"] == 0.0 and same["ratio"] == 1.0
+    d = ams_difference(a, 1.0, b, 1.0, y, w, n_bootstrap=200)
+    ea = ams_at_threshold(a, y, w, 1.0, n_bootstrap=200).error
+    eb = ams_at_threshold(b, y, w, 1.0, n_bootstrap=200, seed=1).error
+    assert 0 < d["error"] < 0.5 * math.hypot(ea, eb)
+    # the value is the plain difference of the two AMS
+    assert d["value"] == pytest.approx(ams_at_threshold(a, y, w, 1.0, n_bootstrap=0).value
+                                       - ams_at_threshold(b, y, w, 1.0, n_bootstrap=0).value, abs=1e-12)
+    with pytest.raises(DataError, match="same events"):
+        ams_difference(a, 1.0, b[:-1], 1.0, y, w)
+
+
+def test_rotate_reflect_augmentation_keeps_the_event(higgs) -> None:
+    """The events' symmetry augmentation turns every azimuth by one angle and may reflect the event;
+    angle differences (up to the reflection's sign), eta products, every derived feature and the
+    absent jets are unchanged."""
+    import torch
+
+    from hepdl.features.higgs import event_inputs, rotate_reflect
+
+    inputs = event_inputs(higgs, "features", np.arange(len(higgs)))
+    pre, x = inputs.preprocess, inputs.arrays["features"]
+    torch.manual_seed(0)
+    y = rotate_reflect({"features": torch.from_numpy(x)}, pre["augment"])["features"].numpy()
+    cols = pre["columns"]
+    mean, std = np.array(pre["mean"]), np.array(pre["std"])
+    raw_x, raw_y = x * std + mean, y * std + mean
+    c = {n: i for i, n in enumerate(cols)}
+    angles = {i for i in pre["augment"]["phi"] + pre["augment"]["eta"]}
+    others = [i for i in range(len(cols)) if i not in angles]
+    assert np.array_equal(x[:, others], y[:, others])
+    dphi = lambda r: np.angle(np.exp(1j * (r[:, c["PRI_lep_phi"]] - r[:, c["PRI_tau_phi"]])))  # noqa: E731
+    assert np.allclose(np.abs(dphi(raw_y)), np.abs(dphi(raw_x)), atol=1e-4)
+    prod = lambda r: r[:, c["PRI_lep_eta"]] * r[:, c["PRI_tau_eta"]]  # noqa: E731
+    assert np.allclose(prod(raw_y), prod(raw_x), atol=1e-4)
+    assert np.all(np.abs(raw_y[:, c["PRI_met_phi"]]) <= np.pi + 1e-5)
+    assert np.mean(np.abs(raw_y[:, c["PRI_tau_phi"]] - raw_x[:, c["PRI_tau_phi"]])) > 0.5  # it did turn them
+    no_jet = ~(higgs_features_of(higgs)["PRI_jet_num"].to_numpy() > 0)
+    assert no_jet.any() and np.array_equal(y[no_jet, c["PRI_jet_leading_phi"]], x[no_jet, c["PRI_jet_leading_phi"]])
+    # a 0/1 indicator per undefined pattern comes with the features
+    assert cols[-3:] == ["defined_DER_mass_MMC", "defined_PRI_jet_leading_pt", "defined_PRI_jet_subleading_pt"]
+
+
+def higgs_features_of(ds) -> pd.DataFrame:
+    from hepdl.features.higgs import dataset_features
+
+    return dataset_features(ds)
+
+
+def test_bagging_resamples_the_training_weights(higgs) -> None:
+    from hepdl.features.higgs import event_inputs
+    from hepdl.train import TrainConfig
+    from hepdl.train.trainer import _bagged
+
+    train = np.arange(0, len(higgs), 2)
+    inputs = event_inputs(higgs, "features", train)
+    a, b = (_bagged(inputs, train, TrainConfig("dnn", bagging=True, seed=s)).sample_weight for s in (1, 2))
+    again = _bagged(inputs, train, TrainConfig("dnn", bagging=True, seed=1)).sample_weight
+    counts = a[train] / inputs.sample_weight[train]
+    assert np.array_equal(a, again) and not np.array_equal(a, b)
+    assert np.allclose(counts, np.round(counts)) and (counts == 0).any() and counts.max() >= 2
+    other = np.setdiff1d(np.arange(len(higgs)), train)
+    assert np.array_equal(a[other], inputs.sample_weight[other])  # validation and test entries untouched
+    assert _bagged(inputs, train, TrainConfig("dnn")) is inputs

@@ -16,6 +16,7 @@ Dimensions of the object lists: B events, N objects (lepton, tau, missing moment
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import awkward as ak
@@ -26,11 +27,12 @@ import pandas as pd
 from hepdl import schema
 from hepdl.data.events import EventDataset
 from hepdl.errors import ConfigError
-from hepdl.features.inputs import Inputs, check_finite, register_inputs, standardisation, training_weights
+from hepdl.features.inputs import Inputs, check_finite, register_augmentation, register_inputs, standardisation, training_weights
 from hepdl.kinematics import delta_phi, wrap_phi
 
 __all__ = ["primitive_features", "derived_features", "challenge_features", "dataset_features", "mmc_mass", "event_objects",
-           "OBJECT_FEATURES", "OBJECT_TYPES", "M_TAU", "EVENT_FEATURE_SET", "LOG_COLUMNS", "event_inputs"]
+           "OBJECT_FEATURES", "OBJECT_TYPES", "M_TAU", "EVENT_FEATURE_SET", "LOG_COLUMNS", "INDICATOR_COLUMNS", "event_inputs",
+           "rotate_reflect"]
 
 M_TAU = 1.77686
 M_TAU_SQ = M_TAU**2
@@ -371,11 +373,16 @@ LOG_COLUMNS = ("DER_mass_MMC", "DER_mass_transverse_met_lep", "DER_mass_vis", "D
                "PRI_jet_leading_pt", "PRI_jet_subleading_pt", "PRI_jet_all_pt")
 
 
+#: Columns whose definedness a network sees as an extra 0/1 input: the MMC has a solution, there is a
+#: leading jet, there is a subleading jet (every other -999 of the challenge follows one of these).
+INDICATOR_COLUMNS = ("DER_mass_MMC", "PRI_jet_leading_pt", "PRI_jet_subleading_pt")
+
+
 def event_inputs(ds: Any, kind: str, train_idx: np.ndarray, *, n_particles: int = 64, scaling: dict[str, Any] | None = None,
                  **_: Any) -> Inputs:
     """Inputs of an event dataset (the event domain's builder for :func:`hepdl.features.inputs.model_inputs`):
     the 30 challenge features (``features``: log(1 + x) of momenta and masses, standardised on the
-    defined values, -999 -> 0; ``bdt``/``cut``: as they are) or the object lists (``cloud``), with
+    defined values, -999 -> 0, plus a 0/1 indicator per :data:`INDICATOR_COLUMNS`; ``bdt``/``cut``: as they are) or the object lists (``cloud``), with
     training weights (:func:`hepdl.features.inputs.training_weights`) and the physics weights."""
     labels = ds.labels
     sw = training_weights(ds.weights, labels, train_idx) if ds.weights is not None and (labels >= 0).all() else None
@@ -392,17 +399,77 @@ def event_inputs(ds: Any, kind: str, train_idx: np.ndarray, *, n_particles: int 
     if kind != "features":
         return Inputs(kind, {"frame": df}, labels, pre, sample_weight=sw, physics_weight=ds.weights)
     # heavy-tailed momenta and masses on a log scale, then standardise on the defined values;
-    # undefined (-999) values become 0, the mean
+    # undefined (-999) values become 0, the mean. Missing-value indicators, as the challenge's winning
+    # networks had (G. Melis, 2014), tell a 0 that stands for "undefined" from a value at the mean.
     x = df.to_numpy(np.float64)
     undefined = x == schema.UNDEFINED
     logs = [i for i, c in enumerate(df.columns) if c in LOG_COLUMNS]
     x[:, logs] = np.where(undefined[:, logs], x[:, logs], np.log1p(np.maximum(x[:, logs], 0.0)))
     pre["log_columns"] = [df.columns[i] for i in logs]
-    mean, std = standardisation(list(df.columns), np.where(undefined, np.nan, x), train_idx, scaling, str(ds.path))
+    flags = np.stack([df[c].to_numpy() != schema.UNDEFINED for c in INDICATOR_COLUMNS], axis=1).astype(np.float64)
+    x = np.concatenate([x, flags], axis=1)
+    undefined = np.concatenate([undefined, np.zeros_like(flags, dtype=bool)], axis=1)
+    pre["columns"] = [*df.columns, *(f"defined_{c}" for c in INDICATOR_COLUMNS)]
+    mean, std = standardisation(pre["columns"], np.where(undefined, np.nan, x), train_idx, scaling, str(ds.path))
     arr = np.where(undefined, 0.0, (x - mean) / std).astype(np.float32)
+    pre["augment"] = _augment_settings(pre["columns"], mean, std)
     return Inputs(kind, {"features": arr}, labels, {**pre, "mean": mean.tolist(), "std": std.tolist()}, sample_weight=sw, physics_weight=ds.weights)
 
 
 
 
+#: Azimuth and pseudorapidity columns of the challenge's objects, and the column whose definedness
+#: each follows (None: always defined).
+_ANGLES = (("PRI_tau_phi", "PRI_tau_eta", None), ("PRI_lep_phi", "PRI_lep_eta", None), ("PRI_met_phi", None, None),
+           ("PRI_jet_leading_phi", "PRI_jet_leading_eta", "defined_PRI_jet_leading_pt"),
+           ("PRI_jet_subleading_phi", "PRI_jet_subleading_eta", "defined_PRI_jet_subleading_pt"))
+
+
+def _augment_settings(columns: list[str], mean: np.ndarray, std: np.ndarray) -> dict[str, Any]:
+    """The settings of :func:`rotate_reflect` for standardised ``columns`` (their training mean / std)."""
+    pos = {c: i for i, c in enumerate(columns)}
+    phi = [pos[p] for p, _, _ in _ANGLES]
+    eta = [pos[e] for _, e, _ in _ANGLES if e is not None]
+    flag_of = {p: (pos[f] if f is not None else -1) for p, _, f in _ANGLES}
+    flag_of.update({e: (pos[f] if f is not None else -1) for _, e, f in _ANGLES if e is not None})
+    return {"name": "event-rotate-reflect", "phi": phi, "eta": eta,
+            "phi_flag": [flag_of[columns[i]] for i in phi], "eta_flag": [flag_of[columns[i]] for i in eta],
+            "mean": [float(mean[i]) for i in phi + eta], "std": [float(std[i]) for i in phi + eta],
+            "flag_mean": [float(mean[f]) if f >= 0 else 0.0 for f in [flag_of[columns[i]] for i in phi + eta]],
+            "flag_std": [float(std[f]) if f >= 0 else 1.0 for f in [flag_of[columns[i]] for i in phi + eta]]}
+
+
+def rotate_reflect(arrays: dict[str, Any], settings: dict[str, Any]) -> dict[str, Any]:
+    """Augment a batch of standardised challenge features (``arrays["features"]``, a torch tensor
+    (B, F)) by the symmetries of a collision event: every azimuth turned by one random angle per
+    event, and with probability 1/2 the event reflected (phi -> -phi, eta -> -eta for every object).
+    The derived features depend on angle differences, |Delta eta| and eta products only and are
+    left as they are; undefined entries (an absent jet: 0) stay 0. The augmentation of the winning
+    Higgs-challenge networks (G. Melis, 2014; Adam-Bourdarios et al., JMLR W&CP 42 (2015) 19).
+    """
+    import torch
+
+    x = arrays["features"]
+    out = x.clone()
+    n = x.shape[0]
+    cols = settings["phi"] + settings["eta"]
+    flags = settings["phi_flag"] + settings["eta_flag"]
+    mean = torch.tensor(settings["mean"], dtype=x.dtype, device=x.device)
+    std = torch.tensor(settings["std"], dtype=x.dtype, device=x.device)
+    raw = x[:, cols] * std + mean
+    # an object is defined when its flag column (standardised 0/1) is above the midpoint, or always
+    defined = torch.ones_like(raw, dtype=torch.bool)
+    for k, f in enumerate(flags):
+        if f >= 0:
+            defined[:, k] = x[:, f] * settings["flag_std"][k] + settings["flag_mean"][k] > 0.5
+    n_phi = len(settings["phi"])
+    turn = (torch.rand(n, 1, dtype=x.dtype, device=x.device) * 2 - 1) * math.pi
+    sign = torch.where(torch.rand(n, 1, device=x.device) < 0.5, -1.0, 1.0).to(x.dtype)
+    phi = torch.remainder(raw[:, :n_phi] + turn + math.pi, 2 * math.pi) - math.pi
+    new = torch.cat([sign * phi, sign * raw[:, n_phi:]], dim=1)
+    out[:, cols] = torch.where(defined, (new - mean) / std, x[:, cols])
+    return {**arrays, "features": out}
+
+
+register_augmentation("event-rotate-reflect", rotate_reflect)
 register_inputs(EventDataset, event_inputs)

@@ -23,7 +23,7 @@ from hepdl.errors import ConfigError, DataError
 from hepdl.registry import Registry
 
 __all__ = ["Inputs", "StreamedInputs", "Representation", "REPRESENTATIONS", "register_inputs", "model_inputs", "training_weights",
-           "standardisation", "check_finite"]
+           "standardisation", "check_finite", "AUGMENTATIONS", "register_augmentation", "augment_batch"]
 
 
 @dataclass(frozen=True)
@@ -106,6 +106,28 @@ class StreamedInputs(Inputs):
             for k in out:
                 out[k][where] = arrays[k][back]
         return out
+
+
+#: Training-time augmentations a representation may declare in its preprocessing
+#: (``preprocess["augment"] = {"name": ..., ...settings}``): name -> function(arrays, settings) that
+#: returns a batch's arrays (torch tensors, entry axis first) transformed at random (torch's generator,
+#: which the trainer seeds per epoch). The trainer applies it to training batches only
+#: (:attr:`hepdl.train.TrainConfig.augment`).
+AUGMENTATIONS: dict[str, Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]]] = {}
+
+
+def register_augmentation(name: str, fn: Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]]) -> None:
+    """Add an augmentation (see :data:`AUGMENTATIONS`)."""
+    AUGMENTATIONS[name] = fn
+
+
+def augment_batch(arrays: dict[str, Any], settings: dict[str, Any]) -> dict[str, Any]:
+    """``arrays`` transformed by the augmentation ``settings["name"]`` (see :data:`AUGMENTATIONS`)."""
+    try:
+        fn = AUGMENTATIONS[settings["name"]]
+    except KeyError:
+        raise ConfigError(f"unknown augmentation {settings.get('name')!r}; known: {', '.join(AUGMENTATIONS) or 'none'}") from None
+    return fn(arrays, settings)
 
 
 def check_finite(df: pd.DataFrame, where: str) -> None:

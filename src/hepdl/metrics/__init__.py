@@ -35,6 +35,7 @@ __all__ = [
     "ams",
     "ams_curve",
     "ams_at_threshold",
+    "ams_difference",
     "best_threshold",
     "renormalise_weights",
     "AMSResult",
@@ -282,4 +283,4 @@ def multiclass_metrics(labels: np.ndarray, probs: np.ndarray, class_names: Seque
     }
 
 
-from hepdl.metrics.ams import AMSResult, ams, ams_at_threshold, ams_curve, best_threshold, renormalise_weights  # noqa: E402
+from hepdl.metrics.ams import AMSResult, ams, ams_at_threshold, ams_curve, ams_difference, best_threshold, renormalise_weights  # noqa: E402

@@ -37,6 +37,8 @@ class Preset:
     #: model -> the objective's settings (e.g. ``{"nll": True}`` for a regression with per-event uncertainties)
     objective_configs: dict[str, dict[str, Any]] = field(default_factory=dict)
     ensembles: dict[str, int] = field(default_factory=dict)
+    #: model -> further :class:`hepdl.train.TrainConfig` settings (e.g. ``{"bagging": True}``)
+    train_options: dict[str, dict[str, Any]] = field(default_factory=dict)
     dataset: dict[str, Any] = field(default_factory=dict)
     #: ``{"models": [...], "sizes": [...]}``: also train these models on subsets of the training split of
     #: these sizes (``<run>/learning-curve/<model>-<n>/``), for the report's learning curve.
@@ -104,7 +106,7 @@ def run_models(task: str, spec_fn: Any, presets: dict[str, dict[str, Any]], pres
                                                ("batch_size", p.batch_size), ("lr", p.lr)) if v is not None}
     configs = [TrainConfig(m, preset=p.model_presets.get(m, p.model_preset), epochs=epochs or p.epochs, seed=seed,
                            n_particles=p.n_particles, model_config=dict(p.model_configs.get(m, {})),
-                           objective_config=dict(p.objective_configs.get(m, {})), **extra)
+                           objective_config=dict(p.objective_configs.get(m, {})), **{**extra, **p.train_options.get(m, {})})
                for m in names]  # validates every name before any work
     t0 = time.perf_counter()
     generated = dataset is None

@@ -56,6 +56,14 @@ class TrainConfig:
     #: fresh initialisation — a warm start; optimiser, schedule and history start afresh (``resume``
     #: continues an interrupted training instead). The model and its configuration must match.
     init_from: str | None = None
+    #: Apply the representation's symmetry augmentation to every training batch, where it declares
+    #: one (``preprocess["augment"]``; event features: a random rotation of every azimuth and a
+    #: reflection phi -> -phi, eta -> -eta). Validation and test entries are never augmented.
+    augment: bool = True
+    #: Bagging (Breiman 1996): multiply each training entry's weight by a Poisson(1) count drawn with
+    #: the model's seed, as a bootstrap resample of the training split (the members of an ensemble then
+    #: differ in their data as well as in their initialisation).
+    bagging: bool = False
 
     def __post_init__(self) -> None:
         spec = registry.spec(self.model)  # an unknown name lists every model, the baselines included

@@ -34,7 +34,7 @@ class TrainModule(L.LightningModule):
 
     def __init__(self, net: nn.Module, kind: str, model_name: str, lr: float = 1e-3, weight_decay: float = 1e-2,
                  epochs: int = 10, seed: int = 0, objective: str = "classify", objective_config: dict[str, Any] | None = None,
-                 input_names: tuple[str, ...] | list[str] = ()) -> None:
+                 input_names: tuple[str, ...] | list[str] = (), augment: dict[str, Any] | None = None) -> None:
         super().__init__()
         from hepdl.train.objectives import get_objective
 
@@ -75,6 +75,10 @@ class TrainModule(L.LightningModule):
         if batch_idx == 0:  # here, not in on_train_epoch_start, which Lightning skips on a resumed epoch
             torch.manual_seed(epoch_seed(int(self.hparams.get("seed", 0)), int(self.current_epoch)))
             self._train_sum, self._train_n = 0.0, 0
+        if self.hparams.get("augment"):  # the representation's symmetry augmentation, training batches only
+            from hepdl.features.inputs import augment_batch
+
+            batch = augment_batch(batch, self.hparams["augment"])
         inputs = self._inputs(batch)
         loss = self._loss(self.objective.evaluate(self.net, inputs, batch["y"], outputs=False)[1], batch.get("w"))
         n = len(batch["y"])

@@ -375,7 +375,7 @@ def _plan_torch(config: TrainConfig, objective: Objective, inputs: Any, targets:
     net = registry.get(config.model, preset=config.preset, **cfg)
     module = TrainModule(net, inputs.kind, model_name=config.model, lr=config.lr, weight_decay=config.weight_decay,
                          epochs=config.epochs, seed=config.seed, objective=objective.name, objective_config=targets.config,
-                         input_names=rep.inputs)
+                         input_names=rep.inputs, augment=inputs.preprocess.get("augment") if config.augment else None)
     if resume is not None:  # Lightning restores the weights again from the checkpoint in fit
         _check_resume(config, resume, module)
     elif config.init_from is not None:  # a warm start: the weights only
@@ -411,7 +411,8 @@ def _train_torch(plan: _TorchPlan, inputs: Any, y: np.ndarray, split: dict[str, 
     if not progress:
         trainer.progress_bar_callback.disable()
     atomic_write_json(out / ModelDir.BUILD, plan.build)
-    loaders = {k: _loader(inputs, y, split[k], config, k == "train") for k in ("train", "val")}
+    loaders = {k: _loader(_bagged(inputs, split["train"], config) if k == "train" else inputs, y, split[k], config, k == "train")
+               for k in ("train", "val")}
     t0 = time.perf_counter()
     try:
         trainer.fit(module, loaders["train"], loaders["val"], ckpt_path=str(resume) if resume else None)
@@ -444,6 +445,21 @@ def _rank_zero() -> bool:
     import os
 
     return all(int(os.environ.get(k, "0") or 0) == 0 for k in ("RANK", "LOCAL_RANK", "NODE_RANK"))
+
+
+def _bagged(inputs: Any, train_idx: np.ndarray, config: TrainConfig) -> Any:
+    """``inputs`` with the training entries' weights times Poisson(1) counts (seeded by the model's
+    seed) when ``config.bagging``: a bootstrap resample of the training split (Breiman 1996). As they
+    are otherwise."""
+    if not config.bagging:
+        return inputs
+    import dataclasses
+
+    if isinstance(inputs, StreamedInputs):
+        raise ConfigError("bagging needs the inputs in memory; train with stream=False or without bagging")
+    w = (inputs.sample_weight if inputs.sample_weight is not None else np.ones(len(inputs.labels))).astype(np.float64)
+    w[train_idx] *= np.random.default_rng([config.seed, 7919]).poisson(1.0, size=len(train_idx))
+    return dataclasses.replace(inputs, sample_weight=w)
 
 
 def _loader(inputs: Any, y: np.ndarray, idx: np.ndarray, config: TrainConfig, shuffle: bool) -> Any:
