@@ -111,7 +111,7 @@ def jet_classes_run(jet_classes, tmp_path_factory: pytest.TempPathFactory) -> Pa
 def higgs_task_run(higgs_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """``hepdl.tasks.higgs_tautau.run`` on the 150 events: AMS cuts, BDT, an ensemble of two DNNs and
     ParT (2 epochs), with its report."""
-    return higgs_tautau.run(models=["ams-cuts", "bdt", "dnn", "part"], dataset=higgs_path,
+    return higgs_tautau.run(models=["ams-cuts", "bdt", "bdt-challenge", "dnn", "part"], dataset=higgs_path,
                             runs_dir=tmp_path_factory.mktemp("higgs-runs"), epochs=2, progress=False, ensemble=2)
 
 

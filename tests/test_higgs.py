@@ -12,12 +12,12 @@ import pandas as pd
 import pytest
 
 from hepdl import schema
-from hepdl.tasks import higgs_tautau
 from hepdl.data import open as open_dataset
 from hepdl.data import read_challenge_csv, write_challenge_csv
 from hepdl.errors import DataError
 from hepdl.features.higgs import challenge_features, derived_features, event_objects, mmc_mass
 from hepdl.metrics import ams, ams_at_threshold, ams_curve, best_threshold, renormalise_weights
+from hepdl.tasks import higgs_tautau
 
 
 @pytest.fixture(scope="session")
@@ -228,7 +228,7 @@ def test_csv_bad_input(higgs_features: pd.DataFrame, tmp_path: Path) -> None:
 
 def test_higgs_task_end_to_end(higgs, higgs_path: Path, higgs_task_run: Path) -> None:
     out = higgs_task_run
-    for name in ("ams-cuts", "bdt", "dnn-1", "dnn-2", "dnn-ensemble", "part"):
+    for name in ("ams-cuts", "bdt", "bdt-challenge", "dnn-1", "dnn-2", "dnn-ensemble", "part"):
         m = json.loads((out / name / "metrics.json").read_text())
         assert np.isfinite(m["ams"]["value"]) and m["ams"]["value"] > 0 and m["ams"]["error"] >= 0
         assert 0 < m["ams_selected_fraction"] <= 1
@@ -246,26 +246,31 @@ def test_higgs_task_end_to_end(higgs, higgs_path: Path, higgs_task_run: Path) ->
     pairs = (sig[:, None] > bkg[None, :]).mean() + 0.5 * (sig[:, None] == bkg[None, :]).mean()
     ens_metrics = json.loads((out / "dnn-ensemble" / "metrics.json").read_text())
     assert ens_metrics["auc"]["value"] == pytest.approx(pairs, abs=1e-12)
-    assert ens_metrics["members"] == ["dnn-1", "dnn-2"]
-    cuts = json.loads((out / "ams-cuts" / "model.json").read_text())
+    # the quick preset cross-validates: the merged ensemble is made of the folds' ensembles
+    assert ens_metrics["members"] == [f"dnn-ensemble-fold{k}" for k in range(1, 6)] and ens_metrics["folds"] == 5
+    fold_ens = json.loads((out / "folds" / "dnn-ensemble-fold1" / "metrics.json").read_text())
+    assert fold_ens["members"] == ["dnn-1-fold1", "dnn-2-fold1"]
+    cuts = json.loads((out / "folds" / "ams-cuts-fold1" / "model.json").read_text())
     assert "DER_mass_MMC" in cuts["cuts"]
     for fig in ("ams", "scores", "roc", "masses"):
         assert (out / "plots" / f"{fig}.png").stat().st_size > 5000
     text = (out / "table.txt").read_text()
     assert "dnn-ensemble" in text and "after the tau-ID weight" in text  # the cutflow, with expected events
     assert "AMS − bdt" in text and ("compatible" in text or "ahead" in text or "behind" in text)  # paired difference to the BDT
-    # predictions of a stored model on the same events reproduce its test scores
+    # predictions of a stored model on the same events reproduce its test scores (a fold's model)
     from hepdl.train import predict
 
-    s = predict(out, higgs_path, models=["bdt"])["bdt"]
-    stored = np.load(out / "bdt" / "scores.npz")
-    assert np.allclose(s[stored["index"]], stored["scores"], atol=1e-6)
+    folds = [predict(out / "folds", higgs_path, models=[f"bdt-fold{k}"])[f"bdt-fold{k}"] for k in range(1, 6)]
+    stored = np.load(out / "folds" / "bdt-fold2" / "scores.npz")
+    assert np.allclose(folds[1][stored["index"]], stored["scores"], atol=1e-6)
+    # the cross-validated model predicts new events with the mean of its fold models
+    assert np.allclose(predict(out, higgs_path, models=["bdt"])["bdt"], np.mean(folds, axis=0), atol=1e-12)
     # and so do the event DNN's (log columns, -999 replaced, the stored mean/std), on every event
-    d = predict(out, higgs_path, models=["dnn-1"])
-    assert list(d) == ["dnn-1"] and d["dnn-1"].shape == (len(higgs),) and np.all((d["dnn-1"] >= 0) & (d["dnn-1"] <= 1))
-    stored = np.load(out / "dnn-1" / "scores.npz")
-    assert np.allclose(d["dnn-1"][stored["index"]], stored["scores"], rtol=1e-5, atol=1e-6)
-    assert np.allclose(d["dnn-1"][stored["val_index"]], stored["val_scores"], rtol=1e-5, atol=1e-6)
+    d = predict(out / "folds", higgs_path, models=["dnn-1-fold1"])
+    assert list(d) == ["dnn-1-fold1"] and d["dnn-1-fold1"].shape == (len(higgs),) and np.all((d["dnn-1-fold1"] >= 0) & (d["dnn-1-fold1"] <= 1))
+    stored = np.load(out / "folds" / "dnn-1-fold1" / "scores.npz")
+    assert np.allclose(d["dnn-1-fold1"][stored["index"]], stored["scores"], rtol=1e-5, atol=1e-6)
+    assert np.allclose(d["dnn-1-fold1"][stored["val_index"]], stored["val_scores"], rtol=1e-5, atol=1e-6)
 
 
 def test_csv_command(higgs_path: Path, tmp_path: Path) -> None:
@@ -370,3 +375,89 @@ def test_bagging_resamples_the_training_weights(higgs) -> None:
     other = np.setdiff1d(np.arange(len(higgs)), train)
     assert np.array_equal(a[other], inputs.sample_weight[other])  # validation and test entries untouched
     assert _bagged(inputs, train, TrainConfig("dnn")) is inputs
+
+
+def test_event_cloud_objects_carry_the_derived_features(higgs) -> None:
+    from hepdl.features.higgs import OBJECT_FEATURES, event_inputs, event_objects
+
+    train = np.arange(len(higgs))
+    inputs = event_inputs(higgs, "cloud", train, n_particles=8)
+    x, mask = inputs.arrays["x"], inputs.arrays["mask"]
+    n_obj = len(OBJECT_FEATURES)
+    g = inputs.preprocess["global"]
+    assert g["columns"][-1] == "defined_DER_mass_MMC" and len(g["columns"]) == 14
+    assert x.shape[-1] == n_obj + 14 and inputs.preprocess["features"][n_obj:] == g["columns"]
+    assert np.array_equal(x[..., :n_obj], event_objects(higgs, 8)["x"])
+    assert np.all(x[~mask] == 0)  # padding stays empty
+    real = x[:, 0, n_obj:]  # the lepton is always there
+    assert np.allclose(np.where(mask[..., None], x[..., n_obj:], real[:, None, :]), real[:, None, :])
+    # rebuilding with the stored preprocessing (a trained model's) gives the same arrays on a subset
+    again = event_inputs(higgs, "cloud", train[:10], n_particles=8, scaling=inputs.preprocess)
+    assert np.array_equal(again.arrays["x"], x)
+
+
+def test_challenge_bdt_takes_minus_999_as_missing(tmp_path: Path) -> None:
+    """bdt-challenge (the challenge's XGBoost): -999 is a missing value, scored exactly as NaN, and
+    the setting survives saving."""
+    from hepdl.models import get
+
+    rng = np.random.default_rng(0)
+    n = 2000
+    y = (rng.random(n) < 0.5).astype(np.int64)
+    a = rng.normal(y, 1.0)
+    b = np.where(rng.random(n) < 0.3, -999.0, rng.normal(-y, 1.0))
+    X = pd.DataFrame({"a": a, "b": b})
+    bdt = get("bdt-challenge", preset="small", n_estimators=40).fit(X, y)
+    as_nan = X.assign(b=np.where(b == -999.0, np.nan, b))
+    assert np.array_equal(bdt.score(X), bdt.score(as_nan))
+    bdt.save(tmp_path / "m.json")
+    again = type(bdt).load(tmp_path / "m.json")
+    assert again.missing == -999.0 and np.array_equal(again.score(X), bdt.score(X))
+    plain = get("bdt", n_estimators=40).fit(X, y)  # -999 as a number: NaN scores differently
+    assert not np.array_equal(plain.score(X), plain.score(as_nan))
+
+
+def test_fold_indices_partition_the_entries() -> None:
+    from hepdl.errors import ConfigError
+    from hepdl.train.inputs import fold_indices
+
+    groups = np.repeat(np.arange(50), 2)  # two entries per event
+    splits = [fold_indices(100, 5, f, seed=3, groups=groups) for f in range(5)]
+    for key in ("test", "val"):
+        everything = np.concatenate([s[key] for s in splits])
+        assert np.array_equal(np.sort(everything), np.arange(100))  # each entry once
+    for s in splits:
+        assert not set(s["train"]) & (set(s["val"]) | set(s["test"])) and not set(s["val"]) & set(s["test"])
+        assert len(s["train"]) + len(s["val"]) + len(s["test"]) == 100 and len(s["test"]) == 20
+        assert set(groups[s["test"]]).isdisjoint(groups[s["train"]])  # an event's entries stay together
+    assert np.array_equal(splits[0]["val"], splits[1]["test"])  # val is the next fold
+    with pytest.raises(ConfigError, match="n_folds >= 3"):
+        fold_indices(10, 2, 0)
+
+
+def test_cross_validated_run_scores_every_event_once(higgs, higgs_path: Path, tmp_path: Path) -> None:
+    """A preset with folds trains each model per fold under folds/ and merges the test scores: every
+    event is scored by the fold model that never saw it, and the AMS is measured on all events."""
+    from hepdl.tasks._runner import run_models
+
+    presets = {"cv": {"n_events": 150, "epochs": 1, "model_preset": "small", "n_particles": 8, "folds": 3,
+                      "ensembles": {"dnn": 2}, "train_options": {"dnn": {"bagging": True}}, "models": ["bdt", "dnn"]}}
+    run = run_models("higgs-tautau", higgs_tautau.dataset_spec, presets, "cv", dataset=higgs_path, runs_dir=tmp_path,
+                     progress=False, check=None)
+    merged = np.load(run / "bdt" / "scores.npz")
+    assert np.array_equal(merged["index"], np.arange(len(higgs))) and np.array_equal(merged["val_index"], np.arange(len(higgs)))
+    for k in (1, 2, 3):
+        fold = np.load(run / "folds" / f"bdt-fold{k}" / "scores.npz")
+        assert np.array_equal(merged["scores"][fold["index"]], fold["scores"])
+        assert json.loads((run / "folds" / f"bdt-fold{k}" / "metrics.json").read_text())["split"] == f"fold {k} of 3"
+    m = json.loads((run / "bdt" / "metrics.json").read_text())
+    assert m["folds"] == 3 and m["split"] == "3-fold cross-validation" and m["members"] == ["bdt-fold1", "bdt-fold2", "bdt-fold3"]
+    assert np.isfinite(m["ams"]["value"]) and m["ams_b"] > 0
+    # the weights need no renormalisation: the selection's s + b are those of all events
+    thr = m["ams_threshold"]
+    sel = merged["scores"] >= thr
+    assert m["ams_s"] == pytest.approx(higgs.weights[sel & (higgs.labels == 1)].sum(), rel=1e-9)
+    for name in ("dnn-1", "dnn-2", "dnn-ensemble"):
+        assert (run / name / "metrics.json").exists() and (run / "folds" / f"{name}-fold3" / "scores.npz").exists()
+    assert not (run / "dnn-1" / "config.json").exists()  # merged directories hold scores, the fold models the weights
+    assert "AMS − bdt" in (run / "table.txt").read_text()

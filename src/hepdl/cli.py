@@ -92,6 +92,8 @@ def generate(
     jets_per_event: Annotated[int | None, typer.Option("--jets-per-event", help="Hardest jets of each event that are candidates "
                                                        "(default: the task's; top-tagging 2, jet-classes 1).")] = None,
     per_part: Annotated[int | None, typer.Option("--per-part", "--jets-per-part", help="Records (jets, or events) per Parquet part file (default: the task's; 500 for the collider tasks).")] = None,
+    scheme: Annotated[str | None, typer.Option(help="Sample scheme of higgs-tautau: weighted (the default: forced "
+                                                     "decays, slices) or inclusive.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Generate (or finish) a task's labelled dataset and print its summary."""
@@ -99,7 +101,7 @@ def generate(
     from hepdl.data.generate import default_dataset_dir
 
     given = dict(sqrt_s=sqrt_s, pt_min=pt_min, pt_max=pt_max, pthat_min=pthat_min, pthat_max=pthat_max, mpi=mpi,
-                 jets_per_event=jets_per_event, detector=detector, pileup_mu=pileup, per_part=per_part)
+                 jets_per_event=jets_per_event, detector=detector, pileup_mu=pileup, per_part=per_part, scheme=scheme)
     kwargs = dict(seed=seed, **{k: v for k, v in given.items() if v is not None})
     spec_fn = tasks.get(task).dataset_spec
     import inspect

@@ -32,8 +32,8 @@ from hepdl.errors import ConfigError, DataError
 from hepdl.sim.detector import DetectorCard, load_card, simulate
 from hepdl.sim.events import LEPHAD_STEPS, LepHadSelection, reconstruct_lephad, truth_lepton_filter
 from hepdl.sim.generator import EventGenerator, GeneratedBatch, GeneratorConfig, derive_seed
-from hepdl.sim.processes import get_process
 from hepdl.sim.jets import JetSelection, PairSelection, hardest_jets, paired_jets
+from hepdl.sim.processes import get_process
 from hepdl.sim.truth import MATCHERS, match_jets, tau_truth
 
 __all__ = ["SampleSpec", "DatasetSpec", "GenerationPlan", "generate_dataset", "write_part", "finished_part", "part_name", "generate_part", "default_dataset_dir", "ensure_dataset",

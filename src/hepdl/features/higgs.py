@@ -27,7 +27,14 @@ import pandas as pd
 from hepdl import schema
 from hepdl.data.events import EventDataset
 from hepdl.errors import ConfigError
-from hepdl.features.inputs import Inputs, check_finite, register_augmentation, register_inputs, standardisation, training_weights
+from hepdl.features.inputs import (
+    Inputs,
+    check_finite,
+    register_augmentation,
+    register_inputs,
+    standardisation,
+    training_weights,
+)
 from hepdl.kinematics import delta_phi, wrap_phi
 
 __all__ = ["primitive_features", "derived_features", "challenge_features", "dataset_features", "mmc_mass", "event_objects",
@@ -382,40 +389,58 @@ def event_inputs(ds: Any, kind: str, train_idx: np.ndarray, *, n_particles: int 
                  **_: Any) -> Inputs:
     """Inputs of an event dataset (the event domain's builder for :func:`hepdl.features.inputs.model_inputs`):
     the 30 challenge features (``features``: log(1 + x) of momenta and masses, standardised on the
-    defined values, -999 -> 0, plus a 0/1 indicator per :data:`INDICATOR_COLUMNS`; ``bdt``/``cut``: as they are) or the object lists (``cloud``), with
-    training weights (:func:`hepdl.features.inputs.training_weights`) and the physics weights."""
+    defined values, -999 -> 0, plus a 0/1 indicator per :data:`INDICATOR_COLUMNS`, with the
+    rotation/reflection augmentation declared; ``bdt``/``cut``: as they are) or the object lists
+    (``cloud``: :func:`event_objects`, each real object also carrying the 13 derived features and the
+    MMC indicator, standardised as for ``features``), with training weights
+    (:func:`hepdl.features.inputs.training_weights`) and the physics weights."""
     labels = ds.labels
     sw = training_weights(ds.weights, labels, train_idx) if ds.weights is not None and (labels >= 0).all() else None
-    if kind == "cloud":
-        obj = event_objects(ds, n_objects=max(3, n_particles))
-        return Inputs(kind, obj, labels, {"n_particles": obj["x"].shape[1], "features": list(OBJECT_FEATURES), "events": True},
-                      sample_weight=sw, physics_weight=ds.weights)
-    if kind not in ("features", "bdt", "cut"):
+    if kind not in ("features", "bdt", "cut", "cloud"):
         raise ConfigError(f"event datasets have the representations features, bdt, cut and cloud (objects), not {kind!r}")
     df = dataset_features(ds)
     check_finite(df, f"features of {ds.path}")
+    if kind == "cloud":
+        # the objects, each also carrying the event's derived features (standardised, with their
+        # indicators): what the set model cannot easily build itself, e.g. the MMC mass
+        obj = event_objects(ds, n_objects=max(3, n_particles))
+        der = df[[c for c in df.columns if c.startswith("DER_")]]
+        g, gpre = _standardised(der, train_idx, None if scaling is None else scaling.get("global"), str(ds.path))
+        mask = obj["mask"][..., None]
+        obj["x"] = np.concatenate([obj["x"], np.where(mask, g[:, None, :], 0.0).astype(np.float32)], axis=-1)
+        return Inputs(kind, obj, labels, {"n_particles": obj["x"].shape[1], "features": [*OBJECT_FEATURES, *gpre["columns"]],
+                                          "events": True, "global": gpre}, sample_weight=sw, physics_weight=ds.weights)
     pre: dict[str, Any] = {"feature_set": EVENT_FEATURE_SET, "columns": list(df.columns), "events": True,
                            "undefined": schema.UNDEFINED}
     if kind != "features":
         return Inputs(kind, {"frame": df}, labels, pre, sample_weight=sw, physics_weight=ds.weights)
+    arr, std_pre = _standardised(df, train_idx, scaling, str(ds.path))
+    pre.update(std_pre)
+    pre["augment"] = _augment_settings(pre["columns"], np.asarray(pre["mean"]), np.asarray(pre["std"]))
+    return Inputs(kind, {"features": arr}, labels, pre, sample_weight=sw, physics_weight=ds.weights)
+
+
+def _standardised(df: pd.DataFrame, train_idx: np.ndarray, scaling: dict[str, Any] | None, where: str
+                  ) -> tuple[np.ndarray, dict[str, Any]]:
+    """Challenge features as a network sees them, ``(B, F)`` float32, and their preprocessing
+    (``columns``, ``log_columns``, ``mean``, ``std``): log(1 + x) of momenta and masses, standardised
+    on the defined values of ``train_idx`` (or ``scaling``'s), undefined -> 0, plus a 0/1 indicator per
+    column of :data:`INDICATOR_COLUMNS` among ``df``'s."""
     # heavy-tailed momenta and masses on a log scale, then standardise on the defined values;
     # undefined (-999) values become 0, the mean. Missing-value indicators, as the challenge's winning
     # networks had (G. Melis, 2014), tell a 0 that stands for "undefined" from a value at the mean.
-    x = df.to_numpy(np.float64)
+    x = np.array(df.to_numpy(np.float64), copy=True)  # a column subset may be a read-only view
     undefined = x == schema.UNDEFINED
     logs = [i for i, c in enumerate(df.columns) if c in LOG_COLUMNS]
     x[:, logs] = np.where(undefined[:, logs], x[:, logs], np.log1p(np.maximum(x[:, logs], 0.0)))
-    pre["log_columns"] = [df.columns[i] for i in logs]
-    flags = np.stack([df[c].to_numpy() != schema.UNDEFINED for c in INDICATOR_COLUMNS], axis=1).astype(np.float64)
+    indicators = [c for c in INDICATOR_COLUMNS if c in df.columns]
+    flags = np.stack([df[c].to_numpy() != schema.UNDEFINED for c in indicators], axis=1).astype(np.float64)
     x = np.concatenate([x, flags], axis=1)
     undefined = np.concatenate([undefined, np.zeros_like(flags, dtype=bool)], axis=1)
-    pre["columns"] = [*df.columns, *(f"defined_{c}" for c in INDICATOR_COLUMNS)]
-    mean, std = standardisation(pre["columns"], np.where(undefined, np.nan, x), train_idx, scaling, str(ds.path))
+    columns = [*df.columns, *(f"defined_{c}" for c in indicators)]
+    mean, std = standardisation(columns, np.where(undefined, np.nan, x), train_idx, scaling, where)
     arr = np.where(undefined, 0.0, (x - mean) / std).astype(np.float32)
-    pre["augment"] = _augment_settings(pre["columns"], mean, std)
-    return Inputs(kind, {"features": arr}, labels, {**pre, "mean": mean.tolist(), "std": std.tolist()}, sample_weight=sw, physics_weight=ds.weights)
-
-
+    return arr, {"columns": columns, "log_columns": [df.columns[i] for i in logs], "mean": mean.tolist(), "std": std.tolist()}
 
 
 #: Azimuth and pseudorapidity columns of the challenge's objects, and the column whose definedness

@@ -283,4 +283,12 @@ def multiclass_metrics(labels: np.ndarray, probs: np.ndarray, class_names: Seque
     }
 
 
-from hepdl.metrics.ams import AMSResult, ams, ams_at_threshold, ams_curve, ams_difference, best_threshold, renormalise_weights  # noqa: E402
+from hepdl.metrics.ams import (  # noqa: E402
+    AMSResult,
+    ams,
+    ams_at_threshold,
+    ams_curve,
+    ams_difference,
+    best_threshold,
+    renormalise_weights,
+)

@@ -149,12 +149,19 @@ class BDT:
     """
 
     def __init__(self, n_estimators: int = 1000, max_depth: int = 6, learning_rate: float = 0.05,
-                 early_stopping_rounds: int = 50, seed: int = 0, n_jobs: int = 0, n_classes: int = 2) -> None:
+                 early_stopping_rounds: int = 50, seed: int = 0, n_jobs: int = 0, n_classes: int = 2,
+                 missing: float | None = None, subsample: float = 1.0, min_child_weight: float = 1.0) -> None:
         if n_estimators < 1 or max_depth < 1 or not learning_rate > 0 or n_classes < 2:
             raise ConfigError("BDT needs n_estimators >= 1, max_depth >= 1, learning_rate > 0 and n_classes >= 2")
         self.n_estimators, self.early_stopping_rounds = n_estimators, early_stopping_rounds
+        if not 0 < subsample <= 1 or min_child_weight < 0:
+            raise ConfigError(f"BDT needs 0 < subsample <= 1 and min_child_weight >= 0, got {subsample}, {min_child_weight}")
         self.params: dict[str, Any] = {"objective": "binary:logistic", "eval_metric": "logloss", "tree_method": "hist",
-                                       "max_depth": max_depth, "eta": learning_rate, "seed": seed, "nthread": n_jobs}
+                                       "max_depth": max_depth, "eta": learning_rate, "seed": seed, "nthread": n_jobs,
+                                       "subsample": subsample, "min_child_weight": min_child_weight}
+        #: the value that marks a missing entry (the Higgs challenge's -999): XGBoost learns a default
+        #: branch for it at every split instead of treating it as a number; None: NaN only
+        self.missing = missing
         if n_classes > 2:  # softmax over C classes: score() returns (n, C) probabilities
             self.params.update(objective="multi:softprob", eval_metric="mlogloss", num_class=n_classes)
         self.columns: list[str] = []
@@ -167,11 +174,11 @@ class BDT:
         import xgboost as xgb
 
         self.columns = [str(c) for c in X.columns]
-        dtrain = xgb.DMatrix(X.to_numpy(np.float64), label=np.asarray(y), weight=w, feature_names=self.columns)
+        dtrain = xgb.DMatrix(X.to_numpy(np.float64), label=np.asarray(y), weight=w, feature_names=self.columns, missing=self._missing)
         evals, stop = [], None
         if X_val is not None and y_val is not None:
             evals = [(xgb.DMatrix(X_val[self.columns].to_numpy(np.float64), label=np.asarray(y_val), weight=w_val,
-                                  feature_names=self.columns), "val")]
+                                  feature_names=self.columns, missing=self._missing), "val")]
             stop = self.early_stopping_rounds
         self.booster = xgb.train(self.params, dtrain, num_boost_round=self.n_estimators, evals=evals,
                                  early_stopping_rounds=stop, verbose_eval=False)
@@ -193,13 +200,14 @@ class BDT:
         missing = [c for c in self.columns if c not in X.columns]
         if missing:
             raise DataError(f"BDT inputs missing column(s) {missing}")
-        d = xgb.DMatrix(X[self.columns].to_numpy(np.float64), feature_names=self.columns)
+        d = xgb.DMatrix(X[self.columns].to_numpy(np.float64), feature_names=self.columns, missing=self._missing)
         rng = (0, self.best_iteration + 1) if self.best_iteration is not None else (0, 0)
         return self.booster.predict(d, iteration_range=rng)
 
     def save(self, path: str | Path) -> None:
         self.booster.save_model(str(path))
-        Path(str(path) + ".meta.json").write_text(json.dumps({"columns": self.columns, "best_iteration": self.best_iteration}))
+        Path(str(path) + ".meta.json").write_text(json.dumps({"columns": self.columns, "best_iteration": self.best_iteration,
+                                                              "missing": self.missing}))
 
     @classmethod
     def load(cls, path: str | Path) -> BDT:
@@ -210,7 +218,12 @@ class BDT:
         obj.booster.load_model(str(path))
         meta = json.loads(Path(str(path) + ".meta.json").read_text())
         obj.columns, obj.best_iteration = meta["columns"], meta["best_iteration"]
+        obj.missing = meta.get("missing")
         return obj
+
+    @property
+    def _missing(self) -> float:
+        return float("nan") if self.missing is None else float(self.missing)
 
 
 class AMSCuts:

@@ -8,6 +8,7 @@ Adding a process is one :func:`register_process` call with its Pythia settings s
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from hepdl.errors import ConfigError
 from hepdl.registry import Registry
@@ -139,7 +140,7 @@ register_process(
 # (see hepdl.sim.truth): a gluon or light-quark jet must be matched to an outgoing hard parton of
 # that flavour, a W/Z jet to the boson and both of its decay quarks, a top jet to the top and its
 # three decay quarks.
-_JETCLASS_PTHAT = dict(pthat_min=850.0, pthat_max=1150.0, sqrt_s=13000.0)
+_JETCLASS_PTHAT: dict[str, Any] = dict(pthat_min=850.0, pthat_max=1150.0, sqrt_s=13000.0)
 
 register_process(
     Process(

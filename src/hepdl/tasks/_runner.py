@@ -12,7 +12,7 @@ from typing import Any
 from hepdl.errors import ConfigError
 from hepdl.train.rundir import ModelDir
 
-__all__ = ["run_models", "new_run_dir", "ensemble_scores", "Preset"]
+__all__ = ["run_models", "new_run_dir", "ensemble_scores", "cross_validated", "Preset"]
 
 
 @dataclass
@@ -39,6 +39,10 @@ class Preset:
     ensembles: dict[str, int] = field(default_factory=dict)
     #: model -> further :class:`hepdl.train.TrainConfig` settings (e.g. ``{"bagging": True}``)
     train_options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: k-fold cross-validation: train every model ``folds`` times (``<run>/folds/<model>-fold<k>/``), each
+    #: fold's test entries scored by the model that did not see them, and evaluate the merged scores
+    #: of all entries (``<run>/<model>/``): the figures of merit on every event instead of a test fifth.
+    folds: int | None = None
     dataset: dict[str, Any] = field(default_factory=dict)
     #: ``{"models": [...], "sizes": [...]}``: also train these models on subsets of the training split of
     #: these sizes (``<run>/learning-curve/<model>-<n>/``), for the report's learning curve.
@@ -51,6 +55,8 @@ class Preset:
         if self.size < 1 or self.epochs < 1 or not self.models:
             raise ConfigError(f"a preset needs a positive size and epochs and at least one model; got size {self.size}, "
                               f"epochs {self.epochs}, models {self.models}")
+        if self.folds is not None and (not isinstance(self.folds, int) or self.folds < 3):
+            raise ConfigError(f"folds must be an integer >= 3 (train, validation and test folds), got {self.folds!r}")
         lc = self.learning_curve
         if lc and (set(lc) != {"models", "sizes"} or not all(isinstance(n, int) and n >= 2 for n in lc["sizes"])
                    or not set(lc["models"]) <= set(self.models)):
@@ -170,7 +176,8 @@ def _recipe(task: str) -> str:
 
 
 def _train_all(configs: list[Any], p: Preset, ds: Any, out: Path, seed: int, ensemble: int | None, progress: bool) -> None:
-    """Train every model of ``configs`` into ``out``; ensembles as ``<model>-k`` plus ``<model>-ensemble``."""
+    """Train every model of ``configs`` into ``out``; ensembles as ``<model>-k`` plus ``<model>-ensemble``.
+    With ``p.folds``, each of them once per fold under ``out/folds/`` and merged into ``out/<name>``."""
     from hepdl.report import update_run_info
     from hepdl.train import train
 
@@ -178,22 +185,26 @@ def _train_all(configs: list[Any], p: Preset, ds: Any, out: Path, seed: int, ens
         n_members = p.ensembles.get(cfg.model, 1)
         if ensemble is not None and n_members > 1:
             n_members = ensemble
-        if n_members == 1:
-            if progress:
-                print(f"training {cfg.model} ...", flush=True)
-            t0 = time.perf_counter()
-            train(cfg, ds, out / cfg.model, progress=progress)
-            update_run_info(out, f"train {cfg.model}", time.perf_counter() - t0)
-            continue
-        members = []
-        for k in range(n_members):
-            if progress:
-                print(f"training {cfg.model} {k + 1}/{n_members} ...", flush=True)
-            members.append(out / f"{cfg.model}-{k + 1}")
-            t0 = time.perf_counter()
-            train(dataclasses.replace(cfg, seed=seed * 1000 + k), ds, members[-1], progress=progress)
-            update_run_info(out, f"train {members[-1].name}", time.perf_counter() - t0)
-        ensemble_scores(members, out / f"{cfg.model}-ensemble", ds, cfg.n_bootstrap)
+        names = [cfg.model] if n_members == 1 else [f"{cfg.model}-{k + 1}" for k in range(n_members)]
+        seeds = [cfg.seed] if n_members == 1 else [seed * 1000 + k for k in range(n_members)]
+        folds = [None] if p.folds is None else list(range(p.folds))
+        for f in folds:
+            where, tag = (out, "") if f is None else (out / "folds", f"-fold{f + 1}")
+            members = []
+            for k, (name, member_seed) in enumerate(zip(names, seeds, strict=True)):
+                if progress:
+                    what = cfg.model if n_members == 1 else f"{cfg.model} {k + 1}/{n_members}"
+                    print(f"training {what}{'' if f is None else f' (fold {f + 1}/{p.folds})'} ...", flush=True)
+                members.append(where / f"{name}{tag}")
+                t0 = time.perf_counter()
+                c = dataclasses.replace(cfg, seed=member_seed, **({} if f is None else {"fold": f, "n_folds": p.folds}))
+                train(c, ds, members[-1], progress=progress)
+                update_run_info(out, f"train {members[-1].name}", time.perf_counter() - t0)
+            if n_members > 1:
+                ensemble_scores(members, where / f"{cfg.model}-ensemble{tag}", ds, cfg.n_bootstrap)
+        if p.folds is not None:
+            for name in names + ([f"{cfg.model}-ensemble"] if n_members > 1 else []):
+                cross_validated([out / "folds" / f"{name}-fold{f + 1}" for f in range(p.folds)], out / name, ds, cfg.n_bootstrap)
 
 
 def ensemble_scores(members: list[Path], out: Path, ds: Any, n_bootstrap: int = 100) -> dict[str, Any]:
@@ -202,31 +213,63 @@ def ensemble_scores(members: list[Path], out: Path, ds: Any, n_bootstrap: int = 
     e.g. the AMS of an event dataset). Two-class models."""
     import numpy as np
 
+    loaded = [np.load(m / ModelDir.SCORES) for m in members]
+    first = loaded[0]
+    arrays = {"scores": np.mean([s["scores"] for s in loaded], axis=0), "labels": first["labels"], "index": first["index"],
+              "val_scores": np.mean([s["val_scores"] for s in loaded], axis=0), "val_labels": first["val_labels"],
+              "val_index": first["val_index"]}
+    return _write_combined(out, arrays, members, ds, n_bootstrap, "ensemble of " + ", ".join(p.name for p in members),
+                           n_parameters=sum)
+
+
+def cross_validated(folds: list[Path], out: Path, ds: Any, n_bootstrap: int = 100) -> dict[str, Any]:
+    """Merge the test and validation scores of one model trained on each fold of a cross-validation
+    (``folds``: their directories, :attr:`hepdl.train.TrainConfig.fold`) and write ``out`` with the
+    merged ``scores.npz`` (every entry once in the test and once in the validation scores) and
+    ``metrics.json``: AUC etc. and the task metrics (the AMS: its threshold chosen on the merged
+    validation scores, applied to the merged test scores) on all entries. Two-class models."""
+    import numpy as np
+
+    from hepdl.errors import DataError
+
+    loaded = [np.load(f / ModelDir.SCORES) for f in folds]
+    arrays: dict[str, np.ndarray] = {}
+    for key, keys in (("", ("scores", "labels")), ("val_", ("val_scores", "val_labels"))):
+        index = np.concatenate([s[f"{key}index"] for s in loaded])
+        order = np.argsort(index, kind="stable")
+        if len(np.unique(index)) != len(index) or len(index) != len(ds):
+            raise DataError(f"the {key or 'test '}entries of the folds {[f.name for f in folds]} do not partition the "
+                            f"{len(ds)} entries of the dataset once each ({len(index)} entries, {len(np.unique(index))} distinct)")
+        arrays[f"{key}index"] = index[order]
+        for k in keys:
+            arrays[k] = np.concatenate([s[k] for s in loaded])[order]
+    return _write_combined(out, arrays, folds, ds, n_bootstrap, f"{len(folds)}-fold cross-validation of {folds[0].name.rsplit('-fold', 1)[0]}",
+                           n_parameters=lambda ns: next(iter(ns)), extra={"folds": len(folds), "split": f"{len(folds)}-fold cross-validation"})
+
+
+def _write_combined(out: Path, arrays: dict[str, Any], members: list[Path], ds: Any, n_bootstrap: int, paper: str, *,
+                    n_parameters: Callable[[Any], int], extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Write the ``scores.npz`` and ``metrics.json`` of a model made of trained ``members`` (an ensemble,
+    a cross-validation): ``arrays`` holds its test and validation scores, labels and indices."""
     from hepdl.data.paths import atomic_write_json
     from hepdl.metrics import classifier_metrics
     from hepdl.train.rundir import RUN_SCHEMA_VERSION
-
-    loaded = [np.load(m / ModelDir.SCORES) for m in members]
-    first = loaded[0]
-    scores = np.mean([s["scores"] for s in loaded], axis=0)
-    val_scores = np.mean([s["val_scores"] for s in loaded], axis=0)
-    out.mkdir(parents=True, exist_ok=True)
     from hepdl.train.trainer import _atomic_savez
 
-    _atomic_savez(out / ModelDir.SCORES, scores=scores, labels=first["labels"], index=first["index"], val_scores=val_scores,
-                  val_labels=first["val_labels"], val_index=first["val_index"])
-    m = {k: v.to_dict() for k, v in classifier_metrics(first["labels"], scores, n_bootstrap=n_bootstrap).items()}
+    out.mkdir(parents=True, exist_ok=True)
+    _atomic_savez(out / ModelDir.SCORES, **arrays)
+    m = {k: v.to_dict() for k, v in classifier_metrics(arrays["labels"], arrays["scores"], n_bootstrap=n_bootstrap).items()}
     task_metrics = getattr(ds, "task_metrics", None)
     if task_metrics is not None:
-        split = {"test": first["index"], "val": first["val_index"]}
-        m.update(task_metrics(split, val_scores, scores, objective="classify", n_bootstrap=n_bootstrap))
+        split = {"test": arrays["index"], "val": arrays["val_index"]}
+        m.update(task_metrics(split, arrays["val_scores"], arrays["scores"], objective="classify", n_bootstrap=n_bootstrap))
     member_metrics = [ModelDir(p).metrics() for p in members]
     first_m = member_metrics[0]
     metrics = {"schema_version": RUN_SCHEMA_VERSION, "model": out.name, "objective": first_m["objective"],
                "split": first_m["split"], "evaluation": {**first_m["evaluation"], "n_bootstrap": n_bootstrap},
-               "paper": "ensemble of " + ", ".join(p.name for p in members), "n_classes": 2, **m,
+               "paper": paper, "n_classes": 2, **m,
                "members": [p.name for p in members], "member_ams": [mm.get("ams", {}).get("value") for mm in member_metrics],
                "train_seconds": sum(mm["train_seconds"] for mm in member_metrics),
-               "n_parameters": sum(mm["n_parameters"] for mm in member_metrics)}
+               "n_parameters": n_parameters(mm["n_parameters"] for mm in member_metrics), **(extra or {})}
     atomic_write_json(out / ModelDir.METRICS, metrics)
     return metrics

@@ -64,6 +64,10 @@ class TrainConfig:
     #: the model's seed, as a bootstrap resample of the training split (the members of an ensemble then
     #: differ in their data as well as in their initialisation).
     bagging: bool = False
+    #: Cross-validation: train on fold ``fold`` of ``n_folds`` (:func:`hepdl.train.inputs.fold_indices`:
+    #: test = that fold, validation = the next, training = the rest) instead of the ``fractions`` split.
+    fold: int | None = None
+    n_folds: int = 5
 
     def __post_init__(self) -> None:
         spec = registry.spec(self.model)  # an unknown name lists every model, the baselines included
@@ -74,6 +78,9 @@ class TrainConfig:
         if self.objective not in spec.objectives:
             raise ConfigError(f"model {self.model!r} learns {', '.join(spec.objectives)}, not {self.objective!r}")
         get_objective(self.objective, **self.objective_config)  # an unknown objective lists the known ones
+        if self.fold is not None and not (isinstance(self.n_folds, int) and self.n_folds >= 3 and isinstance(self.fold, int)
+                                          and 0 <= self.fold < self.n_folds):
+            raise ConfigError(f"fold must be an integer in [0, n_folds) with n_folds >= 3; got fold={self.fold!r}, n_folds={self.n_folds!r}")
         if self.epochs < 1 or self.batch_size < 1 or not self.lr > 0 or self.patience < 1:
             raise ConfigError(f"epochs, batch_size and patience must be >= 1 and lr > 0; got epochs={self.epochs}, "
                               f"batch_size={self.batch_size}, patience={self.patience}, lr={self.lr}")

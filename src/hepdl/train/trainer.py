@@ -32,7 +32,7 @@ from hepdl.features.inputs import REPRESENTATIONS, StreamedInputs
 from hepdl.metrics.ams import ams_metrics
 from hepdl.models import registry
 from hepdl.train.config import TrainConfig
-from hepdl.train.inputs import make_inputs, split_indices
+from hepdl.train.inputs import fold_indices, make_inputs, split_indices
 from hepdl.train.objectives import Objective, Targets, get_objective
 from hepdl.train.rundir import RUN_SCHEMA_VERSION, ModelDir, RunRecord
 
@@ -103,8 +103,12 @@ def run_split(ds: Any, config: TrainConfig) -> tuple[dict[str, np.ndarray], str]
     collision event together (``split_groups()``: two jets of one event)."""
     own = getattr(ds, "predefined_split", lambda: None)()
     if own is not None:
+        if config.fold is not None:
+            raise ConfigError(f"{ds.path} defines its own train/val/test split; it cannot be cross-validated (fold={config.fold})")
         return {k: np.asarray(own[k], dtype=np.int64) for k in ("train", "val", "test")}, "dataset"
     groups = getattr(ds, "split_groups", lambda: None)()
+    if config.fold is not None:
+        return fold_indices(len(ds), config.n_folds, config.fold, config.split_seed, groups), f"fold {config.fold + 1} of {config.n_folds}"
     return split_indices(len(ds), config.fractions, config.split_seed, groups), "seeded"
 
 
@@ -544,6 +548,22 @@ class _Chatter:
         self.detach()
 
 
+def _cross_validated_dirs(run: Path) -> dict[str, list[Path]]:
+    """The cross-validated models of a run (``<run>/<name>/metrics.json`` with ``folds``) whose fold
+    members are trained models (``<run>/folds/<name>-fold<k>/``): name -> the fold directories."""
+    out: dict[str, list[Path]] = {}
+    if not (run / "folds").is_dir():
+        return out
+    for d in sorted(run.iterdir()):
+        if not (d / ModelDir.METRICS).exists() or d.name == "folds":
+            continue
+        m = ModelDir(d).metrics()
+        dirs = [run / "folds" / name for name in m.get("members", [])]
+        if m.get("folds") and dirs and all(ModelDir(f).is_model() for f in dirs):
+            out[d.name] = dirs
+    return out
+
+
 def _model_dirs(run: Path) -> list[Path]:
     if not run.is_dir():
         raise DataError(f"run directory {run} does not exist")
@@ -606,7 +626,7 @@ def model_inputs(ds: Any, pre: dict[str, Any], *, cache: bool = True) -> Any:
     everything = np.arange(len(ds))
     stored = {k: pre[k] for k in ("feature_set", "n_particles") if k in pre}  # what the representation recorded
     inputs = make_inputs(ds, kind, everything, **stored, cache=cache,
-                         scaling=pre if kind == "features" else None)
+                         scaling=pre if kind in ("features", "cloud") else None)  # a cloud may carry standardised globals
     if kind in ("cut", "bdt"):
         frame = inputs.arrays["frame"]
         missing = [c for c in pre["columns"] if c not in frame.columns]
@@ -639,13 +659,23 @@ def predict(run: str | Path, data: Any, *, models: list[str] | None = None,
 
     ds = open_for_training(data, None)
     out: dict[str, np.ndarray] = {}
-    for d in _model_dirs(Path(run)):
+    run = Path(run)
+    cv = _cross_validated_dirs(run)
+    for d in _model_dirs(run) if not cv or any(ModelDir(p).is_model() for p in run.iterdir()) else []:
         name = ModelDir(d).record().model
-        key = d.name if d.name != Path(run).name else name  # members of an ensemble: dnn-1, dnn-2, ...
+        key = d.name if d.name != run.name else name  # members of an ensemble: dnn-1, dnn-2, ...
         if models and key not in models and name not in models:
             continue
         _, pre, model = load_trained(d)
         out[key] = score_inputs(model, model_inputs(ds, pre, cache=cache))
+    for key, fold_dirs in cv.items():  # a cross-validated model: the mean of its fold models
+        if models and key not in models:
+            continue
+        scores = []
+        for d in fold_dirs:
+            _, pre, model = load_trained(d)
+            scores.append(score_inputs(model, model_inputs(ds, pre, cache=cache)))
+        out[key] = np.mean(scores, axis=0)
     if models:
         unknown = [m for m in models if m not in out]
         if unknown:
