@@ -31,8 +31,9 @@ Prints one JSON line; ``*_err`` is the standard error of the mean over the repea
 :data:`hepdl.tasks.higgs_tautau.SCHEMES` side by side, ``inclusive`` (each process as it is) and
 ``weighted`` (tau pairs forced to lepton + hadron with the branching fraction in the weight,
 Z/gamma* -> tau tau in m_tautau slices, W + jet in pT-hat slices, top pairs with a leptonic W, the
-generator-level lepton filter). For every sample, ``N`` selected events are generated with MPI, as in
-the task, timing the CPU (Pythia, filter, detector, reconstruction). From them, per scheme ``<s>``:
+generator-level lepton filter). For every sample, ``N`` selected events
+(``sampling_events_per_sample``) are generated with MPI, as in the task, timing the CPU (Pythia,
+filter, detector, reconstruction). From them, per scheme ``<s>``:
 
 - ``<s>_<sample>_ms_per_selected``: CPU milliseconds per selected event;
 - ``<s>_<sample>_expected_per_selected``: expected events (20 fb^-1) one selected simulated event of
@@ -47,8 +48,9 @@ the task, timing the CPU (Pythia, filter, detector, reconstruction). From them, 
 - ``<s>_window_neff_per_cpu_s_optimal``: the same at the allocation of CPU time over the samples
   that maximises it (t_i proportional to w_i sqrt(r_i c_i): yield, weight spread and cost of sample i);
 - ``weighted_over_inclusive_neff`` and ``weighted_over_inclusive_window_neff`` (``_err``): the gain;
-- ``weighted_optimal_shares``: the optimal shares of selected events per sample of ``weighted`` (a dict,
-  for the task's presets).
+- ``weighted_optimal_shares``: the optimal shares of selected events per background sample of
+  ``weighted`` for the MMC window (a dict; the task's shares come from the BDT's selection of a pilot
+  quick run instead, see :data:`hepdl.tasks.higgs_tautau.SCHEMES`).
 
 Errors are the standard deviation over 200 bootstrap replicas of each sample's selected events and
 of its selection efficiency.
@@ -133,9 +135,8 @@ def measure_sampling(n_selected: int, n_boot: int = 200) -> dict:
             y_all.append(np.r_[sigma_l / n_gen * u.sum(), sigma_l / gen_b * ub.sum(axis=1)])
             y_win.append(np.r_[sigma_l / n_gen * u[win].sum(), sigma_l / gen_b * uw.sum(axis=1)])
             # weight spread r = n sum(u^2) / sum(u)^2, so that sum w^2 = Y^2 r / n_selected
-            r_all.append(n_selected * np.r_[(u**2).sum(), (ub**2).sum(axis=1)] / np.maximum(np.r_[u.sum(), ub.sum(axis=1)], 1e-300) ** 2)
-            r_win.append(n_selected * np.r_[(u[win] ** 2).sum(), (uw**2).sum(axis=1)]
-                         / np.maximum(np.r_[u[win].sum(), uw.sum(axis=1)], 1e-300) ** 2)
+            r_all.append(_spread(n_selected, np.r_[(u**2).sum(), (ub**2).sum(axis=1)], np.r_[u.sum(), ub.sum(axis=1)]))
+            r_win.append(_spread(n_selected, np.r_[(u[win] ** 2).sum(), (uw**2).sum(axis=1)], np.r_[u[win].sum(), uw.sum(axis=1)]))
         bkg = np.array([row[2] == 0 for row in rows])
         sh = share[bkg] / share[bkg].sum()
         c, ya, yw, ra, rw = (np.array(x) for x in (c_b, y_all, y_win, r_all, r_win))  # (samples, 1 + n_boot)
@@ -158,6 +159,12 @@ def measure_sampling(n_selected: int, n_boot: int = 200) -> dict:
         ratio = boot["weighted"][k] / boot["inclusive"][k]
         out[f"weighted_over_inclusive_{key}"], out[f"weighted_over_inclusive_{key}_err"] = rnd(ratio[0]), rnd(np.std(ratio[1:], ddof=1), 2)
     return out
+
+
+def _spread(n: int, sum_u2: np.ndarray, sum_u: np.ndarray) -> np.ndarray:
+    """n sum(u^2) / sum(u)^2 (0 where a replica has no event: it then adds no weight)."""
+    den = sum_u**2
+    return np.divide(n * sum_u2, den, out=np.zeros_like(den), where=den > 0)
 
 
 def _neff(yields: np.ndarray, spread: np.ndarray, cost: np.ndarray, time_share: np.ndarray) -> np.ndarray:

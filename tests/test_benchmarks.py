@@ -74,8 +74,9 @@ CASES: dict[str, dict] = {
         "nullable": set(),
     },
     "bench_higgs": {
-        "args": ["--events", "40", "--repeat", "2"],
-        "core": ["ggh_tautau_pythia_ms_per_event", "ggh_tautau_final_state_ms_per_event", "ggh_tautau_detector_reco_ms_per_event",
+        "args": ["--events", "40", "--repeat", "2", "--sampling-events", "4"],
+        "core": ["inclusive_background_neff_per_cpu_s", "weighted_background_neff_per_cpu_s", "weighted_over_inclusive_neff",
+                 "ggh_tautau_pythia_ms_per_event", "ggh_tautau_final_state_ms_per_event", "ggh_tautau_detector_reco_ms_per_event",
                  "ggh_tautau_hepdl_over_pythia", "ggh_tautau_hepdl_over_pythia_err", "hepdl_over_pythia",
                  "features_events_per_s", "mmc_over_no_mmc_time"],
         "nullable": set(),

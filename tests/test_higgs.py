@@ -58,6 +58,23 @@ def test_ams_does_not_depend_on_split_size() -> None:
     assert np.allclose(renormalise_weights(w, y, totals), w)
 
 
+def test_threshold_needs_effective_background_events() -> None:
+    """Twelve light background events in the tail and one heavy one just below them: counting events,
+    the tight cut (12 events, N_eff = 12) passes the count safeguard and sits right above the heavy
+    event; with N_eff >= 25 required the cut moves down to where the background is known to 20 %."""
+    rng = np.random.default_rng(1)
+    s_sc = rng.uniform(0.5, 1.0, 400)
+    b_light = np.r_[rng.uniform(0.9, 1.0, 12), rng.uniform(0.0, 0.6, 400)]
+    scores = np.r_[s_sc, b_light, 0.85]
+    y = np.r_[np.ones(400), np.zeros(413)].astype(np.int64)
+    w = np.r_[np.full(400, 0.5), np.full(12, 1.0), np.full(400, 5.0), 300.0]
+    old, _ = best_threshold(scores, y, w, min_background_events=10, min_effective_background=0)
+    new, _ = best_threshold(scores, y, w)
+    c = ams_curve(scores, y, w)
+    assert old > 0.85  # above the heavy event
+    assert new < old and c["neff_background"][c["threshold"] == new][0] >= 25
+
+
 def test_ams_curve_and_threshold() -> None:
     scores = np.array([0.9, 0.8, 0.7, 0.6, 0.5, 0.4])
     y = np.array([1, 1, 0, 1, 0, 0])
@@ -66,10 +83,11 @@ def test_ams_curve_and_threshold() -> None:
     assert np.allclose(c["s"], [5, 10, 10, 15, 15, 15]) and np.allclose(c["b"], [0, 0, 20, 20, 40, 60])
     assert c["ams"][1] == pytest.approx(ams(10.0, 0.0))
     # without the safeguard the two signal-only events win; requiring background events moves the cut
-    thr, best = best_threshold(scores, y, w, min_background_events=0)
+    thr, best = best_threshold(scores, y, w, min_background_events=0, min_effective_background=0)
     assert thr == 0.8 and best == pytest.approx(ams(10.0, 0.0))
-    thr2, _ = best_threshold(scores, y, w, min_background_events=1)
+    thr2, _ = best_threshold(scores, y, w, min_background_events=1, min_effective_background=0)
     assert thr2 <= 0.7
+    assert np.allclose(c["neff_background"], [0, 0, 1, 1, 2, 3])  # equal weights: the count
     with pytest.raises(DataError, match="no background"):
         ams_curve(scores[:2], y[:2], w[:2])
     with pytest.raises(DataError, match="no background"):

@@ -16,10 +16,16 @@ import numpy as np
 from hepdl.errors import DataError
 
 __all__ = ["ams", "renormalise_weights", "ams_curve", "best_threshold", "ams_at_threshold", "ams_metrics", "ams_difference",
-           "AMSResult", "B_REG"]
+           "AMSResult", "B_REG", "MIN_EFFECTIVE_BACKGROUND"]
 
 #: The challenge's regularisation term b_r.
 B_REG = 10.0
+#: A selection's background must rest on at least this many *effective* simulated events,
+#: (sum w)^2 / sum w^2, before its AMS is trusted: its statistical error is then at most
+#: 1/sqrt(25) = 20 %. With weights that differ by orders of magnitude between samples (a Z -> tau tau
+#: event stands for hundreds of expected events, a signal event for one), a count of events alone
+#: lets the threshold scan settle where a few heavy events happen to be missing.
+MIN_EFFECTIVE_BACKGROUND = 25.0
 
 
 def ams(s: float | np.ndarray, b: float | np.ndarray, b_r: float = B_REG) -> float | np.ndarray:
@@ -64,8 +70,9 @@ def ams_curve(scores: np.ndarray, labels: np.ndarray, weights: np.ndarray, b_r: 
     """AMS of every selection ``score >= threshold``, scanning the threshold over the scores.
 
     Returns ``threshold``, ``fraction`` (fraction of events selected), ``s``, ``b``, ``n_background``
-    (background events, unweighted) and ``ams``, each ordered from the tightest to the loosest
-    selection. Raises :class:`DataError` without any background event.
+    (background events, unweighted), ``neff_background`` (their effective number, (sum w)^2 / sum w^2)
+    and ``ams``, each ordered from the tightest to the loosest selection. Raises :class:`DataError`
+    without any background event.
     """
     scores, labels, weights = (np.asarray(a) for a in (scores, labels, weights))
     if not np.any(labels == 0):
@@ -76,25 +83,31 @@ def ams_curve(scores: np.ndarray, labels: np.ndarray, weights: np.ndarray, b_r: 
     w = weights[order].astype(np.float64)
     s = np.cumsum(np.where(sig, w, 0.0))
     b = np.cumsum(np.where(sig, 0.0, w))
+    b2 = np.cumsum(np.where(sig, 0.0, w**2))
+    neff = np.divide(b**2, b2, out=np.zeros_like(b), where=b2 > 0)
     nb = np.cumsum(~sig)
     # only cut between distinct scores: keep the last index of each run of equal scores
     last = np.r_[sc[1:] != sc[:-1], True]
     return {"threshold": sc[last], "fraction": (np.arange(1, len(sc) + 1) / len(sc))[last], "s": s[last], "b": b[last],
-            "n_background": nb[last], "ams": np.asarray(ams(s[last], b[last], b_r))}
+            "n_background": nb[last], "neff_background": neff[last], "ams": np.asarray(ams(s[last], b[last], b_r))}
 
 
 def best_threshold(scores: np.ndarray, labels: np.ndarray, weights: np.ndarray, b_r: float = B_REG,
-                   min_background_events: int = 10) -> tuple[float, float]:
+                   min_background_events: int = 10, min_effective_background: float = MIN_EFFECTIVE_BACKGROUND
+                   ) -> tuple[float, float]:
     """The threshold maximising the AMS, and that AMS: ``(threshold, ams)``.
 
-    Selections with fewer than ``min_background_events`` background events (unweighted) are not
-    considered: with simulated samples, each background event weighs many expected events, and a
-    selection that happens to keep none of them has an AMS that no other sample would reproduce.
+    Selections with fewer than ``min_background_events`` background events (unweighted), or fewer
+    than ``min_effective_background`` effective ones ((sum w)^2 / sum w^2, see
+    :data:`MIN_EFFECTIVE_BACKGROUND`), are not considered: with simulated samples, each background
+    event weighs many expected events, and a selection that happens to keep few of the heavy ones
+    has an AMS that no other sample would reproduce. Without any selection that qualifies, the one
+    with the most effective background events is taken.
     """
     c = ams_curve(scores, labels, weights, b_r)
-    ok = c["n_background"] >= min_background_events
+    ok = (c["n_background"] >= min_background_events) & (c["neff_background"] >= min_effective_background)
     if not ok.any():
-        ok = c["n_background"] == c["n_background"].max()
+        ok = c["neff_background"] == c["neff_background"].max()
     i = int(np.argmax(np.where(ok, c["ams"], -np.inf)))
     return float(c["threshold"][i]), float(c["ams"][i])
 

@@ -234,8 +234,9 @@ class AMSCuts:
     ``fit`` optimises the cuts by coordinate ascent: each cut in turn is scanned over the quantiles
     of its variable (the others fixed), for ``passes`` rounds, keeping the value with the highest
     AMS of the weighted events given (the validation split, with its weights renormalised to the
-    full yields). Selections with fewer than ``min_background_events`` background events are not
-    considered (see :func:`hepdl.metrics.best_threshold`). ``score`` is 1 for selected events, 0
+    full yields). Selections with fewer than ``min_background_events`` background events, or fewer
+    than :data:`hepdl.metrics.ams.MIN_EFFECTIVE_BACKGROUND` effective ones, are not considered (see
+    :func:`hepdl.metrics.best_threshold`). ``score`` is 1 for selected events, 0
     otherwise.
     """
 
@@ -265,8 +266,11 @@ class AMSCuts:
     def _objective(self, X: pd.DataFrame, y: np.ndarray, w: np.ndarray, cuts: dict[str, list[float]]) -> float:
         from hepdl.metrics.ams import ams
 
+        from hepdl.metrics.ams import MIN_EFFECTIVE_BACKGROUND
+
         ok = self._pass(X, cuts)
-        if int(np.sum(ok & (y == 0))) < self.min_background_events:
+        wb = w[ok & (y == 0)]
+        if len(wb) < self.min_background_events or wb.sum() ** 2 < MIN_EFFECTIVE_BACKGROUND * (wb**2).sum():
             return -1.0
         return float(ams(w[ok & (y == 1)].sum(), w[ok & (y == 0)].sum(), self.b_r))
 

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from hepdl.metrics import renormalise_weights, roc_curve
-from hepdl.metrics.ams import ams_curve
+from hepdl.metrics.ams import MIN_EFFECTIVE_BACKGROUND, ams_curve
 from hepdl.report.jets import _grid, training_figure
 from hepdl.report.page import Cell, Figure, Page, Table, cell
 from hepdl.report.style import model_styles, save
@@ -125,7 +125,7 @@ def _weighted_figures(plt: Any, plots: Path, metrics: dict[str, dict[str, Any]],
     fig, ax = plt.subplots(figsize=(9, 6))
     for name, s in shown.items():
         c = ams_curve(s["scores"], yt, wt)
-        enough = c["n_background"] >= 10
+        enough = (c["n_background"] >= 10) & (c["neff_background"] >= MIN_EFFECTIVE_BACKGROUND)
         ax.plot(np.where(enough, c["fraction"], np.nan), c["ams"], label=f"{name}: {metrics[name]['ams']['value']:.2f}", **styles[name])
         ax.plot(np.where(enough, np.nan, c["fraction"]), c["ams"], ls=":", lw=0.8, color=styles[name]["color"])
         ax.plot([metrics[name]["ams_selected_fraction"]], [metrics[name]["ams"]["value"]], "o", color=styles[name]["color"])
@@ -133,11 +133,13 @@ def _weighted_figures(plt: Any, plots: Path, metrics: dict[str, dict[str, Any]],
     ax.set_xlabel("fraction of test events selected")
     ax.set_ylabel("AMS (b_r = 10)")
     ax.legend(fontsize=10, title="AMS at the validation threshold (dots)")
-    ax.text(0.02, 0.02, "dotted: fewer than 10 simulated background events selected", transform=ax.transAxes, fontsize=9)
+    ax.text(0.02, 0.02, f"dotted: fewer than {MIN_EFFECTIVE_BACKGROUND:g} effective simulated background events selected",
+            transform=ax.transAxes, fontsize=9)
     figs.append(Figure(save(fig, plots, "ams"), "AMS against the selected fraction",
                        "Approximate median significance of the test events above a score threshold, against the fraction of "
                        "test events kept; dots mark the threshold chosen on the validation split (the reported AMS). Dotted "
-                       "where fewer than 10 simulated background events pass: there the curve is statistical noise."))
+                       f"where the background rests on fewer than 10 simulated events or {MIN_EFFECTIVE_BACKGROUND:g} effective ones "
+                       "((Σw)²/Σw²): there the curve is statistical noise, and no threshold is chosen there."))
 
     procs = [p for p in np.unique(proc) if np.any((proc == p) & (yt == 0))]
     fig, axes = _grid(plt, len(shown), 3, 5.8, 4.5)
