@@ -479,3 +479,9 @@ def test_cross_validated_run_scores_every_event_once(higgs, higgs_path: Path, tm
         assert (run / name / "metrics.json").exists() and (run / "folds" / f"{name}-fold3" / "scores.npz").exists()
     assert not (run / "dnn-1" / "config.json").exists()  # merged directories hold scores, the fold models the weights
     assert "AMS − bdt" in (run / "table.txt").read_text()
+    # re-evaluating the run re-evaluates its fold models, reproducing their metrics exactly
+    from hepdl.train import evaluate
+
+    before = (run / "folds" / "bdt-fold2" / "metrics.json").read_bytes()
+    assert "bdt-fold2" in evaluate(run)
+    assert (run / "folds" / "bdt-fold2" / "metrics.json").read_bytes() == before

@@ -264,9 +264,7 @@ class AMSCuts:
         return ok
 
     def _objective(self, X: pd.DataFrame, y: np.ndarray, w: np.ndarray, cuts: dict[str, list[float]]) -> float:
-        from hepdl.metrics.ams import ams
-
-        from hepdl.metrics.ams import MIN_EFFECTIVE_BACKGROUND
+        from hepdl.metrics.ams import MIN_EFFECTIVE_BACKGROUND, ams
 
         ok = self._pass(X, cuts)
         wb = w[ok & (y == 0)]

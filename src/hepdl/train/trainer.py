@@ -696,7 +696,10 @@ def evaluate(run: str | Path, *, n_bootstrap: int | None = None) -> dict[str, di
 
     run = Path(run)
     results: dict[str, dict[str, Any]] = {}
-    dirs = _model_dirs(run)
+    # a cross-validated run keeps its trained models under folds/ (its top-level directories, like an
+    # ensemble's, hold merged scores, which need the dataset's weights for the AMS: not recomputed here)
+    top = [p for p in run.iterdir() if ModelDir(p).is_model()] if run.is_dir() else []
+    dirs = _model_dirs(run / "folds") if not top and _cross_validated_dirs(run) else _model_dirs(run)
     for d in dirs:
         try:
             with np.load(d / ModelDir.SCORES) as z:
