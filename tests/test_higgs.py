@@ -485,3 +485,9 @@ def test_cross_validated_run_scores_every_event_once(higgs, higgs_path: Path, tm
     before = (run / "folds" / "bdt-fold2" / "metrics.json").read_bytes()
     assert "bdt-fold2" in evaluate(run)
     assert (run / "folds" / "bdt-fold2" / "metrics.json").read_bytes() == before
+    # and the report rewritten from the stored outputs reopens the dataset through a fold model
+    from hepdl.report import rewrite_report
+
+    rewrite_report(run)
+    text = (run / "table.txt").read_text()
+    assert any(v in text for v in ("compatible", "ahead", "behind")) and "3-fold cross-validation" in (run / "report.html").read_text()

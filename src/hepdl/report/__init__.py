@@ -139,7 +139,7 @@ def rewrite_report(run_dir: str | Path, *, pdf: bool = False) -> Path:
     """Rewrite a run's report from its stored outputs, with the figures its dataset allows (without
     the dataset's figures and data block when it cannot be read any more)."""
     from hepdl.errors import DataError
-    from hepdl.train.trainer import _model_dirs, trained_dataset
+    from hepdl.train.trainer import trained_dataset, trained_model_dirs
 
     run = Path(run_dir)
     info = run_info(run) or {}
@@ -149,7 +149,7 @@ def rewrite_report(run_dir: str | Path, *, pdf: bool = False) -> Path:
 
             ds = open_dataset(info["dataset"], verify=False)
         else:
-            ds = trained_dataset(_model_dirs(run)[0])
+            ds = trained_dataset(trained_model_dirs(run)[0])
     except DataError:
         ds = None
     return make_report(run, ds, pdf=pdf)

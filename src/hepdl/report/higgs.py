@@ -59,13 +59,17 @@ def ams_table(metrics: dict[str, dict[str, Any]], diffs: dict[str, dict[str, flo
         rows.append([Cell(n, n), cell(metrics[n], "ams"), rel, dcell, vcell, cell(metrics[n], "ams_val"),
                      cell(metrics[n], "ams_selected_fraction"), cell(metrics[n], "auc"), cell(metrics[n], "auc_weighted"),
                      cell(metrics[n], "train_seconds", 0)])
+    cv = next((int(m["folds"]) for m in metrics.values() if m.get("folds")), None)
+    where = (f" In this {cv}-fold cross-validation the test set is every event, each scored by the fold model that never "
+             "saw it, and the validation scores choose one threshold likewise." if cv else "")
     return Table(["model", "AMS (test)", "error", f"AMS − {REFERENCE}", f"vs {REFERENCE}", "AMS (val)", "selected", "AUC",
                   "AUC (weighted)", "train s"], rows,
                  {1: "max", 7: "max", 8: "max"},
                  note="AMS with b_reg = 10 at the score threshold chosen on the validation split (arXiv:1501.04943 "
                       "challenge definition); its error is the bootstrap spread over test events. The difference to the "
                       f"{REFERENCE} is bootstrapped in pairs (both models on the same resampled test events); "
-                      "\"compatible\" means within two of its errors.")
+                      "\"compatible\" means within two of its errors. A threshold needs at least 25 effective simulated "
+                      "background events ((Σw)²/Σw²) selected on the validation split." + where)
 
 
 def event_page(plt: Any, plots: Path, models: list[Path], metrics: dict[str, dict[str, Any]], scores: dict[str, Any],

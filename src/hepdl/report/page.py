@@ -191,6 +191,18 @@ def update_run_info(run: Path, stage: str, seconds: float) -> None:
     atomic_write_json(run / RUN_INFO, info)
 
 
+def _group_folds(stages: list[list[Any]]) -> list[tuple[str, float]]:
+    """The stages with a cross-validation's per-fold trainings (``train <model>-fold<k>``) summed into
+    one ``train <model> (<n> folds)`` each, in the order they first ran."""
+    import re
+
+    out: dict[str, list[float]] = {}
+    for name, seconds in stages:
+        m = re.fullmatch(r"(train .+)-fold\d+", str(name))
+        out.setdefault(m.group(1) if m else str(name), []).append(float(seconds))
+    return [(k if len(v) == 1 else f"{k} ({len(v)} folds)", sum(v)) for k, v in out.items()]
+
+
 def _stages(info: dict[str, Any]) -> list[list[Any]]:
     """The ``[stage, seconds]`` pairs of ``run.json``, in the order they ran."""
     st = info.get("stages") or []
@@ -426,7 +438,7 @@ def write_page(run: Path, page: Page, ds: Any, models: list[Path]) -> Path:
               ("machine", info.get("machine") or _machine())]
     stages = _stages(info)
     if stages:
-        header.append(("wall time", ", ".join(f"{k} {_duration(v)}" for k, v in stages)))
+        header.append(("wall time", ", ".join(f"{k} {_duration(v)}" for k, v in _group_folds(stages))))
     header = [(k, v) for k, v in header if v]
     rows, tables = data_block(ds, models)
     command = info.get("command") or f"hepdl report {run}"

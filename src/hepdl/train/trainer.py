@@ -564,6 +564,15 @@ def _cross_validated_dirs(run: Path) -> dict[str, list[Path]]:
     return out
 
 
+def trained_model_dirs(run: Path) -> list[Path]:
+    """The trained model directories of a run: its top-level ones, or for a cross-validated run
+    (no trained model at the top, ``folds/`` holding them) the fold models'."""
+    top = [p for p in run.iterdir() if ModelDir(p).is_model()] if run.is_dir() else []
+    if not top and (run / "folds").is_dir():
+        return _model_dirs(run / "folds")
+    return _model_dirs(run)
+
+
 def _model_dirs(run: Path) -> list[Path]:
     if not run.is_dir():
         raise DataError(f"run directory {run} does not exist")
@@ -698,8 +707,7 @@ def evaluate(run: str | Path, *, n_bootstrap: int | None = None) -> dict[str, di
     results: dict[str, dict[str, Any]] = {}
     # a cross-validated run keeps its trained models under folds/ (its top-level directories, like an
     # ensemble's, hold merged scores, which need the dataset's weights for the AMS: not recomputed here)
-    top = [p for p in run.iterdir() if ModelDir(p).is_model()] if run.is_dir() else []
-    dirs = _model_dirs(run / "folds") if not top and _cross_validated_dirs(run) else _model_dirs(run)
+    dirs = trained_model_dirs(run)
     for d in dirs:
         try:
             with np.load(d / ModelDir.SCORES) as z:
