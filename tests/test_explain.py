@@ -332,8 +332,10 @@ def test_hepdl_explain_event_and_multiclass_runs(higgs_task_run, jet_classes_run
     assert "DER_mass_MMC" in out["observables"]
     models = out["models"]
     dnn = next(m for k, m in models.items() if k.startswith("dnn"))
-    assert dnn["lrp"]["features"][0]["feature"].startswith(("DER_", "PRI_"))  # relevance per challenge feature, ranked
-    part = models["part"]["lrp"]["per_object_type"]
+    # relevance per challenge feature (or its missing-value indicator), ranked
+    assert dnn["lrp"]["features"][0]["feature"].startswith(("DER_", "PRI_", "defined_"))
+    assert "part-fold1" in models  # a cross-validated run is explained through its fold-1 models
+    part = models["part-fold1"]["lrp"]["per_object_type"]
     assert set(part) == {"electron", "muon", "tau", "met", "jet"} and sum(part.values()) == pytest.approx(1.0, abs=1e-6)
     run = tmp_path / "classes"
     shutil.copytree(jet_classes_run, run)

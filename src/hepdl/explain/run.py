@@ -100,15 +100,15 @@ def explain_run(run: str | Path, *, models: list[str] | None = None, n_jets: int
     from hepdl.train.rundir import ModelDir
     from hepdl.train.trainer import (
         _atomic_savez,
-        _model_dirs,
         load_trained,
         model_inputs,
         score_inputs,
         trained_dataset,
+        trained_model_dirs,
     )
 
     run = Path(run)
-    dirs = _model_dirs(run)
+    dirs = trained_model_dirs(run, first_fold=True)  # a cross-validated run: its fold-1 models
     names = [d.name for d in dirs]
     if models:
         unknown = [m for m in models if m not in names]

@@ -64,7 +64,7 @@ register(ModelSpec("bdt", BDT, "bdt", "arXiv:1902.09914", _NONE))
 # the XGBoost of the Higgs challenge (T. Chen, T. He, "Higgs boson discovery with boosted trees",
 # JMLR W&CP 42 (2015) 69): -999 as missing values with learnt default branches, row subsampling,
 # a minimum child weight; deeper trees at a smaller step on the paper preset
-register(ModelSpec("bdt-challenge", BDT, "bdt", "Chen & He, JMLR W&CP 42 (2015) 69",
+register(ModelSpec("bdt-challenge", BDT, "bdt", "arXiv:1603.02754 (XGBoost; Chen & He, JMLR W&CP 42 (2015) 69)",
                    {"paper": {"n_estimators": 3000, "max_depth": 9, "learning_rate": 0.01, "subsample": 0.9,
                               "min_child_weight": 1.0, "missing": -999.0, "early_stopping_rounds": 200},
                     "small": {"n_estimators": 1000, "max_depth": 6, "learning_rate": 0.1, "subsample": 0.9,

@@ -82,7 +82,13 @@ def event_page(plt: Any, plots: Path, models: list[Path], metrics: dict[str, dic
     if ds is not None and ds.weights is not None and models:
         figs += _weighted_figures(plt, plots, metrics, scores, ds, styles)
         diffs = ams_differences(metrics, scores, ds)
-    figs += training_figure(plt, plots, models, styles)
+    folds = models[0].parent / "folds" if models else None
+    if folds is not None and folds.is_dir():  # a cross-validated run: the curves of the fold-1 models
+        from hepdl.train.trainer import trained_model_dirs
+
+        figs += training_figure(plt, plots, trained_model_dirs(models[0].parent, first_fold=True), styles)
+    else:
+        figs += training_figure(plt, plots, models, styles)
     lumi = f", weights are expected events for {ds.luminosity_fb:g} fb⁻¹" if ds is not None and getattr(ds, "luminosity_fb", None) else ""
     return Page(title, ams_table(metrics, diffs), figs, subtitle=f"signal: H -> tau tau; background: Z -> tau tau, W + jets, top{lumi}")
 

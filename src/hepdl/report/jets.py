@@ -98,7 +98,7 @@ def training_figure(plt: Any, plots: Path, models: list[Path], styles: dict[str,
         if df is None or "val_loss" not in df:
             without.append(p.name)
             continue
-        st = dict(styles[p.name], ls="-")
+        st = dict(styles.get(p.name) or styles.get(p.name.rsplit("-fold", 1)[0], {}), ls="-")  # a fold model: its model's
         v = df.dropna(subset=["val_loss"])
         ax.plot(v["epoch"] + 1, v["val_loss"], label=p.name, **st)
         if "train_loss" in df:

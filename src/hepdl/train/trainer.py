@@ -564,12 +564,14 @@ def _cross_validated_dirs(run: Path) -> dict[str, list[Path]]:
     return out
 
 
-def trained_model_dirs(run: Path) -> list[Path]:
+def trained_model_dirs(run: Path, *, first_fold: bool = False) -> list[Path]:
     """The trained model directories of a run: its top-level ones, or for a cross-validated run
-    (no trained model at the top, ``folds/`` holding them) the fold models'."""
+    (no trained model at the top, ``folds/`` holding them) the fold models' (``first_fold``: only
+    those of fold 1, one per model, e.g. to explain or to draw training curves)."""
     top = [p for p in run.iterdir() if ModelDir(p).is_model()] if run.is_dir() else []
     if not top and (run / "folds").is_dir():
-        return _model_dirs(run / "folds")
+        dirs = _model_dirs(run / "folds")
+        return [d for d in dirs if d.name.endswith("-fold1")] if first_fold else dirs
     return _model_dirs(run)
 
 
